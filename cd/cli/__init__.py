@@ -1,0 +1,67 @@
+"""The `modelcd` command line. Thin: parse arguments, call the library, render.
+
+Commands are registered by dotted path and imported only when invoked, so `modelcd validate` never
+imports mlflow, bentoml or boto3.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from cd.errors import EXIT_UNEXPECTED, ModelcdError
+
+# command name -> "module:attribute" of a click.Command. One line per command.
+COMMANDS: dict[str, str] = {
+    "validate": "cd.cli.config_commands:validate",
+    "plan": "cd.cli.config_commands:plan",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = ctx.obj.get("debug", False) if isinstance(ctx.obj, dict) else False
+        try:
+            return super().invoke(ctx)
+        except ModelcdError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # the last resort: never a bare traceback unless asked
+            if debug:
+                traceback.print_exc()
+            else:
+                click.echo(f"unexpected error: {type(exc).__name__}: {exc}", err=True)
+                click.echo("rerun with --debug for the full traceback", err=True)
+            ctx.exit(EXIT_UNEXPECTED)
+
+
+@click.group(cls=LazyGroup)
+@click.option("--debug", is_flag=True, help="Show full tracebacks for unexpected errors.")
+@click.version_option(package_name="modelcd", prog_name="modelcd")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """modelcd: GitOps continuous delivery for machine-learning models."""
+    ctx.obj = {"debug": debug or bool(os.environ.get("MODELCD_DEBUG"))}
+
+
+def run() -> None:  # pragma: no cover - entry point for `python -m cd.cli`
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""Typed, frozen values built from validated YAML. No I/O here.
+
+Field names follow the YAML keys (see the JSON Schemas in `cd/config/schemas/`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Task = Literal["binary_classification", "multiclass_classification", "regression"]
+ColumnType = Literal["integer", "number", "string", "boolean"]
+
+
+# ---------------------------------------------------------------- models/<name>/model.yaml
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """`models/<name>/model.yaml`: what the model is and who owns it."""
+
+    name: str  # directory name under models/
+    registered_model: str  # name in the MLflow model registry
+    task: Task
+    inputs: tuple[Column, ...]
+    owners: tuple[str, ...]
+    description: str = ""
+    path: str = ""  # repo-relative path of the YAML file
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.inputs)
+
+
+# ---------------------------------------------------------------- gates/<model>.yaml
+
+MetricName = str
+SliceDecision = Literal["point", "confident"]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    uri: str  # repo-relative path or s3://bucket/key
+    label: str
+    format: Literal["csv", "parquet"]
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class ValueThreshold:
+    """TFMA GenericValueThreshold: the metric must lie in [min, max]."""
+
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class ChangeThreshold:
+    """TFMA GenericChangeThreshold: how much worse than the incumbent is tolerated.
+
+    Both are non-negative tolerances in the metric's "worse" direction (known per metric):
+    `absolute` in metric units, `relative` as a fraction of the incumbent's value. When both are
+    given, a candidate passes if it is within either.
+    """
+
+    absolute: float | None = None
+    relative: float | None = None
+
+
+@dataclass(frozen=True)
+class MetricCheck:
+    metric: MetricName
+    value: ValueThreshold | None = None
+    change: ChangeThreshold | None = None
+    # Which slices the check applies to: None = overall and every slice; otherwise slice-spec names,
+    # where "overall" names the whole dataset.
+    slices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SliceSpec:
+    """One way of slicing: a feature, a bucketed numeric feature, or a cross of features.
+
+    `name` is the feature name, or the crossed names joined by " x " (e.g. "plan x region").
+    `buckets` maps a numeric feature to its bucket edges (ascending); features not in it are
+    categorical.
+    """
+
+    name: str
+    features: tuple[str, ...]
+    buckets: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """`gates/<model>.yaml`: the evaluation a candidate version must pass."""
+
+    model: str
+    dataset: DatasetSpec
+    metrics: tuple[MetricCheck, ...]
+    slices: tuple[SliceSpec, ...] = ()
+    min_examples: int = 100
+    confidence: float = 0.95
+    bootstrap_resamples: int = 200
+    seed: int = 0
+    decision: SliceDecision = "confident"
+    first_deploy: Literal["value_thresholds", "fail"] = "value_thresholds"
+    path: str = ""
+
+
+# ---------------------------------------------------------------- environments/<env>.yaml
+
+
+@dataclass(frozen=True)
+class SageMakerTarget:
+    region: str
+    role_arn: str
+    image_repository: str  # ECR repository URI, without tag or digest
+    endpoint_prefix: str
+    kind: Literal["sagemaker"] = "sagemaker"
+
+    def endpoint_name(self, model: str) -> str:
+        return f"{self.endpoint_prefix}-{model}"
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    """Bento servers behind a weighted router on loopback (the embedded default)."""
+
+    endpoint_prefix: str
+    state_dir: str = ".modelcd/local"  # relative to the repository root
+    kind: Literal["local"] = "local"
+
+    def endpoint_name(self, model: str) -> str:
+        return f"{self.endpoint_prefix}-{model}"
+
+
+Target = SageMakerTarget | LocalTarget
+
+
+@dataclass(frozen=True)
+class AnalysisPolicy:
+    """Canary analysis thresholds: candidate compared with stable over the same window."""
+
+    min_requests: int = 100  # candidate requests needed before a step may pass
+    max_error_rate: float = 0.01  # (4xx + 5xx) / invocations, candidate
+    max_error_rate_increase: float = 0.005  # candidate error rate - stable error rate
+    max_latency_ratio: float = 1.5  # candidate latency / stable latency at `latency_statistic`
+    latency_statistic: Literal["Average", "p50", "p90", "p99"] = "p99"
+    alarms: tuple[str, ...] = ()  # CloudWatch alarms; any in ALARM fails the step
+    max_inconclusive: int = 3  # consecutive inconclusive analyses tolerated before `on_inconclusive`
+    on_inconclusive: Literal["rollback", "pause"] = "rollback"
+
+
+@dataclass(frozen=True)
+class SetWeight:
+    weight: int  # percent of traffic to the candidate, 0..100
+
+
+@dataclass(frozen=True)
+class Bake:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Analysis:
+    policy: AnalysisPolicy  # the environment's analysis policy with this step's overrides applied
+
+
+Step = SetWeight | Bake | Analysis
+
+
+@dataclass(frozen=True)
+class RolloutPolicy:
+    strategy: Literal["canary", "blue_green"]
+    steps: tuple[Step, ...]
+    analysis: AnalysisPolicy
+    lease_seconds: float = 3600.0  # how long a deploy's lease on an endpoint lasts without renewal
+
+    def steps_hash(self) -> str:
+        """Stable hash of the step list: a resumed rollout must be following the same steps."""
+        data = [{type(s).__name__: asdict(s)} for s in self.steps]
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def max_duration_seconds(self) -> float:
+        return sum(s.seconds for s in self.steps if isinstance(s, Bake))
+
+
+@dataclass(frozen=True)
+class Approvals:
+    required: int = 0  # approving reviews needed (the author's own never counts)
+    teams: tuple[str, ...] = ()  # "org/team-slug"; when set, approvers must belong to one of them
+
+
+@dataclass(frozen=True)
+class Serving:
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+
+
+@dataclass(frozen=True)
+class ModelDeployment:
+    name: str
+    version: int
+    serving: Serving = Serving()
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    target: Target
+    rollout: RolloutPolicy
+    approvals: Approvals
+    models: Mapping[str, ModelDeployment]
+    promote_from: str | None = None
+    path: str = ""
+
+    def endpoint_name(self, model: str) -> str:
+        return self.target.endpoint_name(model)
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    """The whole desired state of one repository tree (a working tree or a git ref)."""
+
+    environments: Mapping[str, Environment]
+    gates: Mapping[str, Gate]
+    models: Mapping[str, ModelSpec]
