@@ -159,7 +159,12 @@ def build_environment(doc: Document, file_stem: str) -> Environment:
     )
     approvals = data.get("approvals", {})
     models = {
-        name: ModelDeployment(name=name, version=spec["version"], serving=Serving(**spec.get("serving", {})))
+        name: ModelDeployment(
+            name=name,
+            version=spec["version"],
+            serving=Serving(**spec.get("serving", {})),
+            line=doc.line_of(("models", name, "version")),
+        )
         for name, spec in (data["models"] or {}).items()
     }
     return Environment(
