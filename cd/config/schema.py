@@ -12,8 +12,15 @@ from cd.errors import Problem
 
 SCHEMAS = ("environment", "gate", "model")
 
-_JSON_TYPES = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-               float: "a number", type(None): "null"}
+_JSON_TYPES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
 
 
 @cache
@@ -54,7 +61,9 @@ def _problems_for(doc: Document, error: Any) -> list[Problem]:
     if validator == "additionalProperties" and expected is False and isinstance(instance, dict):
         allowed = sorted(schema.get("properties", {}))
         extras = [k for k in instance if k not in allowed]
-        return [doc.problem((*path, k), f"unknown key {k!r}; allowed keys: {', '.join(allowed)}") for k in extras]
+        return [
+            doc.problem((*path, k), f"unknown key {k!r}; allowed keys: {', '.join(allowed)}") for k in extras
+        ]
     if validator == "required":
         missing = [k for k in expected if isinstance(instance, dict) and k not in instance]
         return [doc.problem(path, f"missing required key {k!r}") for k in missing]
