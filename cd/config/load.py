@@ -93,7 +93,7 @@ def build_repo_config(files: Mapping[str, bytes]) -> RepoConfig:
     config = RepoConfig(environments=environments, gates=gates, models=models)
     problems.extend(checks.cross_file_problems(config, docs, frozenset(files)))
     if problems:
-        raise ConfigError(sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.key)))
+        raise ConfigError(sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.key, p.message)))
     return config
 
 

@@ -72,7 +72,10 @@ def _problems_for(doc: Document, error: Any) -> list[Problem]:
 
 def _message(validator: str, instance: Any, expected: Any, schema: dict[str, Any], default: str) -> str:
     if validator == "type":
-        wanted = " or ".join(expected) if isinstance(expected, list) else expected
+        names = {"object": "mapping", "array": "list", "null": "empty value"}
+        wanted = " or ".join(
+            names.get(e, e) for e in (expected if isinstance(expected, list) else [expected])
+        )
         article = "an" if str(wanted)[0] in "aeiou" else "a"
         return f"expected {article} {wanted}, got {_describe(instance)}"
     if validator == "enum":
