@@ -103,7 +103,7 @@ def test_interrupted_upload_then_rerun_replaces_the_partial_asset(
     double.interrupt_upload(after_bytes=64_000)
 
     with pytest.raises(
-        GitHubError, match="upload churn-v2.bento to release churn-v2 in acme/models -> connection"
+        GitHubError, match=r"upload churn-v2\.bento to release churn-v2 in acme/models -> connection"
     ):
         publish(inputs, client, tmp_path, "first")
     assert releases(double) == [("churn-v2", True)]  # still a draft: nothing half-published
