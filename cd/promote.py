@@ -102,9 +102,9 @@ def _round_trip_load(text: str, path: str) -> Any:
 
 
 def _version_node(doc: Any, model: str, path: str) -> Any:
-    models = doc.get("models") if hasattr(doc, "get") else None
-    entry = models.get(model) if hasattr(models, "get") else None
-    if not hasattr(entry, "get") or "version" not in entry:
+    models: Any = doc.get("models") if hasattr(doc, "get") else None
+    entry: Any = models.get(model) if hasattr(models, "get") else None
+    if entry is None or not hasattr(entry, "get") or "version" not in entry:
         raise ConfigError(Problem(path, None, f"models.{model}.version", "not found"))
     return entry
 

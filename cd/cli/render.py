@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import click
+
 
 def default_format() -> str:
     """`github` inside GitHub Actions, `text` elsewhere."""
