@@ -91,7 +91,7 @@ def test_asking_for_the_wrong_event_kind_is_a_usage_error(tmp_path: Path) -> Non
     event = read_event(Runner(tmp_path, "push", push_event()).env())
     with pytest.raises(
         UsageError,
-        match="needs a pull_request or pull_request_target or pull_request_review event, but GITHUB_EVENT_NAME is 'push'",
+        match=r"needs a pull_request or pull_request_target or pull_request_review event, but GITHUB_EVENT_NAME is 'push'",
     ):
         event.pull_request()
 
@@ -112,7 +112,7 @@ def test_a_payload_missing_a_field_names_it(tmp_path: Path) -> None:
     payload = pull_request_event()
     del payload["pull_request"]["head"]["sha"]
     event = read_event(Runner(tmp_path, "pull_request", payload).env())
-    with pytest.raises(UsageError, match="has no field 'pull_request.head.sha'"):
+    with pytest.raises(UsageError, match=r"has no field 'pull_request\.head\.sha'"):
         event.pull_request()
 
 
