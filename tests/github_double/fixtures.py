@@ -1,0 +1,26 @@
+"""pytest plugin providing the `github_double` fixture.
+
+Use it from any test area by registering the plugin in that area's conftest:
+
+    # tests/<area>/conftest.py
+    pytest_plugins = ["tests.github_double.fixtures"]
+
+then take `github_double` as a fixture argument. It is a started `GitHubDouble` (a fresh one per test,
+on a free 127.0.0.1 port); `github_double.env("acme/models")` gives GITHUB_API_URL/GITHUB_TOKEN/
+GITHUB_REPOSITORY for a client. At teardown the fixture fails the test if the double saw any request or
+produced any response that violates GitHub's OpenAPI description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.github_double.double import GitHubDouble, running_double
+
+
+@pytest.fixture
+def github_double() -> Iterator[GitHubDouble]:
+    with running_double() as double:
+        yield double
