@@ -161,7 +161,7 @@ def test_a_recorded_override_marks_a_failed_verdict_overridden(tmp_path: Path) -
 
 def test_an_unreadable_verdict_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(UsageError, match="bad.json: unreadable gate verdict"):
+    with pytest.raises(UsageError, match=r"bad\.json: unreadable gate verdict"):
         read_verdicts(tmp_path)
 
 
