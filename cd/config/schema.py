@@ -12,8 +12,15 @@ from cd.errors import Problem
 
 SCHEMAS = ("environment", "gate", "model")
 
-_JSON_TYPES = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-               float: "a number", type(None): "null"}
+_JSON_TYPES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
 
 
 @cache
@@ -54,7 +61,9 @@ def _problems_for(doc: Document, error: Any) -> list[Problem]:
     if validator == "additionalProperties" and expected is False and isinstance(instance, dict):
         allowed = sorted(schema.get("properties", {}))
         extras = [k for k in instance if k not in allowed]
-        return [doc.problem((*path, k), f"unknown key {k!r}; allowed keys: {', '.join(allowed)}") for k in extras]
+        return [
+            doc.problem((*path, k), f"unknown key {k!r}; allowed keys: {', '.join(allowed)}") for k in extras
+        ]
     if validator == "required":
         missing = [k for k in expected if isinstance(instance, dict) and k not in instance]
         return [doc.problem(path, f"missing required key {k!r}") for k in missing]
@@ -63,7 +72,10 @@ def _problems_for(doc: Document, error: Any) -> list[Problem]:
 
 def _message(validator: str, instance: Any, expected: Any, schema: dict[str, Any], default: str) -> str:
     if validator == "type":
-        wanted = " or ".join(expected) if isinstance(expected, list) else expected
+        names = {"object": "mapping", "array": "list", "null": "empty value"}
+        wanted = " or ".join(
+            names.get(e, e) for e in (expected if isinstance(expected, list) else [expected])
+        )
         article = "an" if str(wanted)[0] in "aeiou" else "a"
         return f"expected {article} {wanted}, got {_describe(instance)}"
     if validator == "enum":
