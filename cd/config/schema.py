@@ -73,9 +73,8 @@ def _problems_for(doc: Document, error: Any) -> list[Problem]:
 def _message(validator: str, instance: Any, expected: Any, schema: dict[str, Any], default: str) -> str:
     if validator == "type":
         names = {"object": "mapping", "array": "list", "null": "empty value"}
-        wanted = " or ".join(
-            names.get(e, e) for e in (expected if isinstance(expected, list) else [expected])
-        )
+        expected_types: list[str] = expected if isinstance(expected, list) else [expected]
+        wanted = " or ".join(names.get(e, e) for e in expected_types)
         article = "an" if str(wanted)[0] in "aeiou" else "a"
         return f"expected {article} {wanted}, got {_describe(instance)}"
     if validator == "enum":

@@ -833,7 +833,6 @@ def delete_asset(d: GitHubDouble, ctx: Ctx) -> Response:
     return ok(None, 204)
 
 
-
 # Deployments ----------------------------------------------------------------------------------------
 def _deployment(repo: Repo, ctx: Ctx) -> Deployment:
     dep = repo.deployments.get(ctx.int_param("deployment_id"))
