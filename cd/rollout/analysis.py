@@ -174,9 +174,13 @@ def analyse(
     else:
         phase = "Successful"
         message = "; ".join(f"{c.name}: {c.detail}" for c in checks)
-    return AnalysisResult(phase, step_index, window_start, window_end, candidate, stable, tuple(checks), message)
+    return AnalysisResult(
+        phase, step_index, window_start, window_end, candidate, stable, tuple(checks), message
+    )
 
 
-def measurement_error(message: str, *, step_index: int, window_start: float, window_end: float) -> AnalysisResult:
+def measurement_error(
+    message: str, *, step_index: int, window_start: float, window_end: float
+) -> AnalysisResult:
     """An analysis whose metrics could not be read (phase Error)."""
     return AnalysisResult("Error", step_index, window_start, window_end, None, None, (), message)

@@ -212,7 +212,9 @@ def _weights_match(observed: ObservedEndpoint, wanted: Mapping[str, float]) -> b
     return all(abs(_weight(observed, n) - w) <= WEIGHT_TOLERANCE for n, w in wanted.items())
 
 
-def _new_state(desired: Desired, policy: RolloutPolicy, stable: int | None, now: float, step: int) -> RolloutState:
+def _new_state(
+    desired: Desired, policy: RolloutPolicy, stable: int | None, now: float, step: int
+) -> RolloutState:
     return RolloutState(
         model=desired.model,
         version=desired.candidate.model_version,
@@ -261,7 +263,10 @@ def decide(
     if observed is None:
         record = _new_state(desired, policy, None, now, step=len(policy.steps))
         return CreateEndpoint(
-            (candidate,), {candidate.name: 100.0}, record, f"first deploy: create endpoint with {candidate.name}"
+            (candidate,),
+            {candidate.name: 100.0},
+            record,
+            f"first deploy: create endpoint with {candidate.name}",
         )
     state = decode(observed.record)
     if state is not None and state.leased_by_other(desired.owner, now):
@@ -271,7 +276,9 @@ def decide(
             f"wait for it, or `modelcd abort` it"
         )
     if observed.broken:
-        reason = f"endpoint {observed.name} is {observed.status}: {observed.failure_reason or 'no reason given'}"
+        reason = (
+            f"endpoint {observed.name} is {observed.status}: {observed.failure_reason or 'no reason given'}"
+        )
         frozen = replace(state, phase="frozen", reason=reason) if state is not None else None
         return Freeze(frozen, f"freeze: {reason}; no further traffic steps until a human fixes it")
     if observed.transitional:
@@ -290,7 +297,11 @@ def decide(
 
 
 def _decide_idle(
-    desired: Desired, observed: ObservedEndpoint, policy: RolloutPolicy, state: RolloutState | None, now: float
+    desired: Desired,
+    observed: ObservedEndpoint,
+    policy: RolloutPolicy,
+    state: RolloutState | None,
+    now: float,
 ) -> Action:
     candidate = desired.candidate
     names = [v.name for v in observed.variants]
@@ -299,7 +310,9 @@ def _decide_idle(
             return Done(f"{observed.name} already serves {candidate.name} alone")
         base = state if state is not None and state.version == candidate.model_version else None
         record = base or _new_state(desired, policy, None, now, step=len(policy.steps))
-        done = replace(record, phase="succeeded", step_index=len(policy.steps), reason="candidate serves alone")
+        done = replace(
+            record, phase="succeeded", step_index=len(policy.steps), reason="candidate serves alone"
+        )
         return Complete(done, (candidate,), f"{candidate.name} serves 100% alone: rollout complete")
     if state is not None and state.version == candidate.model_version and state.phase == "rolled_back":
         return Refuse(
@@ -331,7 +344,9 @@ def _decide_rollback(observed: ObservedEndpoint, state: RolloutState) -> Action:
     others = [v for v in observed.variants if v.name != stable_name]
     if not others:
         done = replace(state, phase="rolled_back")
-        return FinishRollback(done, (spec_of(stable),), f"rolled back: {stable_name} serves alone ({state.reason})")
+        return FinishRollback(
+            done, (spec_of(stable),), f"rolled back: {stable_name} serves alone ({state.reason})"
+        )
     full = {stable_name: 100.0, **{v.name: 0.0 for v in others}}
     if not _weights_match(observed, full):
         return RestoreStable(full, f"rollback: 100% to {stable_name}")
@@ -352,7 +367,9 @@ def _decide_progress(
     candidate = desired.candidate
     steps = policy.steps
     if state.steps_hash != policy.steps_hash():
-        restarted = replace(state, steps_hash=policy.steps_hash(), step_index=0, step_started_at=now, inconclusive=0)
+        restarted = replace(
+            state, steps_hash=policy.steps_hash(), step_index=0, step_started_at=now, inconclusive=0
+        )
         return RecordState(restarted, "rollout steps changed in git: restart at step 1")
     cand = observed.variant(candidate.name)
     stable_name = variant_name(state.stable_version) if state.stable_version is not None else ""
@@ -421,19 +438,31 @@ def _decide_analysis(
     timing: Timing,
     label: str,
 ) -> Action:
-    if analysis is None or analysis.step_index != state.step_index or analysis.window_start != state.window_start:
-        return RunAnalysis(state.step_index, step_policy, state.window_start, now, False, f"{label}: analysis")
+    if (
+        analysis is None
+        or analysis.step_index != state.step_index
+        or analysis.window_start != state.window_start
+    ):
+        return RunAnalysis(
+            state.step_index, step_policy, state.window_start, now, False, f"{label}: analysis"
+        )
     if analysis.phase == "Successful":
         reason = f"{label}: analysis Successful: {analysis.message}"
         return RecordState(_advance(state, now, False, reason), reason)
     if analysis.phase == "Failed":
         return _begin_rollback(state, f"{label}: analysis Failed: {analysis.message}")
     count = state.inconclusive + 1
-    reason = f"{label}: analysis {analysis.phase} ({count}/{step_policy.max_inconclusive}): {analysis.message}"
+    reason = (
+        f"{label}: analysis {analysis.phase} ({count}/{step_policy.max_inconclusive}): {analysis.message}"
+    )
     if count <= step_policy.max_inconclusive:
-        return RecordState(replace(state, inconclusive=count, reason=reason), reason, timing.inconclusive_wait_seconds)
+        return RecordState(
+            replace(state, inconclusive=count, reason=reason), reason, timing.inconclusive_wait_seconds
+        )
     if analysis.phase == "Inconclusive" and step_policy.on_inconclusive == "pause":
-        return RecordState(replace(state, phase="paused", inconclusive=count, reason=reason), f"pause: {reason}")
+        return RecordState(
+            replace(state, phase="paused", inconclusive=count, reason=reason), f"pause: {reason}"
+        )
     return _begin_rollback(replace(state, inconclusive=count), reason)
 
 

@@ -57,7 +57,12 @@ class RolloutState:
 
     def leased_by_other(self, owner: str, now: float) -> bool:
         """True when another run holds an unexpired lease on an active rollout."""
-        return self.active and bool(self.lease_owner) and self.lease_owner != owner and self.lease_expires_at > now
+        return (
+            self.active
+            and bool(self.lease_owner)
+            and self.lease_owner != owner
+            and self.lease_expires_at > now
+        )
 
     def with_lease(self, owner: str, now: float, seconds: float) -> RolloutState:
         return replace(self, lease_owner=owner, lease_expires_at=round(now + seconds, 3))
