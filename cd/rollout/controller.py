@@ -188,7 +188,7 @@ class Controller:
                 self.clock.sleep(delay)
                 continue
             if outcome is not None:
-                report.outcome, report.message = outcome, report.decisions[-1].message
+                report.outcome, report.message = outcome, action.message
                 return report
         raise RolloutError(
             f"{desired.endpoint}: no terminal state after {self.settings.max_iterations} iterations"

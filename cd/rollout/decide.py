@@ -447,7 +447,7 @@ def _decide_analysis(
             state.step_index, step_policy, state.window_start, now, False, f"{label}: analysis"
         )
     if analysis.phase == "Successful":
-        reason = f"{label}: analysis Successful: {analysis.message}"
+        reason = f"{label}: analysis Successful"
         return RecordState(_advance(state, now, False, reason), reason)
     if analysis.phase == "Failed":
         return _begin_rollback(state, f"{label}: analysis Failed: {analysis.message}")
