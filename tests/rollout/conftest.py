@@ -106,7 +106,10 @@ class Traffic:
         for v in variants:
             n = self.rate * (t1 - t0) * float(v["CurrentWeight"]) / total
             b = self.behaviours.get(v["VariantName"], Behavior())
-            dims = [{"Name": "EndpointName", "Value": ENDPOINT}, {"Name": "VariantName", "Value": v["VariantName"]}]
+            dims = [
+                {"Name": "EndpointName", "Value": ENDPOINT},
+                {"Name": "VariantName", "Value": v["VariantName"]},
+            ]
             data = [
                 ("Invocations", n, "None"),
                 ("Invocation4XXErrors", 0.0, "None"),
@@ -133,9 +136,15 @@ class World:
     aliases: list[int] = field(default_factory=list)
 
     def deploy(
-        self, version: int, owner: str = "run-1", policy: RolloutPolicy = STEPS, settings: Settings = Settings()
+        self,
+        version: int,
+        owner: str = "run-1",
+        policy: RolloutPolicy = STEPS,
+        settings: Settings = Settings(),
     ) -> RolloutReport:
-        controller = Controller(self.target, policy, clock=self.clock, settings=settings, alias_setter=self.aliases.append)
+        controller = Controller(
+            self.target, policy, clock=self.clock, settings=settings, alias_setter=self.aliases.append
+        )
         return controller.run(Desired(ENDPOINT, "churn", spec(version), git_sha="abc123", owner=owner))
 
     def live(self) -> dict[str, float]:
