@@ -37,7 +37,7 @@ def main() -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *a: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *a: Any) -> None:
             return
 
         def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:

@@ -94,9 +94,17 @@ def start_detached(
 
 
 def stop(proc: ProcessRef, *, grace_seconds: float = 10.0) -> None:
-    """SIGTERM the process group, wait up to `grace_seconds`, then SIGKILL it. Idempotent."""
+    """SIGTERM the process group, wait up to `grace_seconds`, then SIGKILL it. Idempotent.
+
+    Never signals our own process group (a router run in-process by a test is registered too).
+    """
+    if is_ourselves(proc.pid):
+        return
     if not is_alive(proc):
-        _kill_group(proc.pid, signal.SIGKILL)  # leftovers of a group whose leader has gone
+        if not _pid_exists(proc.pid):
+            # The leader is gone and its pid is not reused (the kernel does not hand out a pid that
+            # still names a process group), so anything left in the group is ours: its workers.
+            _kill_group(proc.pid, signal.SIGKILL)
         return
     _kill_group(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_seconds
@@ -110,6 +118,26 @@ def stop(proc: ProcessRef, *, grace_seconds: float = 10.0) -> None:
         time.sleep(0.05)
     if is_alive(proc):
         raise TargetError(f"process {proc.pid} did not stop after SIGKILL")
+
+
+def is_ourselves(pid: int) -> bool:
+    """`pid` is this process or in this process's group."""
+    if pid == os.getpid():
+        return True
+    try:
+        return os.getpgid(pid) == os.getpgrp()
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _kill_group(pgid: int, sig: signal.Signals) -> None:

@@ -31,7 +31,6 @@ import math
 import os
 import random
 import re
-import socket
 import threading
 import time
 import uuid
@@ -192,7 +191,9 @@ def model_error(variant: str, original_status: int, original_message: str) -> Re
         message = f'Received server error (0) from {variant} with message "{original_message}".'
     else:
         kind = "client" if 400 <= original_status < 500 else "server"
-        message = f'Received {kind} error ({original_status}) from {variant} with message "{original_message}".'
+        message = (
+            f'Received {kind} error ({original_status}) from {variant} with message "{original_message}".'
+        )
     body = {
         "ErrorCode": "CLIENT_ERROR_FROM_MODEL" if 400 <= original_status < 500 else "SERVER_ERROR_FROM_MODEL",
         "Message": message,
@@ -258,13 +259,12 @@ class Router:
                     f"The variant {target} does not exist in endpoint {endpoint}; "
                     f"its variants are: {', '.join(sorted(variants)) or 'none'}."
                 )
-            chosen: str | None = target
-        else:
-            with self._rng_lock:
-                u = self._rng.random()
-            chosen = choose_variant({v.variant: v.weight for v in variants.values()}, u)
-            if chosen is None:
-                return validation_error(f"Endpoint {endpoint} has no variant with a positive weight.")
+            return self._forward(endpoint, variants[target], body, headers)
+        with self._rng_lock:
+            u = self._rng.random()
+        chosen = choose_variant({v.variant: v.weight for v in variants.values()}, u)
+        if chosen is None:
+            return validation_error(f"Endpoint {endpoint} has no variant with a positive weight.")
         return self._forward(endpoint, variants[chosen], body, headers)
 
     def _forward(self, endpoint: str, upstream: Upstream, body: bytes, headers: Mapping[str, str]) -> Reply:
@@ -282,7 +282,7 @@ class Router:
             custom = response.getheader("X-Amzn-SageMaker-Custom-Attributes")
             if custom is not None:
                 reply_headers["X-Amzn-SageMaker-Custom-Attributes"] = custom
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             self._record(endpoint, upstream.variant, timestamp, started, SERVER_ERROR)
             return model_error(
                 upstream.variant,
@@ -340,7 +340,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 120  # an idle keep-alive connection is closed after this long
     router: Router  # set on the subclass made by make_server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return  # one line per request would swamp the log; metrics are the record
 
     def _send(self, reply: Reply) -> None:

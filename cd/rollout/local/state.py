@@ -13,7 +13,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,13 +34,34 @@ class ProcessRef:
 
 
 @dataclass(frozen=True)
+class ManagedProcess:
+    """A server process the local target started and owns (stopped by cleanup or `local down`)."""
+
+    role: str  # "router" or "variant"
+    port: int
+    process: ProcessRef
+    endpoint: str = ""
+    variant: str = ""
+    log: str = ""
+    argv: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return str(self.process.pid)
+
+
+@dataclass(frozen=True)
 class VariantState:
+    """One production variant of an endpoint: what it serves, where, and its traffic weight."""
+
     name: str
     port: int
     process: ProcessRef
     weight: float
-    model_version: str = ""  # what this variant serves (e.g. "3" or a Bento tag), as given by the caller
-    serve: tuple[str, ...] = ()  # the argv that serves it (for status and restarts)
+    model_version: int | None = None
+    image: str = ""  # Bento tag or path it serves
+    instance_type: str = "local"
+    instance_count: int = 1
     log: str = ""  # log file of the process
 
     @property
@@ -51,6 +72,7 @@ class VariantState:
 @dataclass(frozen=True)
 class EndpointState:
     name: str
+    config_name: str = ""  # content hash of the variant set last applied
     variants: Mapping[str, VariantState] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -76,6 +98,14 @@ class RouterState:
 class LocalState:
     router: RouterState | None = None
     endpoints: Mapping[str, EndpointState] = field(default_factory=dict)
+    processes: Mapping[str, ManagedProcess] = field(default_factory=dict)  # by pid, every one we started
+
+    def with_process(self, proc: ManagedProcess) -> LocalState:
+        return replace(self, processes={**self.processes, proc.key: proc})
+
+    def without_processes(self, keys: Iterable[str]) -> LocalState:
+        drop = set(keys)
+        return replace(self, processes={k: p for k, p in self.processes.items() if k not in drop})
 
     def endpoint(self, name: str) -> EndpointState | None:
         return self.endpoints.get(name)
@@ -98,6 +128,58 @@ def _process_from_json(d: Mapping[str, Any]) -> ProcessRef:
     return ProcessRef(pid=int(d["pid"]), start_time=d.get("start_time"))
 
 
+def _variant_to_json(v: VariantState) -> dict[str, Any]:
+    return {
+        "port": v.port,
+        "process": _process_to_json(v.process),
+        "weight": v.weight,
+        "model_version": v.model_version,
+        "image": v.image,
+        "instance_type": v.instance_type,
+        "instance_count": v.instance_count,
+        "log": v.log,
+    }
+
+
+def _variant_from_json(name: str, d: Mapping[str, Any]) -> VariantState:
+    version = d.get("model_version")
+    return VariantState(
+        name=name,
+        port=int(d["port"]),
+        process=_process_from_json(d["process"]),
+        weight=float(d["weight"]),
+        model_version=None if version is None else int(version),
+        image=str(d.get("image", "")),
+        instance_type=str(d.get("instance_type", "local")),
+        instance_count=int(d.get("instance_count", 1)),
+        log=str(d.get("log", "")),
+    )
+
+
+def _managed_to_json(p: ManagedProcess) -> dict[str, Any]:
+    return {
+        "role": p.role,
+        "port": p.port,
+        "process": _process_to_json(p.process),
+        "endpoint": p.endpoint,
+        "variant": p.variant,
+        "log": p.log,
+        "argv": list(p.argv),
+    }
+
+
+def _managed_from_json(d: Mapping[str, Any]) -> ManagedProcess:
+    return ManagedProcess(
+        role=str(d["role"]),
+        port=int(d["port"]),
+        process=_process_from_json(d["process"]),
+        endpoint=str(d.get("endpoint", "")),
+        variant=str(d.get("variant", "")),
+        log=str(d.get("log", "")),
+        argv=tuple(d.get("argv", ())),
+    )
+
+
 def state_to_json(state: LocalState) -> dict[str, Any]:
     router = state.router
     return {
@@ -107,25 +189,19 @@ def state_to_json(state: LocalState) -> dict[str, Any]:
         else {"port": router.port, "process": _process_to_json(router.process), "log": router.log},
         "endpoints": {
             name: {
+                "config_name": ep.config_name,
                 "tags": dict(ep.tags),
-                "variants": {
-                    v.name: {
-                        "port": v.port,
-                        "process": _process_to_json(v.process),
-                        "weight": v.weight,
-                        "model_version": v.model_version,
-                        "serve": list(v.serve),
-                        "log": v.log,
-                    }
-                    for v in ep.variants.values()
-                },
+                "variants": {v.name: _variant_to_json(v) for v in ep.variants.values()},
             }
             for name, ep in state.endpoints.items()
         },
+        "processes": {key: _managed_to_json(p) for key, p in state.processes.items()},
     }
 
 
 def state_from_json(data: Mapping[str, Any]) -> LocalState:
+    if data.get("format") != FORMAT_VERSION:
+        raise ValueError(f"format {data.get('format')!r}, expected {FORMAT_VERSION}")
     r = data.get("router")
     router = (
         None
@@ -135,23 +211,14 @@ def state_from_json(data: Mapping[str, Any]) -> LocalState:
     endpoints = {
         name: EndpointState(
             name=name,
+            config_name=str(ep.get("config_name", "")),
             tags={str(k): str(v) for k, v in ep.get("tags", {}).items()},
-            variants={
-                vname: VariantState(
-                    name=vname,
-                    port=int(v["port"]),
-                    process=_process_from_json(v["process"]),
-                    weight=float(v["weight"]),
-                    model_version=str(v.get("model_version", "")),
-                    serve=tuple(v.get("serve", ())),
-                    log=v.get("log", ""),
-                )
-                for vname, v in ep.get("variants", {}).items()
-            },
+            variants={vname: _variant_from_json(vname, v) for vname, v in ep.get("variants", {}).items()},
         )
         for name, ep in data.get("endpoints", {}).items()
     }
-    return LocalState(router=router, endpoints=endpoints)
+    processes = {str(k): _managed_from_json(p) for k, p in data.get("processes", {}).items()}
+    return LocalState(router=router, endpoints=endpoints, processes=processes)
 
 
 # ---------------------------------------------------------------- the file
