@@ -107,5 +107,5 @@ def test_background_traffic_runs_until_stopped(target: LocalTarget, state_dir: P
 
 
 def test_the_generator_refuses_non_loopback_addresses() -> None:
-    with pytest.raises(UsageError, match="only sends to loopback addresses, not 'http://10.0.0.1:8080'"):
+    with pytest.raises(UsageError, match=r"only sends to loopback addresses, not 'http://10\.0\.0\.1:8080'"):
         replay("http://10.0.0.1:8080", EP, [{"x": 1}], max_requests=1, max_seconds=1)
