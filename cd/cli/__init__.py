@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "rollback": "cd.cli.github_commands:rollback",
     "diff": "cd.cli.github_commands:diff",
     "drift": "cd.cli.github_commands:drift",
+    "local": "cd.cli.local_commands:local",
 }
 
 
