@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cd.config.model import Environment
-from cd.errors import ConfigError, Problem, UsageError
+from cd.errors import ConfigError, Problem, PromotionError
 
 _INT_TOKEN = re.compile(r"[0-9]+")
 
@@ -56,23 +56,23 @@ def plan_promotion(
 ) -> Promotion:
     """Promote the version of `model` that is desired AND live in `source`; refuse otherwise."""
     if model not in source.models:
-        raise UsageError(f"{source.path or source.name}: model {model!r} is not deployed in {source.name}")
+        raise PromotionError(f"{source.path or source.name}: model {model!r} is not deployed in {source.name}")
     desired = source.models[model].version
     if live_in_source is None:
-        raise UsageError(
+        raise PromotionError(
             f"{model} is not live in {source.name} (no endpoint serves it at 100%): "
             f"nothing proven there to promote to {target.name}"
         )
     if live_in_source != desired:
-        raise UsageError(
+        raise PromotionError(
             f"{model} v{desired} is desired in {source.name} but v{live_in_source} is live: "
             f"wait for the {source.name} rollout to finish (or fix it) before promoting"
         )
     current = target.models[model].version if model in target.models else None
     if current == desired:
-        raise UsageError(f"{target.path or target.name}: {model} is already at v{desired} in {target.name}")
+        raise PromotionError(f"{target.path or target.name}: {model} is already at v{desired} in {target.name}")
     if target.promote_from and target.promote_from != source.name:
-        raise UsageError(
+        raise PromotionError(
             f"{target.path or target.name}: {target.name} takes promotions from {target.promote_from}, not {source.name}"
         )
     return Promotion(model, source.name, target.name, desired, current)
@@ -81,13 +81,13 @@ def plan_promotion(
 def plan_rollback(env: Environment, model: str, live_version: int | None, to_version: int | None) -> Rollback:
     """Set git back to what is live (or to `to_version`); refuse when git already says so."""
     if model not in env.models:
-        raise UsageError(f"{env.path or env.name}: model {model!r} is not deployed in {env.name}")
+        raise PromotionError(f"{env.path or env.name}: model {model!r} is not deployed in {env.name}")
     desired = env.models[model].version
     version = to_version if to_version is not None else live_version
     if version is None:
-        raise UsageError(f"{model} has no live version in {env.name}: pass --to VERSION")
+        raise PromotionError(f"{model} has no live version in {env.name}: pass --to VERSION")
     if version == desired:
-        raise UsageError(f"{env.path or env.name}: git already has {model} at v{version} in {env.name}")
+        raise PromotionError(f"{env.path or env.name}: git already has {model} at v{version} in {env.name}")
     return Rollback(model, env.name, version, desired)
 
 

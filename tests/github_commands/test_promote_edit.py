@@ -7,7 +7,7 @@ import difflib
 import pytest
 
 from cd.config import load_repo
-from cd.errors import ConfigError, UsageError
+from cd.errors import ConfigError, PromotionError
 from cd.promote import Promotion, Rollback, plan_promotion, plan_rollback, set_model_version
 from tests.helpers import PROJECT_ROOT
 
@@ -68,23 +68,23 @@ def test_promotion_takes_the_version_live_in_the_source() -> None:
 
 def test_promotion_refuses_a_version_that_is_not_live_yet() -> None:
     with pytest.raises(
-        UsageError, match="churn v2 is desired in staging but v1 is live: wait for the staging rollout"
+        PromotionError, match="churn v2 is desired in staging but v1 is live: wait for the staging rollout"
     ):
         plan_promotion(_with_version(STAGING, 2), PRODUCTION, "churn", live_in_source=1)
 
 
 def test_promotion_refuses_when_nothing_is_live() -> None:
-    with pytest.raises(UsageError, match="churn is not live in staging"):
+    with pytest.raises(PromotionError, match="churn is not live in staging"):
         plan_promotion(STAGING, PRODUCTION, "churn", live_in_source=None)
 
 
 def test_promotion_refuses_when_the_target_already_has_it() -> None:
-    with pytest.raises(UsageError, match="churn is already at v1 in production"):
+    with pytest.raises(PromotionError, match="churn is already at v1 in production"):
         plan_promotion(STAGING, PRODUCTION, "churn", live_in_source=1)
 
 
 def test_promotion_follows_promote_from() -> None:
-    with pytest.raises(UsageError, match="production takes promotions from staging, not production"):
+    with pytest.raises(PromotionError, match="production takes promotions from staging, not production"):
         plan_promotion(_with_version(PRODUCTION, 3), _with_version(PRODUCTION, 1), "churn", live_in_source=3)
 
 
@@ -94,7 +94,7 @@ def test_rollback_sets_git_to_what_is_live_or_to_a_given_version() -> None:
         "churn", "staging", 2, 3
     )
     assert plan_rollback(staging, "churn", live_version=2, to_version=1).version == 1
-    with pytest.raises(UsageError, match="git already has churn at v3 in staging"):
+    with pytest.raises(PromotionError, match="git already has churn at v3 in staging"):
         plan_rollback(staging, "churn", live_version=3, to_version=None)
 
 
