@@ -20,7 +20,11 @@ pytest_plugins = ["tests.github_double.fixtures"]
 
 
 def _harness(
-    double: GitHubDouble, tmp_path: Path, edit: dict[str, tuple[str, str]], vars: dict[str, str] | None = None
+    double: GitHubDouble,
+    tmp_path: Path,
+    edit: dict[str, tuple[str, str]],
+    vars: dict[str, str] | None = None,
+    prepare: Callable[[Path], None] | None = None,
 ) -> WorkflowHarness:
     workspace = tmp_path / "workspace"
     repo = make_template_repo(workspace / "pr")
