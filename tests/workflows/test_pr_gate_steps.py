@@ -25,6 +25,7 @@ def _harness(
     edit: dict[str, tuple[str, str]],
     vars: dict[str, str] | None = None,
     prepare: Callable[[Path], None] | None = None,
+    head_repo: str = REPO,
 ) -> WorkflowHarness:
     workspace = tmp_path / "workspace"
     repo = make_template_repo(workspace / "pr")
@@ -39,7 +40,9 @@ def _harness(
     head = repo.commit("the pull request")
     double.create_repo(REPO, head_sha=base)
     pull = double.add_pull(REPO, head_sha=head, user="dana", head_ref="bump")
-    event = pull_request_event(number=pull.number, head_sha=head, base_sha=base, head_ref="bump")
+    event = pull_request_event(
+        number=pull.number, head_sha=head, base_sha=base, head_ref="bump", head_repo=head_repo
+    )
     runner_env = {
         **double.env(REPO, sha=head),
         "GITHUB_SERVER_URL": "https://github.com",
@@ -104,6 +107,23 @@ def test_an_invalid_environment_fails_validate_with_an_annotation_and_reports_no
         "skipped"
     ]
     assert github_double.repo(REPO).comments == {}
+
+
+def test_a_fork_pr_gets_the_job_summary_and_a_note_instead_of_comment_and_statuses(
+    github_double: GitHubDouble, tmp_path: Path
+) -> None:
+    harness = _harness(
+        github_double,
+        tmp_path,
+        {"environments/production.yaml": ("instance_count: 2", "instance_count: 3")},
+        head_repo="mallory/models",
+    )
+    (report,) = harness.run()["report"]
+    assert report.result == "success"
+    comment_step = next(s for s in report.steps if s.command and s.command.startswith("modelcd comment"))
+    assert "so the PR comment was skipped" in comment_step.stdout
+    assert github_double.repo(REPO).comments == {} and github_double.repo(REPO).statuses == []
+    assert [r.operation_id for r in github_double.requests] == []
 
 
 @pytest.mark.slow
