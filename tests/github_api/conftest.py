@@ -5,8 +5,7 @@ import pytest
 from cd.github.api import GitHubClient
 from cd.github.ratelimit import RetryPolicy
 from tests.github_double import GitHubDouble
-
-pytest_plugins = ["tests.github_double.fixtures"]
+from tests.github_double.fixtures import github_double_fixture  # noqa: F401  (the `github_double` fixture)
 
 REPO = "acme/models"
 
