@@ -56,7 +56,9 @@ def plan_promotion(
 ) -> Promotion:
     """Promote the version of `model` that is desired AND live in `source`; refuse otherwise."""
     if model not in source.models:
-        raise PromotionError(f"{source.path or source.name}: model {model!r} is not deployed in {source.name}")
+        raise PromotionError(
+            f"{source.path or source.name}: model {model!r} is not deployed in {source.name}"
+        )
     desired = source.models[model].version
     if live_in_source is None:
         raise PromotionError(
@@ -70,7 +72,9 @@ def plan_promotion(
         )
     current = target.models[model].version if model in target.models else None
     if current == desired:
-        raise PromotionError(f"{target.path or target.name}: {model} is already at v{desired} in {target.name}")
+        raise PromotionError(
+            f"{target.path or target.name}: {model} is already at v{desired} in {target.name}"
+        )
     if target.promote_from and target.promote_from != source.name:
         raise PromotionError(
             f"{target.path or target.name}: {target.name} takes promotions from {target.promote_from}, not {source.name}"

@@ -17,8 +17,8 @@ from cd.errors import EXIT_FAILURE, UsageError
 
 if TYPE_CHECKING:
     from cd.config.model import Environment, RepoConfig
-    from cd.github.gate_results import GateResult, PlannedChange
     from cd.github.api import GitHubClient
+    from cd.github.gate_results import GateResult, PlannedChange
 
 FORK_NOTE = (
     "Pull request from a fork: its token is read-only, so the {what} {were} skipped. "

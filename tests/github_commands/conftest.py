@@ -3,6 +3,7 @@ real CLI as a process with a simulated Actions runner pointed at both."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,12 +48,10 @@ class Sagemaker:
         variants = []
         for version, weight in sorted(weights.items()):
             model = f"{endpoint}-v{version}"
-            try:
+            with contextlib.suppress(self.client.exceptions.ClientError):  # already created
                 self.client.create_model(
                     ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE}
                 )
-            except self.client.exceptions.ClientError:
-                pass
             variants.append(
                 {
                     "VariantName": f"v{version}",
@@ -63,10 +62,8 @@ class Sagemaker:
                 }
             )
         self.client.create_endpoint_config(EndpointConfigName=config, ProductionVariants=variants)
-        try:
+        with contextlib.suppress(self.client.exceptions.ClientError):
             self.client.delete_endpoint(EndpointName=endpoint)
-        except self.client.exceptions.ClientError:
-            pass
         self.client.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
 
 

@@ -81,7 +81,7 @@ def test_a_comment_by_someone_else_quoting_the_marker_is_left_alone(
 
 
 def test_one_status_per_gate_on_the_pr_head_commit(github_double: GitHubDouble, tmp_path: Path) -> None:
-    number, cli = _setup(github_double, tmp_path)
+    _, cli = _setup(github_double, tmp_path)
     write_plan(
         tmp_path / "plan" / "matrix.json",
         ("production", "churn", "promoted", 1, 2),
