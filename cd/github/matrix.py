@@ -22,12 +22,20 @@ def gate_matrix(plan: Plan) -> dict[str, list[dict[str, Any]]]:
 
 
 def build_matrix(plan: Plan) -> dict[str, list[dict[str, Any]]]:
-    """One entry per (model, version) some environment deploys: built and released once."""
-    seen: dict[tuple[str, int], None] = {}
+    """One entry per (model, version) some environment deploys: built and released once.
+
+    `env` is the first environment (in plan order) that deploys it: its target names the image repository.
+    """
+    first_env: dict[tuple[str, int], str] = {}
     for change in plan.deployable():
         if change.to_version is not None:
-            seen.setdefault((change.model, change.to_version), None)
-    return {"include": [{"model": model, "version": version} for model, version in sorted(seen)]}
+            first_env.setdefault((change.model, change.to_version), change.env)
+    return {
+        "include": [
+            {"model": model, "version": version, "env": first_env[(model, version)]}
+            for model, version in sorted(first_env)
+        ]
+    }
 
 
 def deploy_matrix(plan: Plan) -> dict[str, list[dict[str, Any]]]:
