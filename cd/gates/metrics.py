@@ -64,7 +64,7 @@ METRICS: Mapping[str, Mapping[str, MetricInfo]] = {
             _info("roc_auc", True, proba=True),
             _info("pr_auc", True, proba=True),
             _info("log_loss", False, proba=True),
-            _info("brier_score", False, proba=True),
+            _info("brier", False, proba=True),
             _info("expected_calibration_error", False, proba=True),
         )
     },
@@ -275,7 +275,7 @@ class BinaryKernel:
             "roc_auc": _divide(pairs, p_total * n_total),
             "pr_auc": _divide(ap_sum, p_total),
             "log_loss": _divide(linear[:, :, 0], total),
-            "brier_score": _divide(linear[:, :, 1], total),
+            "brier": _divide(linear[:, :, 1], total),
             "expected_calibration_error": _divide(np.abs(bin_gap).sum(axis=2), total),
         }
 
