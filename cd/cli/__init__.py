@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "drift": "cd.cli.github_commands:drift",
     "local": "cd.cli.local_commands:local",
     "release": "cd.cli.release_commands:release",
+    "gate": "cd.cli.gate_commands:gate",
 }
 
 
