@@ -146,10 +146,23 @@ def test_a_promotion_is_gated_and_reported_end_to_end(github_double: GitHubDoubl
         gate.steps[-2].command
         == 'modelcd gate --env "$GATE_ENV" --model "$GATE_MODEL" --base "$BASE_SHA" --head HEAD --out ../verdicts'
     )
+    assert gate.result == "success", [(s.command, s.stdout, s.stderr) for s in gate.steps]
     (report,) = jobs["report"]
     assert report.result == "success", [(s.command, s.stdout, s.stderr) for s in report.steps]
     (comment,) = github_double.repo(REPO).comments.values()
-    assert "| staging | churn | promoted | v1 | v2 |" in comment.body
+    assert comment.body.startswith("<!-- modelcd:sticky -->\n## modelcd: all 1 gate passed\n")
+    assert "| staging | churn | promoted | v1 | v2 | ✅ pass |" in comment.body
+    assert "## ✅ Gate PASS: `churn` v2 → staging" in comment.body  # the gate's own report, embedded
     (status,) = github_double.repo(REPO).statuses
-    assert status.context == "modelcd/gate churn@staging"
-    assert status.state == ("success" if gate.result == "success" else "failure")
+    assert (status.sha, status.context, status.state) == (
+        harness.event["pull_request"]["head"]["sha"],
+        "modelcd/gate churn@staging",
+        "success",
+    )
+    assert status.description.startswith("PASS: churn v2 vs v1 in staging")
+    assert (
+        "Gate PASS"
+        in (
+            harness.workspace.parent / "artifacts" / "verdict-staging-churn" / "gate-staging-churn-v2.md"
+        ).read_text()
+    )
