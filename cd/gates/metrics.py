@@ -180,7 +180,9 @@ class BinaryKernel:
             parts += [neg, pos]
             s_neg, s_pos = scores[neg], scores[pos]
             n0, p0, p1 = at, at + len(neg), at + len(neg) + len(pos)
-            starts = np.flatnonzero(np.r_[True, s_pos[1:] != s_pos[:-1]]) if len(pos) else np.zeros(0, np.intp)
+            starts = (
+                np.flatnonzero(np.r_[True, s_pos[1:] != s_pos[:-1]]) if len(pos) else np.zeros(0, np.intp)
+            )
             ends = np.r_[starts[1:], len(pos)]
             block_start.append(p0 + starts)
             block_end.append(p0 + ends)
@@ -214,9 +216,7 @@ class BinaryKernel:
         self._segments = tuple(segments)
         s = scores[self.layout]
         y = positive[self.layout]
-        log_loss = np.where(
-            y, -np.log(np.clip(s, _EPS, 1 - _EPS)), -np.log(np.clip(1 - s, _EPS, 1 - _EPS))
-        )
+        log_loss = np.where(y, -np.log(np.clip(s, _EPS, 1 - _EPS)), -np.log(np.clip(1 - s, _EPS, 1 - _EPS)))
         # per-row linear statistics in layout order: [log loss, squared error, y - p]
         self._linear = np.ascontiguousarray(np.stack([log_loss, (y - s) ** 2, y - s], axis=1))
 

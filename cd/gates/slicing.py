@@ -82,7 +82,8 @@ def partition(frame: pd.DataFrame, spec: SliceSpec) -> Partition:
     order = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[order], np.arange(len(labels) + 1))
     groups = tuple(
-        SliceGroup(str(label), order[bounds[i] : bounds[i + 1]].astype(np.intp)) for i, label in enumerate(labels)
+        SliceGroup(str(label), order[bounds[i] : bounds[i + 1]].astype(np.intp))
+        for i, label in enumerate(labels)
     )
     return Partition(spec.name, groups)
 

@@ -146,7 +146,9 @@ def _check_dict(c: CheckResult) -> dict[str, Any]:
         "incumbent": _estimate_dict(c.incumbent),
         "delta": _estimate_dict(c.delta),
         "thresholds": {
-            "value": None if c.value_threshold is None else {"min": c.value_threshold.min, "max": c.value_threshold.max},
+            "value": None
+            if c.value_threshold is None
+            else {"min": c.value_threshold.min, "max": c.value_threshold.max},
             "change": None
             if c.change_threshold is None
             else {"absolute": c.change_threshold.absolute, "relative": c.change_threshold.relative},
