@@ -13,7 +13,7 @@ import pytest
 
 from cd.rollout.target import LatencyStatistic, ObservedEndpoint, VariantMetrics, VariantSpec
 
-from .rollout_world import ENDPOINT, LocalWorld, local_world
+from .rollout_world import LocalWorld, local_world
 
 
 @pytest.fixture
