@@ -122,12 +122,15 @@ def serve_command(
     return ServeCommand(argv=argv, env=env, port=port)
 
 
-def entrypoint_command(bento_dir: Path, *, port: int | None = None, bentoml_home: Path | None = None) -> ServeCommand:
+def entrypoint_command(
+    bento_dir: Path, *, port: int | None = None, host: str | None = None, bentoml_home: Path | None = None
+) -> ServeCommand:
     """Run an unpacked Bento exactly as its container does: `env/docker/entrypoint.sh serve`.
 
     The image's `ENTRYPOINT` is that script, its working directory and `$BENTO_PATH` the Bento; the
     argument `serve` becomes `bentoml serve $BENTO_PATH`, which listens on the service's port: 8080,
-    or `$SAGEMAKER_BIND_TO_PORT` (set here when `port` is given).
+    or `$SAGEMAKER_BIND_TO_PORT` (set here when `port` is given). `host` (`$BENTOML_HOST`) defaults to
+    BentoML's 0.0.0.0, as a container needs; pass 127.0.0.1 to stay on loopback.
     """
     entrypoint = bento_dir / "env" / "docker" / "entrypoint.sh"
     if not entrypoint.is_file():
@@ -143,6 +146,8 @@ def entrypoint_command(bento_dir: Path, *, port: int | None = None, bentoml_home
         env["BENTOML_HOME"] = str(bentoml_home)
     if port is not None:
         env["SAGEMAKER_BIND_TO_PORT"] = str(port)
+    if host is not None:
+        env["BENTOML_HOST"] = host
     return ServeCommand(argv=["bash", str(entrypoint), "serve"], env=env, cwd=bento_dir, port=port or 8080)
 
 

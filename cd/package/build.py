@@ -74,7 +74,8 @@ def build_bento(
     ref = registry.resolve(spec.registered_model, version)
     names = context.BentoNames(spec.name, version, ref.sha256)
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".build-{names.name}-v{version}-", dir=out))
+    # in the system temp dir: BentoML refuses build files below any hidden directory (".modelcd")
+    work = Path(tempfile.mkdtemp(prefix=f"modelcd-build-{names.name}-v{version}-"))
     try:
         model_dir = registry.download(spec.registered_model, version, work / "mlflow_model", expected_sha256=ref.sha256)
         model = _mlflow_model_facts(model_dir, f"model {spec.registered_model!r} version {version}")

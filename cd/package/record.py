@@ -67,6 +67,7 @@ def write_record(record: BuildRecord, path: Path) -> Path:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(record.to_json())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
