@@ -105,3 +105,29 @@ def register_churn_model(tracking_uri: str, name: str = "churn") -> int:
 def tracking_uri_in(directory: Path) -> str:
     directory.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{directory.resolve() / 'mlflow.db'}"
+
+
+def register_in_subprocess(tracking_uri: str, name: str = "churn") -> int:
+    """Register in a child process: MLflow's process-wide tracking URI stays untouched here."""
+    import subprocess
+    import sys
+
+    from tests.helpers import PROJECT_ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.package.churn_model", tracking_uri, name],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"registering {name} failed:\n{done.stderr[-3000:]}")
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(register_churn_model(sys.argv[1], sys.argv[2]))
