@@ -37,7 +37,6 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        debug = ctx.obj.get("debug", False) if isinstance(ctx.obj, dict) else False
         try:
             return super().invoke(ctx)
         except ModelcdError as exc:
@@ -46,7 +45,7 @@ class LazyGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:  # the last resort: never a bare traceback unless asked
-            if debug:
+            if isinstance(ctx.obj, dict) and ctx.obj.get("debug"):
                 traceback.print_exc()
             else:
                 click.echo(f"unexpected error: {type(exc).__name__}: {exc}", err=True)

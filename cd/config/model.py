@@ -213,6 +213,7 @@ class ModelDeployment:
     name: str
     version: int
     serving: Serving = Serving()
+    line: int | None = field(default=None, compare=False)  # line of `version:` in the environment file
 
 
 @dataclass(frozen=True)
