@@ -20,6 +20,7 @@ from cd.errors import EXIT_UNEXPECTED, ModelcdError
 COMMANDS: dict[str, str] = {
     "validate": "cd.cli.config_commands:validate",
     "plan": "cd.cli.config_commands:plan",
+    "build": "cd.cli.package_commands:build",
 }
 
 

@@ -53,7 +53,9 @@ def uv_directory() -> str:
         found = shutil.which("uv")
         if found:
             return str(Path(found).parent)
-    raise PackageError("BentoML needs a `uv` binary to build a Bento: `pip install uv` (a modelcd dependency)")
+    raise PackageError(
+        "BentoML needs a `uv` binary to build a Bento: `pip install uv` (a modelcd dependency)"
+    )
 
 
 def bentoml_env(bentoml_home: Path, *, with_uv: bool = True) -> dict[str, str]:
@@ -85,7 +87,9 @@ def run_build(request: Mapping[str, Any], bentoml_home: Path, work_dir: Path) ->
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise PackageError(f"bentoml build of {request['model_tag']} took over {BUILD_TIMEOUT_SECONDS}s") from exc
+        raise PackageError(
+            f"bentoml build of {request['model_tag']} took over {BUILD_TIMEOUT_SECONDS}s"
+        ) from exc
     result: dict[str, Any] = json.loads(result_path.read_text()) if result_path.exists() else {}
     if done.returncode != 0 or "error" in result or not result:
         detail = result.get("error") or _tail(done.stderr)
@@ -112,7 +116,9 @@ def serve_command(
     if isinstance(bento, Path) and bento.suffix == ".bento":
         raise PackageError(f"{bento}: an exported archive; unpack it first with cd.package.unpack_bento")
     if bentoml_home is None and not Path(bento).is_dir():
-        raise PackageError(f"{bento}: serving a Bento tag needs the BentoML home that holds it (bentoml_home)")
+        raise PackageError(
+            f"{bento}: serving a Bento tag needs the BentoML home that holds it (bentoml_home)"
+        )
     env = {"BENTOML_DO_NOT_TRACK": "true"}
     if bentoml_home is not None:
         env["BENTOML_HOME"] = str(bentoml_home)

@@ -11,6 +11,7 @@ result:  {"bento_tag", "bento_path", "export_path", "requirements"} or {"error":
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -25,10 +26,8 @@ def build(request: dict[str, Any]) -> dict[str, Any]:
     from bentoml.exceptions import NotFound
 
     model_tag = request["model_tag"]
-    try:
-        bentoml.models.delete(model_tag)  # the store is a cache: rebuilding replaces, never duplicates
-    except NotFound:
-        pass
+    with contextlib.suppress(NotFound):  # the store is a cache: rebuilding replaces, never duplicates
+        bentoml.models.delete(model_tag)
     bentoml.mlflow.import_model(
         model_tag,
         model_uri=request["mlflow_model_dir"],
@@ -37,10 +36,8 @@ def build(request: dict[str, Any]) -> dict[str, Any]:
     )
     context = Path(request["context_dir"])
     bento_tag = f"{model_tag.split(':')[0]}:{request['bento_version']}"
-    try:
+    with contextlib.suppress(NotFound):
         bentoml.delete(bento_tag)
-    except NotFound:
-        pass
     bento = bentoml.bentos.build_bentofile(
         str(context / "bentofile.yaml"), build_ctx=str(context), version=request["bento_version"]
     )

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from cd.config.model import Column, ModelSpec
-from cd.errors import PackageError
+from cd.config.model import Column, ModelSpec, RepoConfig, SageMakerTarget
+from cd.errors import PackageError, UsageError
 from cd.package import context
 from cd.package.bento import bentoml_env, run_build
 from cd.package.record import BuildRecord, write_record
@@ -64,7 +64,9 @@ def build_bento(
     repository = container.parse_image_repository(image_repository) if image_repository else None
     if containerize:
         if push and repository is None:
-            raise PackageError("--push needs an image repository (environments' sagemaker target image_repository)")
+            raise PackageError(
+                "--push needs an image repository (environments' sagemaker target image_repository)"
+            )
         container.require_docker(spec.name, version)
     lock = context.lock_packages_default(env) if lock_packages is None else lock_packages
     out = (out_dir or repo_root / DEFAULT_OUT_DIR).resolve()
@@ -77,11 +79,17 @@ def build_bento(
     # in the system temp dir: BentoML refuses build files below any hidden directory (".modelcd")
     work = Path(tempfile.mkdtemp(prefix=f"modelcd-build-{names.name}-v{version}-"))
     try:
-        model_dir = registry.download(spec.registered_model, version, work / "mlflow_model", expected_sha256=ref.sha256)
+        model_dir = registry.download(
+            spec.registered_model, version, work / "mlflow_model", expected_sha256=ref.sha256
+        )
         model = _mlflow_model_facts(model_dir, f"model {spec.registered_model!r} version {version}")
         columns = _serving_columns(spec, model["signature_inputs"], model["where"])
         requirements = context.pin_requirements(model["requirements"], installed_versions())
-        labels = {"modelcd-model": spec.name, "modelcd-version": str(version), "modelcd-model-sha256": ref.sha256}
+        labels = {
+            "modelcd-model": spec.name,
+            "modelcd-version": str(version),
+            "modelcd-model-sha256": ref.sha256,
+        }
         ctx = context.write_context(
             work / "context",
             context.service_config(spec, names, columns, max_body_bytes),
@@ -93,7 +101,11 @@ def build_bento(
                 "model_tag": names.tag,
                 "mlflow_model_dir": str(model_dir),
                 "labels": labels,
-                "metadata": {"registered_model": spec.registered_model, "version": version, "sha256": ref.sha256},
+                "metadata": {
+                    "registered_model": spec.registered_model,
+                    "version": version,
+                    "sha256": ref.sha256,
+                },
                 "context_dir": str(ctx),
                 "bento_version": names.bento_version,
                 "export_path": str(out / names.archive_name),
@@ -123,11 +135,42 @@ def build_bento(
     )
     write_record(record, out / names.record_name)
     if containerize and record.image_tag is not None and repository is not None:
-        digest = container.publish_image(record.bento_tag, record.image_tag, repository, bentoml_env(home), push=push)
+        digest = container.publish_image(
+            record.bento_tag, record.image_tag, repository, bentoml_env(home), push=push
+        )
         if digest is not None:
             record = record.with_image(record.image_tag, digest)
             write_record(record, out / names.record_name)
     return record
+
+
+def image_repository_for(config: RepoConfig, model: str, environment: str | None = None) -> str | None:
+    """The ECR repository the model's image goes to: the named environment's, else the one every
+    SageMaker environment shares; None when no environment deploys to SageMaker."""
+    if environment is not None:
+        env = config.environments.get(environment)
+        if env is None:
+            raise UsageError(
+                f"--env {environment}: no environments/{environment}.yaml (have: {', '.join(sorted(config.environments))})"
+            )
+        if not isinstance(env.target, SageMakerTarget):
+            raise UsageError(
+                f"--env {environment}: target is {env.target.kind}, which has no image repository"
+            )
+        return env.target.image_repository
+    repositories = sorted(
+        {
+            e.target.image_repository
+            for e in config.environments.values()
+            if isinstance(e.target, SageMakerTarget)
+        }
+    )
+    if len(repositories) > 1:
+        raise UsageError(
+            f"environments use different image repositories ({', '.join(repositories)}); "
+            f"choose one with --env or --image-repository for {model}"
+        )
+    return repositories[0] if repositories else None
 
 
 def file_sha256(path: Path) -> str:
@@ -142,7 +185,7 @@ def installed_versions() -> dict[str, str]:
     """Normalised distribution name -> version, for everything installed in this interpreter."""
     versions: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.metadata["Name"]
         if name:
             versions.setdefault(re.sub(r"[-_.]+", "-", name).lower(), dist.version)
     return versions
@@ -160,7 +203,9 @@ def _mlflow_model_facts(model_dir: Path, where: str) -> dict[str, Any]:
         raise PackageError(f"{where}: has no python_function flavour; BentoML's MLflow integration needs one")
     requirements_file = model_dir / "requirements.txt"
     if not requirements_file.is_file():
-        raise PackageError(f"{where}: no requirements.txt in the model; log it with mlflow>=1.20 to pin its packages")
+        raise PackageError(
+            f"{where}: no requirements.txt in the model; log it with mlflow>=1.20 to pin its packages"
+        )
     python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
     env_file = model_dir / "python_env.yaml"
     if env_file.is_file():
@@ -178,7 +223,9 @@ def _mlflow_model_facts(model_dir: Path, where: str) -> dict[str, Any]:
     }
 
 
-def _serving_columns(spec: ModelSpec, signature_inputs: list[dict[str, Any]], where: str) -> tuple[Column, ...]:
+def _serving_columns(
+    spec: ModelSpec, signature_inputs: list[dict[str, Any]], where: str
+) -> tuple[Column, ...]:
     """model.yaml's inputs (checked against the signature's names when both exist), else the signature's."""
     if not spec.inputs:
         return context.columns_from_signature(signature_inputs, where)

@@ -56,7 +56,9 @@ def parse_image_repository(uri: str) -> EcrRepository:
             f"image repository {uri!r} is not an ECR repository URI "
             "(<account>.dkr.ecr.<region>.amazonaws.com/<name>, without tag or digest)"
         )
-    return EcrRepository(uri=uri.strip(), account=match["account"], region=match["region"], name=match["name"])
+    return EcrRepository(
+        uri=uri.strip(), account=match["account"], region=match["region"], name=match["name"]
+    )
 
 
 def login_from_token(authorization_data: dict[str, Any]) -> RegistryLogin:
@@ -89,7 +91,9 @@ def ecr_login(repository: EcrRepository, client: Any = None) -> RegistryLogin:
         ) from exc
     items = response.get("authorizationData") or []
     if not items:
-        raise PackageError(f"ecr.get_authorization_token for {repository.registry} returned no authorization data")
+        raise PackageError(
+            f"ecr.get_authorization_token for {repository.registry} returned no authorization data"
+        )
     login = login_from_token(items[0])
     return login if login.registry else RegistryLogin(login.username, login.password, repository.registry)
 
@@ -107,7 +111,9 @@ def digest_from_repo_digests(repo_digests: list[str], repository: EcrRepository)
         name, _, digest = entry.partition("@")
         if name == repository.uri and _DIGEST.match(digest):
             return digest
-    raise PackageError(f"docker lists no digest for {repository.uri} after the push (RepoDigests: {repo_digests})")
+    raise PackageError(
+        f"docker lists no digest for {repository.uri} after the push (RepoDigests: {repo_digests})"
+    )
 
 
 # ----------------------------------------------------------------------------- docker (processes)
@@ -165,7 +171,9 @@ def containerize(bento_tag: str, image_tag: str, env: dict[str, str]) -> None:
     """`bentoml containerize BENTO -t IMAGE` (BentoML's own Dockerfile; ENTRYPOINT entrypoint.sh)."""
     argv = [sys.executable, "-m", "bentoml", "containerize", bento_tag, "-t", image_tag]
     try:
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=DOCKER_TIMEOUT_SECONDS, check=False)
+        done = subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=DOCKER_TIMEOUT_SECONDS, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         raise PackageError(f"bentoml containerize {bento_tag} took over {DOCKER_TIMEOUT_SECONDS}s") from exc
     if done.returncode != 0:
@@ -173,7 +181,9 @@ def containerize(bento_tag: str, image_tag: str, env: dict[str, str]) -> None:
         raise PackageError(f"bentoml containerize {bento_tag} -t {image_tag} failed: {detail}")
 
 
-def push_image(image_tag: str, repository: EcrRepository, login: RegistryLogin, docker: str = "docker") -> str:
+def push_image(
+    image_tag: str, repository: EcrRepository, login: RegistryLogin, docker: str = "docker"
+) -> str:
     """Log in, push `image_tag`, and return its digest reference `<repository>@sha256:...`."""
     _docker(
         [docker, "login", "--username", login.username, "--password-stdin", login.registry],
@@ -181,11 +191,15 @@ def push_image(image_tag: str, repository: EcrRepository, login: RegistryLogin, 
         stdin=login.password,
     )
     _docker([docker, "push", image_tag], f"docker push {image_tag}")
-    out = _docker([docker, "image", "inspect", "--format", "{{json .RepoDigests}}", image_tag], "docker image inspect")
+    out = _docker(
+        [docker, "image", "inspect", "--format", "{{json .RepoDigests}}", image_tag], "docker image inspect"
+    )
     try:
         repo_digests = json.loads(out.strip() or "[]")
     except json.JSONDecodeError:
-        raise PackageError(f"docker image inspect {image_tag}: unreadable RepoDigests {out.strip()!r}") from None
+        raise PackageError(
+            f"docker image inspect {image_tag}: unreadable RepoDigests {out.strip()!r}"
+        ) from None
     return digest_reference(repository, digest_from_repo_digests(list(repo_digests or []), repository))
 
 
@@ -197,4 +211,3 @@ def publish_image(
     if not push:
         return None
     return push_image(image_tag, repository, ecr_login(repository))
-

@@ -151,7 +151,9 @@ def columns_from_signature(inputs: Sequence[Mapping[str, Any]], where: str) -> t
     return tuple(columns)
 
 
-def service_config(spec: ModelSpec, names: BentoNames, columns: Sequence[Column], max_body_bytes: int) -> dict[str, Any]:
+def service_config(
+    spec: ModelSpec, names: BentoNames, columns: Sequence[Column], max_body_bytes: int
+) -> dict[str, Any]:
     """`modelcd_service.json`: everything the service reads at start-up."""
     if not columns:
         raise PackageError(

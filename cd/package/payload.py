@@ -35,7 +35,12 @@ CSV = "text/csv"
 SUPPORTED_MEDIA_TYPES = (JSON, CSV)
 # SageMaker real-time endpoints refuse request payloads over 6 MB; the server enforces the same bound.
 DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024
-JSON_SHAPES = ("a list of records", '{"instances": [...]}', '{"dataframe_split": {...}}', '{"dataframe_records": [...]}')
+JSON_SHAPES = (
+    "a list of records",
+    '{"instances": [...]}',
+    '{"dataframe_split": {...}}',
+    '{"dataframe_records": [...]}',
+)
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _INTEGER_TEXT = re.compile(r"[+-]?\d+")
@@ -53,7 +58,9 @@ class InputColumn:
 
     def __post_init__(self) -> None:
         if self.type not in COLUMN_TYPES:
-            raise ValueError(f"column {self.name!r}: type {self.type!r} is not one of {', '.join(COLUMN_TYPES)}")
+            raise ValueError(
+                f"column {self.name!r}: type {self.type!r} is not one of {', '.join(COLUMN_TYPES)}"
+            )
 
 
 class PayloadError(Exception):
@@ -134,7 +141,9 @@ def _rows_from_json(text: str, columns: Sequence[InputColumn]) -> list[tuple[int
     try:
         doc = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise PayloadError(400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise PayloadError(
+            400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     if isinstance(doc, list):
         return _records(doc, "the top-level list")
     if not isinstance(doc, dict):
@@ -142,7 +151,8 @@ def _rows_from_json(text: str, columns: Sequence[InputColumn]) -> list[tuple[int
     keys = sorted(doc)
     if len(keys) != 1 or keys[0] not in ("instances", "dataframe_split", "dataframe_records"):
         raise PayloadError(
-            400, f"JSON object must have exactly one key: instances, dataframe_split or dataframe_records; got {keys}"
+            400,
+            f"JSON object must have exactly one key: instances, dataframe_split or dataframe_records; got {keys}",
         )
     key = keys[0]
     if key == "dataframe_split":
@@ -158,7 +168,9 @@ def _records(items: Any, where: str) -> list[tuple[int, Mapping[str, Any]]]:
     rows: list[tuple[int, Mapping[str, Any]]] = []
     for i, item in enumerate(items, start=1):
         if not isinstance(item, dict):
-            raise PayloadError(400, f"{where}: row {i} must be an object mapping column to value; got {_kind(item)}")
+            raise PayloadError(
+                400, f"{where}: row {i} must be an object mapping column to value; got {_kind(item)}"
+            )
         rows.append((i, item))
     return rows
 
@@ -188,7 +200,9 @@ def _split(split: Any) -> list[tuple[int, Mapping[str, Any]]]:
 
 def _positional(values: list[Any], names: Sequence[str], unit: str, number: int) -> dict[str, Any]:
     if len(values) != len(names):
-        raise PayloadError(400, f"{unit} {number} has {len(values)} values, expected {len(names)} ({', '.join(names)})")
+        raise PayloadError(
+            400, f"{unit} {number} has {len(values)} values, expected {len(names)} ({', '.join(names)})"
+        )
     return dict(zip(names, values, strict=True))
 
 
@@ -259,12 +273,16 @@ def _frame(
 
 
 def _type_error(column: InputColumn, where: str, value: Any) -> PayloadError:
-    return PayloadError(400, f"column {column.name!r} {where}: expected {column.type}, got {_kind(value)} {value!r}")
+    return PayloadError(
+        400, f"column {column.name!r} {where}: expected {column.type}, got {_kind(value)} {value!r}"
+    )
 
 
 def _coerce_json(value: Any, column: InputColumn, where: str) -> Any:
     if value is None:
-        raise PayloadError(400, f"column {column.name!r} {where}: null is not allowed; every input is required")
+        raise PayloadError(
+            400, f"column {column.name!r} {where}: null is not allowed; every input is required"
+        )
     kind = column.type
     if kind == "boolean":
         if isinstance(value, bool):
@@ -347,7 +365,9 @@ def to_jsonable(values: Any) -> Any:
     return values
 
 
-def prediction_response(predictions: Any, probabilities: Any = None, classes: Iterable[Any] | None = None) -> dict[str, Any]:
+def prediction_response(
+    predictions: Any, probabilities: Any = None, classes: Iterable[Any] | None = None
+) -> dict[str, Any]:
     """`{"predictions": [...]}`, plus `"probabilities"` (one list per row, in `"classes"` order) for classifiers."""
     answer: dict[str, Any] = {"predictions": to_jsonable(predictions)}
     if probabilities is not None:

@@ -78,7 +78,11 @@ def register_churn_model(tracking_uri: str, name: str = "churn") -> int:
                 ColumnTransformer(
                     [
                         ("categorical", OneHotEncoder(handle_unknown="ignore"), ["plan", "region"]),
-                        ("numeric", StandardScaler(), ["tenure_months", "monthly_charges", "support_calls", "usage_gb"]),
+                        (
+                            "numeric",
+                            StandardScaler(),
+                            ["tenure_months", "monthly_charges", "support_calls", "usage_gb"],
+                        ),
                         ("flag", "passthrough", ["autopay"]),
                     ]
                 ),

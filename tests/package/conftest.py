@@ -60,7 +60,9 @@ def built_churn(registered_churn: RegisteredChurn, tmp_path_factory: pytest.Temp
         environ={},  # not in CI: locking is off, as it must be offline
     )
     seconds = time.monotonic() - started
-    return BuiltChurn(registered_churn, out_dir, registered_churn.repo_root / ".modelcd" / "bentoml", record, seconds)
+    return BuiltChurn(
+        registered_churn, out_dir, registered_churn.repo_root / ".modelcd" / "bentoml", record, seconds
+    )
 
 
 @pytest.fixture(scope="session")
@@ -68,4 +70,6 @@ def reference_model(registered_churn: RegisteredChurn) -> Any:
     """The registered model loaded through MLflow pyfunc: the answers the server must give."""
     from cd.registry import Registry
 
-    return Registry(registered_churn.tracking_uri).load_pyfunc(registered_churn.spec.registered_model, registered_churn.version)
+    return Registry(registered_churn.tracking_uri).load_pyfunc(
+        registered_churn.spec.registered_model, registered_churn.version
+    )

@@ -30,11 +30,15 @@ class RunningServer:
     log: Path
 
 
-def wait_for_ping(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = READY_TIMEOUT_SECONDS) -> float:
+def wait_for_ping(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = READY_TIMEOUT_SECONDS
+) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before /ping answered:\n{log.read_text()[-4000:]}")
+            raise RuntimeError(
+                f"server exited with {process.returncode} before /ping answered:\n{log.read_text()[-4000:]}"
+            )
         try:
             if requests.get(f"{url}/ping", timeout=2).status_code == 200:
                 return time.monotonic() - started

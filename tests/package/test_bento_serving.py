@@ -19,6 +19,7 @@ import requests
 from cd.errors import PackageError, RegistryError
 from cd.package import build_bento, entrypoint_command, read_record, serve_command, unpack_bento
 from cd.registry import Registry
+from tests.helpers import run_modelcd
 from tests.package.churn_model import INPUTS, churn_frame, churn_spec
 from tests.package.conftest import IMAGE_REPOSITORY, BuiltChurn, RegisteredChurn
 from tests.package.servers import RunningServer, free_port, running
@@ -30,7 +31,10 @@ ROWS = churn_frame(20, seed=99)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
 
 
 def expected_answer(model: Any, frame: pd.DataFrame) -> dict[str, Any]:
@@ -76,7 +80,9 @@ def container_like(unpacked: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         yield live
 
 
-def post(server: RunningServer, body: bytes | str, content_type: str | None, **kwargs: Any) -> requests.Response:
+def post(
+    server: RunningServer, body: bytes | str, content_type: str | None, **kwargs: Any
+) -> requests.Response:
     headers = {"Content-Type": content_type} if content_type else {}
     return requests.post(f"{server.url}/invocations", data=body, headers=headers, timeout=30, **kwargs)
 
@@ -88,7 +94,9 @@ def post_json(server: RunningServer, doc: Any) -> requests.Response:
 # ------------------------------------------------------------------------------ build and export
 
 
-def test_build_exports_the_bento_and_writes_its_record(built_churn: BuiltChurn, registered_churn: RegisteredChurn) -> None:
+def test_build_exports_the_bento_and_writes_its_record(
+    built_churn: BuiltChurn, registered_churn: RegisteredChurn
+) -> None:
     record = built_churn.record
     model_sha = Registry(registered_churn.tracking_uri).resolve("churn", registered_churn.version).sha256
     assert record.bento_tag == f"churn:v{registered_churn.version}-{model_sha[:12]}"
@@ -99,7 +107,10 @@ def test_build_exports_the_bento_and_writes_its_record(built_churn: BuiltChurn, 
     assert record.bento_archive == f"churn-v{registered_churn.version}.bento"
     assert record.bento_sha256 == hashlib.sha256(built_churn.archive.read_bytes()).hexdigest()
     assert read_record(built_churn.out_dir / f"churn-v{registered_churn.version}.build.json") == record
-    assert sorted(p.name for p in built_churn.out_dir.iterdir()) == [record.bento_archive, f"churn-v{registered_churn.version}.build.json"]
+    assert sorted(p.name for p in built_churn.out_dir.iterdir()) == [
+        record.bento_archive,
+        f"churn-v{registered_churn.version}.build.json",
+    ]
 
 
 def test_the_bento_pins_the_models_own_requirements(unpacked: Path, built_churn: BuiltChurn) -> None:
@@ -126,21 +137,41 @@ def test_the_service_listens_on_8080_by_default_or_on_sagemakers_port(unpacked: 
     )
     env = {"PATH": "/usr/bin:/bin", "BENTOML_DO_NOT_TRACK": "true", "HOME": str(unpacked)}
     done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=unpacked / "src", env=env, capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", probe],
+        cwd=unpacked / "src",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [8080, 8080, 9123]
 
 
 def test_a_missing_version_is_a_registry_error(registered_churn: RegisteredChurn, tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="model 'churn' version 99: not found in the MLflow registry"):
-        build_bento(registered_churn.repo_root, churn_spec(), 99, tracking_uri=registered_churn.tracking_uri, out_dir=tmp_path)
+        build_bento(
+            registered_churn.repo_root,
+            churn_spec(),
+            99,
+            tracking_uri=registered_churn.tracking_uri,
+            out_dir=tmp_path,
+        )
     assert list(tmp_path.iterdir()) == []
 
 
-def test_model_yaml_inputs_must_match_the_mlflow_signature(registered_churn: RegisteredChurn, tmp_path: Path) -> None:
+def test_model_yaml_inputs_must_match_the_mlflow_signature(
+    registered_churn: RegisteredChurn, tmp_path: Path
+) -> None:
     spec = churn_spec(inputs=(*INPUTS[:-1], INPUTS[-1].__class__("paperless", "boolean")))
     with pytest.raises(PackageError) as caught:
-        build_bento(registered_churn.repo_root, spec, registered_churn.version, tracking_uri=registered_churn.tracking_uri, out_dir=tmp_path)
+        build_bento(
+            registered_churn.repo_root,
+            spec,
+            registered_churn.version,
+            tracking_uri=registered_churn.tracking_uri,
+            out_dir=tmp_path,
+        )
     assert str(caught.value) == (
         f"models/churn/model.yaml: inputs do not match the MLflow signature of model 'churn' version "
         f"{registered_churn.version}; the model also needs: autopay; the model does not take: paperless"
@@ -182,7 +213,9 @@ def test_csv_with_header_gets_the_models_own_predictions(server: RunningServer, 
     assert response.json() == expected_answer(reference_model, ROWS)
 
 
-def test_csv_without_header_gets_the_models_own_predictions(server: RunningServer, reference_model: Any) -> None:
+def test_csv_without_header_gets_the_models_own_predictions(
+    server: RunningServer, reference_model: Any
+) -> None:
     response = post(server, ROWS.to_csv(index=False, header=False), "text/csv; charset=utf-8")
     assert response.status_code == 200
     assert response.json() == expected_answer(reference_model, ROWS)
@@ -243,7 +276,9 @@ def test_an_oversize_chunked_body_without_length_gets_413(server: RunningServer)
 # ------------------------------------------------------------------------------ the exported archive, as its container runs it
 
 
-def test_exported_bento_started_by_its_entrypoint_answers_ping(container_like: RunningServer, built_churn: BuiltChurn) -> None:
+def test_exported_bento_started_by_its_entrypoint_answers_ping(
+    container_like: RunningServer, built_churn: BuiltChurn
+) -> None:
     response = requests.get(f"{container_like.url}/ping", timeout=10)
     assert response.status_code == 200
     assert response.json()["model"] == built_churn.record.bento_tag
@@ -261,4 +296,38 @@ def test_exported_bento_started_by_its_entrypoint_predicts_like_the_model(
 def test_an_exported_archive_is_a_bento(built_churn: BuiltChurn) -> None:
     with tarfile.open(built_churn.archive) as tar:
         names = set(tar.getnames())
-    assert {"./bento.yaml", "./src/service.py", "./src/modelcd_payload.py", "./env/docker/entrypoint.sh"} <= names
+    assert {
+        "./bento.yaml",
+        "./src/service.py",
+        "./src/modelcd_payload.py",
+        "./env/docker/entrypoint.sh",
+    } <= names
+
+
+# ------------------------------------------------------------------------------ the command line
+
+
+def test_modelcd_build_exports_bento_and_record_from_the_repository(
+    registered_churn: RegisteredChurn, template_repo: Any, tmp_path: Path
+) -> None:
+    out = tmp_path / "artifacts"
+    done = run_modelcd(
+        "build",
+        "--model",
+        "churn",
+        "--version",
+        str(registered_churn.version),
+        "--out",
+        str(out),
+        "--no-lock",
+        "--format",
+        "json",
+        cwd=template_repo.path,
+        env={"MLFLOW_TRACKING_URI": registered_churn.tracking_uri},
+    )
+    assert done.returncode == 0, done.stderr
+    record = read_record(out / f"churn-v{registered_churn.version}.build.json")
+    assert json.loads(done.stdout) == json.loads(record.to_json())
+    assert (out / record.bento_archive).is_file()
+    assert record.image_tag is not None and record.image_tag.startswith(IMAGE_REPOSITORY + ":churn-v")
+    assert (template_repo.path / ".modelcd" / "bentoml" / "bentos" / "churn").is_dir()

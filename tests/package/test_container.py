@@ -33,7 +33,8 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_an_ecr_repository_uri_is_split_into_account_region_and_name() -> None:
-    assert REPOSITORY == EcrRepository(uri=REPOSITORY_URI, account="123456789012", region="eu-west-1", name="modelcd")
+    expected = EcrRepository(uri=REPOSITORY_URI, account="123456789012", region="eu-west-1", name="modelcd")
+    assert expected == REPOSITORY
     assert REPOSITORY.registry == "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 
 
@@ -47,7 +48,9 @@ def test_anything_but_a_bare_ecr_repository_uri_is_refused(uri: str) -> None:
 def test_ecr_login_uses_get_authorization_token_of_the_repository_account(aws_credentials: None) -> None:
     login = container.ecr_login(REPOSITORY)
     assert login == RegistryLogin(
-        username="AWS", password="123456789012-auth-token", registry="123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+        username="AWS",
+        password="123456789012-auth-token",
+        registry="123456789012.dkr.ecr.eu-west-1.amazonaws.com",
     )
     assert "auth-token" not in repr(login)
 
@@ -66,7 +69,10 @@ def test_a_token_without_user_and_password_is_refused() -> None:
 
 def test_ecr_login_failure_names_the_call(aws_credentials: None) -> None:
     client = boto3.client("ecr", region_name="eu-west-1", endpoint_url="http://127.0.0.1:9")
-    with pytest.raises(PackageError, match=r"ecr.get_authorization_token for 123456789012.dkr.ecr.eu-west-1.amazonaws.com failed"):
+    with pytest.raises(
+        PackageError,
+        match=r"ecr.get_authorization_token for 123456789012.dkr.ecr.eu-west-1.amazonaws.com failed",
+    ):
         container.ecr_login(REPOSITORY, client)
 
 
@@ -121,22 +127,38 @@ def test_a_failed_push_names_the_command(tmp_path: Path) -> None:
     docker = tmp_path / "docker"
     docker.write_text("#!/usr/bin/env bash\necho 'denied: not authorized' >&2\nexit 1\n")
     docker.chmod(0o755)
-    with pytest.raises(PackageError, match=r"docker login 123456789012.dkr.ecr.eu-west-1.amazonaws.com failed \(exit 1\): denied"):
-        container.push_image("img", REPOSITORY, RegistryLogin("AWS", "x", REPOSITORY.registry), docker=str(docker))
+    with pytest.raises(
+        PackageError,
+        match=r"docker login 123456789012.dkr.ecr.eu-west-1.amazonaws.com failed \(exit 1\): denied",
+    ):
+        container.push_image(
+            "img", REPOSITORY, RegistryLogin("AWS", "x", REPOSITORY.registry), docker=str(docker)
+        )
 
 
-@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker client (the engine may be absent)")
-def test_without_a_docker_engine_containerize_says_what_to_run_where(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@pytest.mark.skipif(
+    shutil.which("docker") is None, reason="needs the docker client (the engine may be absent)"
+)
+def test_without_a_docker_engine_containerize_says_what_to_run_where(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     with pytest.raises(PackageError) as caught:
         container.require_docker("churn", 3)
     message = str(caught.value)
-    assert message.startswith("--containerize needs a Docker engine, and the Docker engine is not reachable (")
+    assert message.startswith(
+        "--containerize needs a Docker engine, and the Docker engine is not reachable ("
+    )
     assert "in GitHub Actions" in message
     assert "`modelcd build --model churn --version 3 --containerize --push`" in message
-    assert "Without --containerize, `modelcd build --model churn --version 3` builds and exports the Bento offline." in message
+    assert (
+        "Without --containerize, `modelcd build --model churn --version 3` builds and exports the Bento offline."
+        in message
+    )
 
 
 def test_without_a_docker_command_containerize_says_so(tmp_path: Path) -> None:
-    with pytest.raises(PackageError, match=r"--containerize needs a Docker engine, and no `.*/docker` command on PATH"):
+    with pytest.raises(
+        PackageError, match=r"--containerize needs a Docker engine, and no `.*/docker` command on PATH"
+    ):
         container.require_docker("churn", 3, docker=str(tmp_path / "docker"))

@@ -100,7 +100,9 @@ def test_signature_columns_map_to_model_yaml_types() -> None:
 
 
 def test_a_signature_column_without_a_servable_type_is_refused() -> None:
-    with pytest.raises(PackageError, match=r"model 'x' version 1: signature input \{'name': 'img', 'type': 'binary'\}"):
+    with pytest.raises(
+        PackageError, match=r"model 'x' version 1: signature input \{'name': 'img', 'type': 'binary'\}"
+    ):
         context.columns_from_signature([{"name": "img", "type": "binary"}], "model 'x' version 1")
 
 
@@ -115,7 +117,10 @@ def test_service_config_carries_tag_schema_task_and_limit() -> None:
         "bento_model_tag": "churn:v3-f506258d8d39",
         "model_sha256": SHA,
         "task": "binary_classification",
-        "inputs": [{"name": "tenure_months", "type": "integer"}, {"name": "monthly_charges", "type": "number"}],
+        "inputs": [
+            {"name": "tenure_months", "type": "integer"},
+            {"name": "monthly_charges", "type": "number"},
+        ],
         "max_body_bytes": 1024,
     }
 

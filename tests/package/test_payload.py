@@ -70,7 +70,12 @@ def test_instances_of_value_lists_are_read_in_schema_order() -> None:
 
 
 def test_dataframe_split_is_accepted_with_columns_in_any_order() -> None:
-    doc = {"dataframe_split": {"columns": ["plan", "tenure", "charges", "autopay"], "data": [["basic", 3, 70.5, False], ["pro", 40, 20, True]]}}
+    doc = {
+        "dataframe_split": {
+            "columns": ["plan", "tenure", "charges", "autopay"],
+            "data": [["basic", 3, 70.5, False], ["pro", 40, 20, True]],
+        }
+    }
     pd.testing.assert_frame_equal(parse_json(doc), EXPECTED)
 
 
@@ -203,15 +208,27 @@ def test_json_nan_is_refused() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b'[{"tenure": 3,', "malformed JSON: Expecting property name enclosed in double quotes at line 1 column 15"),
+        (
+            b'[{"tenure": 3,',
+            "malformed JSON: Expecting property name enclosed in double quotes at line 1 column 15",
+        ),
         (b"", "request body is empty"),
         (b"\xff\xfe", "request body is not valid UTF-8 (byte 0)"),
         (b"[]", "the request has no rows"),
-        (b'"rows"', 'JSON body must be one of a list of records, {"instances": [...]}, {"dataframe_split": {...}}, {"dataframe_records": [...]}; got string'),
+        (
+            b'"rows"',
+            'JSON body must be one of a list of records, {"instances": [...]}, {"dataframe_split": {...}}, {"dataframe_records": [...]}; got string',
+        ),
         (b"[[3, 70.5]]", "the top-level list: row 1 must be an object mapping column to value; got list"),
-        (b'{"rows": []}', "JSON object must have exactly one key: instances, dataframe_split or dataframe_records; got ['rows']"),
+        (
+            b'{"rows": []}',
+            "JSON object must have exactly one key: instances, dataframe_split or dataframe_records; got ['rows']",
+        ),
         (b'{"instances": {"a": 1}}', '"instances" must be a list; got object'),
-        (b'{"dataframe_split": {"data": []}}', '"dataframe_split" must be an object with "columns" and "data"'),
+        (
+            b'{"dataframe_split": {"data": []}}',
+            '"dataframe_split" must be an object with "columns" and "data"',
+        ),
     ],
 )
 def test_malformed_json_bodies_are_refused(body: bytes, message: str) -> None:
@@ -219,7 +236,10 @@ def test_malformed_json_bodies_are_refused(body: bytes, message: str) -> None:
 
 
 def test_csv_with_an_unterminated_quote_is_refused() -> None:
-    assert refusal(parse_csv, '3,70.5,"basic,false\n') == (400, "malformed CSV at line 1: unexpected end of data")
+    assert refusal(parse_csv, '3,70.5,"basic,false\n') == (
+        400,
+        "malformed CSV at line 1: unexpected end of data",
+    )
 
 
 def test_csv_with_only_empty_fields_is_refused() -> None:
@@ -278,7 +298,9 @@ def test_media_type_drops_parameters() -> None:
 
 
 def test_unknown_column_types_are_refused_when_the_schema_is_made() -> None:
-    with pytest.raises(ValueError, match="column 'x': type 'float' is not one of integer, number, string, boolean"):
+    with pytest.raises(
+        ValueError, match="column 'x': type 'float' is not one of integer, number, string, boolean"
+    ):
         InputColumn("x", "float")
 
 

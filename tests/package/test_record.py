@@ -53,7 +53,7 @@ def test_with_image_records_the_pushed_digest() -> None:
 
 def test_unknown_fields_are_refused() -> None:
     data = json.loads(RECORD.to_json()) | {"colour": "red"}
-    with pytest.raises(PackageError, match="churn-v3.build.json: unknown field"):
+    with pytest.raises(PackageError, match=r"churn-v3\.build\.json: unknown field"):
         BuildRecord.from_json(json.dumps(data), "churn-v3.build.json")
 
 
