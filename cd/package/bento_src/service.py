@@ -23,7 +23,6 @@ from typing import Any
 import bentoml
 import modelcd_payload as payload
 from bentoml.exceptions import BentoMLException
-from mlflow.exceptions import MlflowException
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -95,12 +94,19 @@ async def invocations(request: Request) -> JSONResponse:
         return _refuse(error)
     try:
         answer = await run_in_threadpool(service.score, frame)
-    except (ValueError, TypeError, KeyError, MlflowException) as exc:
-        return _refuse(payload.PayloadError(400, f"the model could not score the input: {exc}"))
-    except Exception as exc:  # the model itself failed: say so, as JSON
-        logger.exception("prediction failed")
+    except Exception as exc:
+        if _rejected_input(exc):
+            return _refuse(payload.PayloadError(400, f"the model could not score the input: {exc}"))
+        logger.exception("prediction failed")  # the model itself failed: say so, as JSON
         return _answer({"error": f"prediction failed: {type(exc).__name__}: {exc}", "status": 500}, 500)
     return _answer(answer)
+
+
+def _rejected_input(exc: Exception) -> bool:
+    """Errors a model raises for input it cannot take (MLflow's schema enforcement included)."""
+    from mlflow.exceptions import MlflowException  # loaded with the model; not imported at start-up
+
+    return isinstance(exc, ValueError | TypeError | KeyError | MlflowException)
 
 
 app = Starlette(
