@@ -102,7 +102,9 @@ class Registry:
                 "check MLFLOW_TRACKING_URI and that the server is running"
             ) from exc
         if response.status_code >= 500:
-            raise RegistryError(f"MLflow server {self.tracking_uri} answered {response.status_code} on /health")
+            raise RegistryError(
+                f"MLflow server {self.tracking_uri} answered {response.status_code} on /health"
+            )
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         from mlflow.exceptions import MlflowException
@@ -112,7 +114,9 @@ class Registry:
         except MlflowException as exc:
             code = getattr(exc, "error_code", "")
             if code == "RESOURCE_DOES_NOT_EXIST":
-                raise RegistryError(f"{what}: not found in the MLflow registry at {self.tracking_uri}") from exc
+                raise RegistryError(
+                    f"{what}: not found in the MLflow registry at {self.tracking_uri}"
+                ) from exc
             raise RegistryError(f"{what}: MLflow error {code}: {exc.message}") from exc
 
     # ------------------------------------------------------------------ reading
@@ -128,7 +132,7 @@ class Registry:
             run = self._call(f"run {mv.run_id} of {what}", self.client.get_run, mv.run_id)
             params, metrics = dict(run.data.params), dict(run.data.metrics)
         with tempfile.TemporaryDirectory(prefix="modelcd-resolve-") as tmp:
-            local = self._download_uri(f"models:/{name}/{version}", Path(tmp), what)
+            local = self._download_uri(self._version_uri(name, version, what), Path(tmp), what)
             sha = directory_sha256(local)
         return ModelVersionRef(
             name=name,
@@ -146,7 +150,7 @@ class Registry:
         what = f"model {name!r} version {version}"
         dst.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="modelcd-download-", dir=dst.parent) as tmp:
-            local = self._download_uri(f"models:/{name}/{version}", Path(tmp), what)
+            local = self._download_uri(self._version_uri(name, version, what), Path(tmp), what)
             if expected_sha256 is not None:
                 actual = directory_sha256(local)
                 if actual != expected_sha256:
@@ -158,6 +162,11 @@ class Registry:
                 shutil.rmtree(dst)
             os.replace(local, dst)
         return dst
+
+    def _version_uri(self, name: str, version: int, what: str) -> str:
+        """Where the version's files are stored. Not `models:/name/N`: MLflow resolves those through the
+        process-wide registry URI, ignoring `download_artifacts(registry_uri=...)`."""
+        return str(self._call(what, self.client.get_model_version_download_uri, name, str(version)))
 
     def _download_uri(self, uri: str, into: Path, what: str) -> Path:
         import mlflow.artifacts
@@ -179,7 +188,9 @@ class Registry:
         previous = os.environ.get("MLFLOW_TRACKING_URI")
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
         try:
-            return self._call(f"model {name!r} version {version}", mlflow.pyfunc.load_model, f"models:/{name}/{version}")
+            return self._call(
+                f"model {name!r} version {version}", mlflow.pyfunc.load_model, f"models:/{name}/{version}"
+            )
         finally:
             if previous is None:
                 os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -215,4 +226,6 @@ class Registry:
         existing = self.client.get_experiment_by_name(name)
         if existing is not None:
             return str(existing.experiment_id)
-        return str(self.client.create_experiment(name, artifact_location=artifact_root_for(self.tracking_uri)))
+        return str(
+            self.client.create_experiment(name, artifact_location=artifact_root_for(self.tracking_uri))
+        )

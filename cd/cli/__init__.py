@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "validate": "cd.cli.config_commands:validate",
     "plan": "cd.cli.config_commands:plan",
     "local": "cd.cli.local_commands:local",
+    "build": "cd.cli.package_commands:build",
 }
 
 
@@ -38,7 +39,6 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        debug = ctx.obj.get("debug", False) if isinstance(ctx.obj, dict) else False
         try:
             return super().invoke(ctx)
         except ModelcdError as exc:
@@ -47,7 +47,7 @@ class LazyGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:  # the last resort: never a bare traceback unless asked
-            if debug:
+            if isinstance(ctx.obj, dict) and ctx.obj.get("debug"):
                 traceback.print_exc()
             else:
                 click.echo(f"unexpected error: {type(exc).__name__}: {exc}", err=True)

@@ -21,8 +21,9 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotation(level: str, message: str, *, file: str | None = None, line: int | None = None,
-               title: str | None = None) -> str:
+def annotation(
+    level: str, message: str, *, file: str | None = None, line: int | None = None, title: str | None = None
+) -> str:
     """A `::error file=..,line=..,title=..::message` workflow command, escaped as the runner expects."""
     props = []
     if file:
@@ -37,6 +38,8 @@ def annotation(level: str, message: str, *, file: str | None = None, line: int |
 
 def problem_annotations(problems: Iterable[Problem], title: str) -> list[str]:
     return [
-        annotation("error", f"{p.key}: {p.message}" if p.key else p.message, file=p.file, line=p.line, title=title)
+        annotation(
+            "error", f"{p.key}: {p.message}" if p.key else p.message, file=p.file, line=p.line, title=title
+        )
         for p in problems
     ]
