@@ -144,7 +144,7 @@ def local_world(state_dir: Path) -> Iterator[LocalWorld]:
     clock = FakeClock()
     stamp = TrafficClock(clock.now())
     state_file = StateFile(state_dir)
-    server = make_server(Router(state_file, clock=stamp, seed=11, upstream_timeout=1.0), 0)
+    server = make_server(Router(state_file, clock=stamp, seed=11, upstream_timeout=10.0), 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     port = int(server.server_address[1])
