@@ -49,7 +49,9 @@ def timed_boto3(url: str, endpoint: str, n: int) -> list[float]:
     out = []
     for _ in range(n):
         t = time.perf_counter()
-        client.invoke_endpoint(EndpointName=endpoint, Body=BODY, ContentType="application/json")["Body"].read()
+        client.invoke_endpoint(EndpointName=endpoint, Body=BODY, ContentType="application/json")[
+            "Body"
+        ].read()
         out.append((time.perf_counter() - t) * 1000)
     return out
 
