@@ -33,9 +33,10 @@ POLICY = AnalysisPolicy(
     min_requests=20,
     max_error_rate=0.01,
     max_error_rate_increase=0.005,
-    # Real sub-millisecond servers on a shared 2-core box: a cold connection alone can be 10x a warm
-    # one, so compare medians with a wide margin (latency detection is tested on the analysis itself).
-    max_latency_ratio=5.0,
+    # Real sub-millisecond servers on a shared, loaded 2-core box: latency ratios are noise here, and
+    # a noisy check would make the path of a rollout (and so the kill points) vary from run to run.
+    # Latency detection is tested on the analysis itself (tests/rollout); here errors decide.
+    max_latency_ratio=1000.0,
     latency_statistic="p50",
     max_inconclusive=3,
     on_inconclusive="rollback",
