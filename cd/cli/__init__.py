@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "validate": "cd.cli.config_commands:validate",
     "plan": "cd.cli.config_commands:plan",
     "build": "cd.cli.package_commands:build",
+    "release": "cd.cli.release_commands:release",
 }
 
 
