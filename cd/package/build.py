@@ -144,9 +144,12 @@ def build_bento(
     return record
 
 
-def image_repository_for(config: RepoConfig, model: str, environment: str | None = None) -> str | None:
+def image_repository_for(
+    config: RepoConfig, model: str, environment: str | None = None, *, required: bool = False
+) -> str | None:
     """The ECR repository the model's image goes to: the named environment's, else the one every
-    SageMaker environment shares; None when no environment deploys to SageMaker."""
+    SageMaker environment shares; None when no environment deploys to SageMaker, or when they differ
+    and the repository is not `required` (only the planned image tag is missing then)."""
     if environment is not None:
         env = config.environments.get(environment)
         if env is None:
@@ -166,6 +169,8 @@ def image_repository_for(config: RepoConfig, model: str, environment: str | None
         }
     )
     if len(repositories) > 1:
+        if not required:
+            return None
         raise UsageError(
             f"environments use different image repositories ({', '.join(repositories)}); "
             f"choose one with --env or --image-repository for {model}"
