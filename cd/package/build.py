@@ -134,12 +134,12 @@ def build_bento(
         created_at=clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     write_record(record, out / names.record_name)
-    if containerize and record.image_tag is not None and repository is not None:
-        digest = container.publish_image(
-            record.bento_tag, record.image_tag, repository, bentoml_env(home), push=push
-        )
-        if digest is not None:
-            record = record.with_image(record.image_tag, digest)
+    if containerize:
+        image_tag = record.image_tag or record.bento_tag  # without a repository: a local image only
+        container.containerize(record.bento_tag, image_tag, {**os.environ, **bentoml_env(home)})
+        if push and repository is not None:
+            digest = container.push_image(image_tag, repository, container.ecr_login(repository))
+            record = record.with_image(image_tag, digest)
             write_record(record, out / names.record_name)
     return record
 

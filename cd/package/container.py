@@ -217,13 +217,3 @@ def push_image(
             f"docker image inspect {image_tag}: unreadable RepoDigests {out.strip()!r}"
         ) from None
     return digest_reference(repository, digest_from_repo_digests(list(repo_digests or []), repository))
-
-
-def publish_image(
-    bento_tag: str, image_tag: str, repository: EcrRepository, bentoml_env: dict[str, str], *, push: bool
-) -> str | None:
-    """Containerize, and with `push` log in to ECR and push; the digest reference when pushed."""
-    containerize(bento_tag, image_tag, bentoml_env)
-    if not push:
-        return None
-    return push_image(image_tag, repository, ecr_login(repository))

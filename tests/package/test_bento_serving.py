@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -334,3 +335,54 @@ def test_modelcd_build_exports_bento_and_record_from_the_repository(
     assert (out / record.bento_archive).is_file()
     assert record.image_tag is not None and record.image_tag.startswith(IMAGE_REPOSITORY + ":churn-v")
     assert (template_repo.path / ".modelcd" / "bentoml" / "bentos" / "churn").is_dir()
+
+
+# ------------------------------------------------------------------------------ image: containerize, ECR login, push
+
+
+def test_containerize_and_push_record_the_image_digest(
+    registered_churn: RegisteredChurn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole image path with a stand-in `docker` CLI (no engine runs here) and ECR from moto."""
+    from moto import mock_aws
+
+    digest = "sha256:" + "7e" * 32
+    log = tmp_path / "docker.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$*" >> {log}\n'
+        'case "$1" in\n'
+        '  version) echo "27.3.1";;\n'
+        '  login) cat > /dev/null; echo "Login Succeeded";;\n'
+        f"  image) echo '[\"{IMAGE_REPOSITORY}@{digest}\"]';;\n"
+        "esac\n"
+    )
+    (bin_dir / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        record = build_bento(
+            registered_churn.repo_root,
+            registered_churn.spec,
+            registered_churn.version,
+            tracking_uri=registered_churn.tracking_uri,
+            out_dir=tmp_path / "dist",
+            image_repository=IMAGE_REPOSITORY,
+            containerize=True,
+            push=True,
+            environ={},
+        )
+    assert record.image_digest == f"{IMAGE_REPOSITORY}@{digest}"
+    assert read_record(tmp_path / "dist" / f"churn-v{registered_churn.version}.build.json") == record
+    calls = log.read_text().splitlines()
+    build_call = next(c for c in calls if " -t " in c or c.startswith(("build", "buildx")))
+    assert f"--tag {record.image_tag}" in build_call or f"-t {record.image_tag}" in build_call
+    assert "--platform linux/amd64" in build_call
+    assert calls[-3:] == [
+        f"login --username AWS --password-stdin {IMAGE_REPOSITORY.split('/')[0]}",
+        f"push {record.image_tag}",
+        f"image inspect --format {{{{json .RepoDigests}}}} {record.image_tag}",
+    ]
