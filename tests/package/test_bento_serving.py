@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -378,9 +379,12 @@ def test_containerize_and_push_record_the_image_digest(
     assert record.image_digest == f"{IMAGE_REPOSITORY}@{digest}"
     assert read_record(tmp_path / "dist" / f"churn-v{registered_churn.version}.build.json") == record
     calls = log.read_text().splitlines()
-    build_call = next(c for c in calls if " -t " in c or c.startswith(("build", "buildx")))
-    assert f"--tag {record.image_tag}" in build_call or f"-t {record.image_tag}" in build_call
-    assert "--platform linux/amd64" in build_call
+    assert calls[0] == "version --format {{.Server.Version}}"  # modelcd's engine check, before any work
+    build_call = next(c for c in calls if c.startswith("build "))
+    tag = re.escape(record.image_tag or "")
+    assert re.fullmatch(
+        rf"build --platform linux/amd64 --tag {tag} --file (\S+)/env/docker/Dockerfile \1", build_call
+    )
     assert calls[-3:] == [
         f"login --username AWS --password-stdin {IMAGE_REPOSITORY.split('/')[0]}",
         f"push {record.image_tag}",
