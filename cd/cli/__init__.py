@@ -21,7 +21,18 @@ COMMANDS: dict[str, str] = {
     "validate": "cd.cli.config_commands:validate",
     "plan": "cd.cli.config_commands:plan",
     "build": "cd.cli.package_commands:build",
+    "matrix": "cd.cli.github_commands:matrix",
+    "comment": "cd.cli.github_commands:comment",
+    "status-checks": "cd.cli.github_commands:status_checks",
+    "approvals": "cd.cli.github_commands:approvals",
+    "override": "cd.cli.github_commands:override",
+    "promote": "cd.cli.github_commands:promote",
+    "rollback": "cd.cli.github_commands:rollback",
+    "diff": "cd.cli.github_commands:diff",
+    "drift": "cd.cli.github_commands:drift",
+    "local": "cd.cli.local_commands:local",
     "release": "cd.cli.release_commands:release",
+    "gate": "cd.cli.gate_commands:gate",
 }
 
 
