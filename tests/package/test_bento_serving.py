@@ -309,47 +309,11 @@ def test_an_exported_archive_is_a_bento(built_churn: BuiltChurn) -> None:
     } <= names
 
 
-# ------------------------------------------------------------------------------ the command line
+# ------------------------------------------------------------------------------ the command line, image included
 
 
-def test_modelcd_build_exports_bento_and_record_from_the_repository(
-    registered_churn: RegisteredChurn, template_repo: Any, tmp_path: Path
-) -> None:
-    out = tmp_path / "artifacts"
-    done = run_modelcd(
-        "build",
-        "--model",
-        "churn",
-        "--version",
-        str(registered_churn.version),
-        "--out",
-        str(out),
-        "--no-lock",
-        "--format",
-        "json",
-        cwd=template_repo.path,
-        env={"MLFLOW_TRACKING_URI": registered_churn.tracking_uri},
-    )
-    assert done.returncode == 0, done.stderr
-    record = read_record(out / f"churn-v{registered_churn.version}.build.json")
-    assert json.loads(done.stdout) == json.loads(record.to_json())
-    assert (out / record.bento_archive).is_file()
-    assert record.image_tag is not None and record.image_tag.startswith(IMAGE_REPOSITORY + ":churn-v")
-    assert (template_repo.path / ".modelcd" / "bentoml" / "bentos" / "churn").is_dir()
-
-
-# ------------------------------------------------------------------------------ image: containerize, ECR login, push
-
-
-def test_containerize_and_push_record_the_image_digest(
-    registered_churn: RegisteredChurn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The whole image path with a stand-in `docker` CLI (no engine runs here) and ECR from moto."""
-    from moto import mock_aws
-
-    digest = "sha256:" + "7e" * 32
-    log = tmp_path / "docker.log"
-    bin_dir = tmp_path / "bin"
+def stand_in_docker(bin_dir: Path, log: Path, digest: str) -> None:
+    """A `docker` CLI stand-in (no engine runs here): logs each call, answers like docker does."""
     bin_dir.mkdir()
     (bin_dir / "docker").write_text(
         "#!/usr/bin/env bash\n"
@@ -361,27 +325,61 @@ def test_containerize_and_push_record_the_image_digest(
         "esac\n"
     )
     (bin_dir / "docker").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    with mock_aws():
-        record = build_bento(
-            registered_churn.repo_root,
-            registered_churn.spec,
-            registered_churn.version,
-            tracking_uri=registered_churn.tracking_uri,
-            out_dir=tmp_path / "dist",
-            image_repository=IMAGE_REPOSITORY,
-            containerize=True,
-            push=True,
-            environ={},
+
+
+def test_modelcd_build_containerize_push_records_the_image_digest(
+    registered_churn: RegisteredChurn, template_repo: Any, tmp_path: Path
+) -> None:
+    """`modelcd build --containerize --push` as a process: Bento, record, `bentoml containerize`, ECR
+    login (boto3 against a moto server on loopback), push, digest; docker is a logging stand-in."""
+    from moto.server import ThreadedMotoServer
+
+    digest = "sha256:" + "7e" * 32
+    log = tmp_path / "docker.log"
+    stand_in_docker(tmp_path / "bin", log, digest)
+    moto_port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+    try:
+        out = tmp_path / "artifacts"
+        done = run_modelcd(
+            "build",
+            "--model",
+            "churn",
+            "--version",
+            str(registered_churn.version),
+            "--out",
+            str(out),
+            "--no-lock",
+            "--containerize",
+            "--push",
+            "--format",
+            "json",
+            cwd=template_repo.path,
+            env={
+                "MLFLOW_TRACKING_URI": registered_churn.tracking_uri,
+                "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+            },
         )
+    finally:
+        moto.stop()
+    assert done.returncode == 0, done.stderr
+    record = read_record(out / f"churn-v{registered_churn.version}.build.json")
+    assert json.loads(done.stdout) == json.loads(record.to_json())
+    assert (out / record.bento_archive).is_file()
+    assert (
+        record.image_tag == f"{IMAGE_REPOSITORY}:churn-v{registered_churn.version}-{record.model_sha256[:12]}"
+    )
     assert record.image_digest == f"{IMAGE_REPOSITORY}@{digest}"
-    assert read_record(tmp_path / "dist" / f"churn-v{registered_churn.version}.build.json") == record
+    assert (template_repo.path / ".modelcd" / "bentoml" / "bentos" / "churn").is_dir()
     calls = log.read_text().splitlines()
     assert calls[0] == "version --format {{.Server.Version}}"  # modelcd's engine check, before any work
     build_call = next(c for c in calls if c.startswith("build "))
-    tag = re.escape(record.image_tag or "")
+    tag = re.escape(record.image_tag)
     assert re.fullmatch(
         rf"build --platform linux/amd64 --tag {tag} --file (\S+)/env/docker/Dockerfile \1", build_call
     )
