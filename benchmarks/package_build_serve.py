@@ -38,7 +38,7 @@ def main() -> None:
         uri = tracking_uri_in(repo)
         started = time.perf_counter()
         version = register_in_subprocess(uri)
-        print(f"register model (train + log + infer requirements): {time.perf_counter() - started:6.1f} s")
+        print(f"register model (train + log + register):         {time.perf_counter() - started:6.1f} s")
 
         timings = []
         for attempt in ("cold", "rebuild"):

@@ -74,7 +74,7 @@ def build(
         raise UsageError(
             f"--model {model}: no models/{model}/model.yaml (have: {', '.join(sorted(config.models)) or 'none'})"
         )
-    repository = image_repository or image_repository_for(config, model, env_name)
+    repository = image_repository or image_repository_for(config, model, env_name, required=containerize)
     out_dir = Path(out).resolve() if out else None
     record = build_bento(
         root,

@@ -43,6 +43,12 @@ class ServeCommand:
         return subprocess.Popen(self.argv, env=self.full_env(), cwd=self.cwd, **kwargs)
 
 
+def scratch_bentoml_home() -> Path:
+    """A BentoML home for serving a Bento directory (whose models travel inside it): BentoML creates
+    its store directories at start-up, and they must not land in the shared ~/bentoml."""
+    return Path(tempfile.gettempdir()) / f"modelcd-bentoml-scratch-{os.getuid()}"
+
+
 def uv_directory() -> str:
     """The directory of the `uv` binary BentoML will run (the `uv` PyPI package ships one)."""
     try:
@@ -119,9 +125,7 @@ def serve_command(
         raise PackageError(
             f"{bento}: serving a Bento tag needs the BentoML home that holds it (bentoml_home)"
         )
-    env = {"BENTOML_DO_NOT_TRACK": "true"}
-    if bentoml_home is not None:
-        env["BENTOML_HOME"] = str(bentoml_home)
+    env = {"BENTOML_DO_NOT_TRACK": "true", "BENTOML_HOME": str(bentoml_home or scratch_bentoml_home())}
     if max_body_bytes is not None:
         env["MODELCD_MAX_BODY_BYTES"] = str(max_body_bytes)
     argv = [sys.executable, "-m", "bentoml", "serve", str(bento), "--host", host, "--port", str(port)]
@@ -148,8 +152,7 @@ def entrypoint_command(
         # the image puts its virtualenv first on PATH; here that is this interpreter's
         "PATH": os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath))),
     }
-    if bentoml_home is not None:
-        env["BENTOML_HOME"] = str(bentoml_home)
+    env["BENTOML_HOME"] = str(bentoml_home or scratch_bentoml_home())
     if port is not None:
         env["SAGEMAKER_BIND_TO_PORT"] = str(port)
     if host is not None:

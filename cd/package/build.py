@@ -134,19 +134,22 @@ def build_bento(
         created_at=clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     write_record(record, out / names.record_name)
-    if containerize and record.image_tag is not None and repository is not None:
-        digest = container.publish_image(
-            record.bento_tag, record.image_tag, repository, bentoml_env(home), push=push
-        )
-        if digest is not None:
-            record = record.with_image(record.image_tag, digest)
+    if containerize:
+        image_tag = record.image_tag or record.bento_tag  # without a repository: a local image only
+        container.containerize(record.bento_tag, image_tag, {**os.environ, **bentoml_env(home)})
+        if push and repository is not None:
+            digest = container.push_image(image_tag, repository, container.ecr_login(repository))
+            record = record.with_image(image_tag, digest)
             write_record(record, out / names.record_name)
     return record
 
 
-def image_repository_for(config: RepoConfig, model: str, environment: str | None = None) -> str | None:
+def image_repository_for(
+    config: RepoConfig, model: str, environment: str | None = None, *, required: bool = False
+) -> str | None:
     """The ECR repository the model's image goes to: the named environment's, else the one every
-    SageMaker environment shares; None when no environment deploys to SageMaker."""
+    SageMaker environment shares; None when no environment deploys to SageMaker, or when they differ
+    and the repository is not `required` (only the planned image tag is missing then)."""
     if environment is not None:
         env = config.environments.get(environment)
         if env is None:
@@ -166,6 +169,8 @@ def image_repository_for(config: RepoConfig, model: str, environment: str | None
         }
     )
     if len(repositories) > 1:
+        if not required:
+            return None
         raise UsageError(
             f"environments use different image repositories ({', '.join(repositories)}); "
             f"choose one with --env or --image-repository for {model}"

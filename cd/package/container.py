@@ -22,6 +22,7 @@ _ECR = re.compile(
 )
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 DOCKER_TIMEOUT_SECONDS = 1800
+IMAGE_PLATFORM = "linux/amd64"
 
 
 @dataclass(frozen=True)
@@ -167,9 +168,24 @@ def _docker(argv: list[str], what: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
+def containerize_argv(bento_tag: str, image_tag: str) -> list[str]:
+    """`bentoml containerize BENTO -t IMAGE --platform linux/amd64` (SageMaker's x86 instances)."""
+    return [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "containerize",
+        bento_tag,
+        "-t",
+        image_tag,
+        "--platform",
+        IMAGE_PLATFORM,
+    ]
+
+
 def containerize(bento_tag: str, image_tag: str, env: dict[str, str]) -> None:
-    """`bentoml containerize BENTO -t IMAGE` (BentoML's own Dockerfile; ENTRYPOINT entrypoint.sh)."""
-    argv = [sys.executable, "-m", "bentoml", "containerize", bento_tag, "-t", image_tag]
+    """Build the image from the Bento (BentoML's own Dockerfile; ENTRYPOINT entrypoint.sh)."""
+    argv = containerize_argv(bento_tag, image_tag)
     try:
         done = subprocess.run(
             argv, env=env, capture_output=True, text=True, timeout=DOCKER_TIMEOUT_SECONDS, check=False
@@ -201,13 +217,3 @@ def push_image(
             f"docker image inspect {image_tag}: unreadable RepoDigests {out.strip()!r}"
         ) from None
     return digest_reference(repository, digest_from_repo_digests(list(repo_digests or []), repository))
-
-
-def publish_image(
-    bento_tag: str, image_tag: str, repository: EcrRepository, bentoml_env: dict[str, str], *, push: bool
-) -> str | None:
-    """Containerize, and with `push` log in to ECR and push; the digest reference when pushed."""
-    containerize(bento_tag, image_tag, bentoml_env)
-    if not push:
-        return None
-    return push_image(image_tag, repository, ecr_login(repository))

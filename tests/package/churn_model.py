@@ -49,6 +49,15 @@ def churn_frame(rows: int, seed: int) -> Any:
     )
 
 
+def model_requirements() -> list[str]:
+    """What the model declares (as `mlflow.sklearn.log_model` would infer, without its slow child
+    process): pinned packages, and one bare name (`scipy`) that the build must pin itself."""
+    from importlib.metadata import version
+
+    pinned = ["mlflow", "scikit-learn", "numpy", "pandas", "skops"]
+    return [f"{package}=={version(package)}" for package in pinned] + ["scipy"]
+
+
 def register_churn_model(tracking_uri: str, name: str = "churn") -> int:
     """Train a pipeline on synthetic data, log it with a signature, register it; the new version."""
     import mlflow
@@ -102,6 +111,7 @@ def register_churn_model(tracking_uri: str, name: str = "churn") -> int:
             name="model",
             signature=infer_signature(frame, model.predict(frame)),
             registered_model_name=name,
+            pip_requirements=model_requirements(),
         )
     return int(info.registered_model_version)
 

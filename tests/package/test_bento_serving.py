@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +120,12 @@ def test_the_bento_pins_the_models_own_requirements(unpacked: Path, built_churn:
     model_dir = next((unpacked / "models" / "churn").glob("v*/mlflow_model"))
     own = [line for line in (model_dir / "requirements.txt").read_text().splitlines() if line.strip()]
     frozen = (unpacked / "env" / "python" / "requirements.txt").read_text().splitlines()
-    assert own and all("==" in line for line in own)
-    assert set(own) <= set(frozen)
-    assert f"bentoml=={built_churn.record.bentoml_version}" in frozen
-    assert list(built_churn.record.requirements) == [line for line in frozen if line.strip()]
+    assert own == [
+        *(f"{p}=={version(p)}" for p in ("mlflow", "scikit-learn", "numpy", "pandas", "skops")),
+        "scipy",
+    ]
+    assert frozen == [*own[:-1], f"scipy=={version('scipy')}", f"bentoml=={version('bentoml')}"]
+    assert list(built_churn.record.requirements) == frozen
 
 
 def test_the_image_entrypoint_is_bentomls_entrypoint_script(unpacked: Path) -> None:
@@ -304,30 +309,82 @@ def test_an_exported_archive_is_a_bento(built_churn: BuiltChurn) -> None:
     } <= names
 
 
-# ------------------------------------------------------------------------------ the command line
+# ------------------------------------------------------------------------------ the command line, image included
 
 
-def test_modelcd_build_exports_bento_and_record_from_the_repository(
+def stand_in_docker(bin_dir: Path, log: Path, digest: str) -> None:
+    """A `docker` CLI stand-in (no engine runs here): logs each call, answers like docker does."""
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$*" >> {log}\n'
+        'case "$1" in\n'
+        '  version) echo "27.3.1";;\n'
+        '  login) cat > /dev/null; echo "Login Succeeded";;\n'
+        f"  image) echo '[\"{IMAGE_REPOSITORY}@{digest}\"]';;\n"
+        "esac\n"
+    )
+    (bin_dir / "docker").chmod(0o755)
+
+
+def test_modelcd_build_containerize_push_records_the_image_digest(
     registered_churn: RegisteredChurn, template_repo: Any, tmp_path: Path
 ) -> None:
-    out = tmp_path / "artifacts"
-    done = run_modelcd(
-        "build",
-        "--model",
-        "churn",
-        "--version",
-        str(registered_churn.version),
-        "--out",
-        str(out),
-        "--no-lock",
-        "--format",
-        "json",
-        cwd=template_repo.path,
-        env={"MLFLOW_TRACKING_URI": registered_churn.tracking_uri},
-    )
+    """`modelcd build --containerize --push` as a process: Bento, record, `bentoml containerize`, ECR
+    login (boto3 against a moto server on loopback), push, digest; docker is a logging stand-in."""
+    from moto.server import ThreadedMotoServer
+
+    digest = "sha256:" + "7e" * 32
+    log = tmp_path / "docker.log"
+    stand_in_docker(tmp_path / "bin", log, digest)
+    moto_port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+    try:
+        out = tmp_path / "artifacts"
+        done = run_modelcd(
+            "build",
+            "--model",
+            "churn",
+            "--version",
+            str(registered_churn.version),
+            "--out",
+            str(out),
+            "--no-lock",
+            "--containerize",
+            "--push",
+            "--format",
+            "json",
+            cwd=template_repo.path,
+            env={
+                "MLFLOW_TRACKING_URI": registered_churn.tracking_uri,
+                "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+            },
+        )
+    finally:
+        moto.stop()
     assert done.returncode == 0, done.stderr
     record = read_record(out / f"churn-v{registered_churn.version}.build.json")
     assert json.loads(done.stdout) == json.loads(record.to_json())
     assert (out / record.bento_archive).is_file()
-    assert record.image_tag is not None and record.image_tag.startswith(IMAGE_REPOSITORY + ":churn-v")
+    assert (
+        record.image_tag == f"{IMAGE_REPOSITORY}:churn-v{registered_churn.version}-{record.model_sha256[:12]}"
+    )
+    assert record.image_digest == f"{IMAGE_REPOSITORY}@{digest}"
     assert (template_repo.path / ".modelcd" / "bentoml" / "bentos" / "churn").is_dir()
+    calls = log.read_text().splitlines()
+    assert calls[0] == "version --format {{.Server.Version}}"  # modelcd's engine check, before any work
+    build_call = next(c for c in calls if c.startswith("build "))
+    tag = re.escape(record.image_tag)
+    assert re.fullmatch(
+        rf"build --platform linux/amd64 --tag {tag} --file (\S+)/env/docker/Dockerfile \1", build_call
+    )
+    assert calls[-3:] == [
+        f"login --username AWS --password-stdin {IMAGE_REPOSITORY.split('/')[0]}",
+        f"push {record.image_tag}",
+        f"image inspect --format {{{{json .RepoDigests}}}} {record.image_tag}",
+    ]

@@ -66,12 +66,13 @@ def test_the_image_repository_is_the_one_all_sagemaker_environments_share(templa
     assert image_repository_for(config, "churn", "staging") == IMAGE_REPOSITORY
 
 
-def test_differing_image_repositories_need_a_choice(template_repo: GitRepo) -> None:
+def test_differing_image_repositories_need_a_choice_to_build_an_image(template_repo: GitRepo) -> None:
     staging = template_repo.read("environments/staging.yaml")
     template_repo.write("environments/staging.yaml", staging.replace("/modelcd\n", "/modelcd-staging\n"))
     config = load_repo(template_repo.path)
     with pytest.raises(
         UsageError, match=r"environments use different image repositories .*choose one with --env"
     ):
-        image_repository_for(config, "churn")
+        image_repository_for(config, "churn", required=True)
+    assert image_repository_for(config, "churn") is None  # a Bento alone needs no repository
     assert image_repository_for(config, "churn", "staging") == IMAGE_REPOSITORY + "-staging"

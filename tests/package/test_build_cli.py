@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import GitRepo, run_modelcd
+from tests.helpers import PROJECT_ROOT, GitRepo, run_modelcd
 
 NO_REGISTRY = {"MLFLOW_TRACKING_URI": "sqlite:////nonexistent/never-opened.db"}
 
@@ -57,3 +59,14 @@ def test_containerize_without_docker_says_what_to_run_where(template_repo: GitRe
     assert "in GitHub Actions" in done.stderr
     assert "`modelcd build --model churn --version 4 --containerize --push`" in done.stderr
     assert not (template_repo.path / "dist").exists()
+
+
+def test_importing_the_package_api_and_command_loads_no_heavy_library() -> None:
+    probe = (
+        "import sys, cd.package, cd.cli.package_commands;"
+        "print(sorted(m for m in ('bentoml', 'mlflow', 'pandas', 'numpy', 'boto3', 'sklearn') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import shutil
 import stat
+import sys
 from pathlib import Path
 
 import boto3
@@ -162,3 +163,17 @@ def test_without_a_docker_command_containerize_says_so(tmp_path: Path) -> None:
         PackageError, match=r"--containerize needs a Docker engine, and no `.*/docker` command on PATH"
     ):
         container.require_docker("churn", 3, docker=str(tmp_path / "docker"))
+
+
+def test_containerize_builds_a_linux_amd64_image_of_the_bento_tag() -> None:
+    assert container.containerize_argv("churn:v3-abc", f"{REPOSITORY_URI}:churn-v3-abc") == [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "containerize",
+        "churn:v3-abc",
+        "-t",
+        f"{REPOSITORY_URI}:churn-v3-abc",
+        "--platform",
+        "linux/amd64",
+    ]
