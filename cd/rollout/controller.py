@@ -75,7 +75,7 @@ class Settings:
     timing: Timing = field(default_factory=Timing)
     change_timeout_seconds: float = 3600.0  # an Updating endpoint that never settles is an error
     max_transient_errors: int = 8  # consecutive throttles/unavailability tolerated (backoff between)
-    max_iterations: int = 100_000
+    max_iterations: int = 20_000
 
 
 @dataclass(frozen=True)
