@@ -175,18 +175,25 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Behaviour]:
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield install(monkeypatch)
+    with mock_aws() as mock:
+        behaviour = install(monkeypatch)
+        behaviour.mock = mock  # type: ignore[attr-defined]
+        yield behaviour
 
 
-@pytest.fixture
-def world(aws: Behaviour) -> World:
+def make_world(behaviour: Behaviour) -> World:
+    """A fresh world inside the active moto mock (clients, clock, traffic)."""
     target = SageMakerEndpoints.create(REGION, ROLE, session=boto3.session.Session())
     cw = boto3.client("cloudwatch", region_name=REGION)
     clock = FakeClock()
     traffic = Traffic(cw)
     clock.listeners.append(traffic)
-    return World(target.sm, cw, target, clock, traffic, aws)
+    return World(target.sm, cw, target, clock, traffic, behaviour)
+
+
+@pytest.fixture
+def world(aws: Behaviour) -> World:
+    return make_world(aws)
 
 
 @pytest.fixture

@@ -88,7 +88,10 @@ def test_too_quiet_canary_is_held_then_rolled_back_never_passed(live_v1: World) 
     assert report.outcome == "rolled_back"
     held = [d for d in report.decisions if d.action == "Analysis"]
     assert [d.analysis["phase"] for d in held if d.analysis] == ["Inconclusive"] * 4
-    assert w.tags()["modelcd:reason"] == "step 3/9: analysis Inconclusive 4/3: requests: 4.8 candidate requests 200 needed"
+    assert (
+        w.tags()["modelcd:reason"]
+        == "step 3/9: analysis Inconclusive 4/3: requests: 4.8 candidate requests 200 needed"
+    )
     assert w.live() == {"v1": 100.0}
 
 
