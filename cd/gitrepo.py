@@ -16,7 +16,9 @@ def _git(repo: Path, *args: str, input: bytes | None = None) -> bytes:
         raise GitError("git is not installed or not on PATH") from exc
     if done.returncode != 0:
         detail = done.stderr.decode(errors="replace").strip().splitlines()
-        raise GitError(f"git {' '.join(args)} failed in {repo}: {detail[-1] if detail else 'exit ' + str(done.returncode)}")
+        raise GitError(
+            f"git {' '.join(args)} failed in {repo}: {detail[-1] if detail else 'exit ' + str(done.returncode)}"
+        )
     return done.stdout
 
 
@@ -82,5 +84,7 @@ def read_file_at_ref(repo: Path, ref: str, path: str) -> bytes | None:
 
 def changed_files(repo: Path, base: str, head: str) -> list[str]:
     """Paths that differ between two refs (added, modified, deleted or renamed)."""
-    out = _git(repo, "diff", "--name-only", "-z", "--no-renames", rev_parse(repo, base), rev_parse(repo, head))
+    out = _git(
+        repo, "diff", "--name-only", "-z", "--no-renames", rev_parse(repo, base), rev_parse(repo, head)
+    )
     return sorted(p.decode() for p in out.split(b"\0") if p)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -74,7 +75,12 @@ class Plan:
 
 
 def compute_plan(
-    base: RepoConfig, head: RepoConfig, *, base_ref: str = "", head_ref: str = "", changed_files: tuple[str, ...] = ()
+    base: RepoConfig,
+    head: RepoConfig,
+    *,
+    base_ref: str = "",
+    head_ref: str = "",
+    changed_files: tuple[str, ...] = (),
 ) -> Plan:
     changes: list[Change] = []
     env_changes: list[str] = []
@@ -93,12 +99,13 @@ def compute_plan(
 
 
 def _model_changes(
-    env: str, before: dict[str, ModelDeployment] | Any, after: dict[str, ModelDeployment] | Any
+    env: str, before: Mapping[str, ModelDeployment], after: Mapping[str, ModelDeployment]
 ) -> list[Change]:
     out: list[Change] = []
     for model in sorted(set(before) | set(after)):
         old, new = before.get(model), after.get(model)
         if old is None:
+            assert new is not None
             out.append(Change(env, model, "added", None, new.version))
         elif new is None:
             out.append(Change(env, model, "removed", old.version, None))
@@ -120,7 +127,9 @@ def _serving_diff(old: ModelDeployment, new: ModelDeployment) -> tuple[str, ...]
     )
 
 
-def _environment_setting_changes(name: str, before: Environment | None, after: Environment | None) -> list[str]:
+def _environment_setting_changes(
+    name: str, before: Environment | None, after: Environment | None
+) -> list[str]:
     if before is None or after is None:
         return [f"{name}: environment {'added' if before is None else 'removed'}"]
     settings = ("target", "rollout", "approvals", "promote_from")
@@ -140,13 +149,15 @@ def _promotion_order_problems(changes: list[Change], base: RepoConfig, head: Rep
         live = upstream.models.get(change.model) if upstream else None
         if live is None or live.version != change.to_version:
             where = f"runs v{live.version}" if live else f"does not run {change.model}"
-            problems.append(Problem(
-                env.path,
-                env.models[change.model].line,
-                f"models.{change.model}.version",
-                f"v{change.to_version} is not live in {upstream_name!r} ({upstream_name} {where} at the base ref); "
-                f"promote it through {upstream_name} first",
-            ))
+            problems.append(
+                Problem(
+                    env.path,
+                    env.models[change.model].line,
+                    f"models.{change.model}.version",
+                    f"v{change.to_version} is not live in {upstream_name!r} ({upstream_name} {where} at the base ref); "
+                    f"promote it through {upstream_name} first",
+                )
+            )
     return problems
 
 
@@ -162,8 +173,13 @@ def plan_between_refs(repo: Path, base: str, head: str = "HEAD") -> Plan:
         try:
             configs.append(build_repo_config(tree))
         except ConfigError as exc:
-            raise ConfigError([Problem(f"{p.file} (at {ref})", p.line, p.key, p.message) for p in exc.problems]) from exc
+            raise ConfigError(
+                [Problem(f"{p.file} (at {ref})", p.line, p.key, p.message) for p in exc.problems]
+            ) from exc
     return compute_plan(
-        configs[0], configs[1], base_ref=base_sha, head_ref=head_sha,
+        configs[0],
+        configs[1],
+        base_ref=base_sha,
+        head_ref=head_sha,
         changed_files=tuple(changed_files(repo, base_sha, head_sha)),
     )

@@ -102,7 +102,9 @@ class Registry:
                 "check MLFLOW_TRACKING_URI and that the server is running"
             ) from exc
         if response.status_code >= 500:
-            raise RegistryError(f"MLflow server {self.tracking_uri} answered {response.status_code} on /health")
+            raise RegistryError(
+                f"MLflow server {self.tracking_uri} answered {response.status_code} on /health"
+            )
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         from mlflow.exceptions import MlflowException
@@ -112,7 +114,9 @@ class Registry:
         except MlflowException as exc:
             code = getattr(exc, "error_code", "")
             if code == "RESOURCE_DOES_NOT_EXIST":
-                raise RegistryError(f"{what}: not found in the MLflow registry at {self.tracking_uri}") from exc
+                raise RegistryError(
+                    f"{what}: not found in the MLflow registry at {self.tracking_uri}"
+                ) from exc
             raise RegistryError(f"{what}: MLflow error {code}: {exc.message}") from exc
 
     # ------------------------------------------------------------------ reading
@@ -179,7 +183,9 @@ class Registry:
         previous = os.environ.get("MLFLOW_TRACKING_URI")
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
         try:
-            return self._call(f"model {name!r} version {version}", mlflow.pyfunc.load_model, f"models:/{name}/{version}")
+            return self._call(
+                f"model {name!r} version {version}", mlflow.pyfunc.load_model, f"models:/{name}/{version}"
+            )
         finally:
             if previous is None:
                 os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -215,4 +221,6 @@ class Registry:
         existing = self.client.get_experiment_by_name(name)
         if existing is not None:
             return str(existing.experiment_id)
-        return str(self.client.create_experiment(name, artifact_location=artifact_root_for(self.tracking_uri)))
+        return str(
+            self.client.create_experiment(name, artifact_location=artifact_root_for(self.tracking_uri))
+        )

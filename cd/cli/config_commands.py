@@ -25,9 +25,16 @@ def _repo_root(path: str | None) -> Path:
 
 
 @click.command()
-@click.option("--repo", "repo", type=click.Path(file_okay=False), help="Repository root (default: the git top level).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default=None,
-              help="Output format (default: github inside GitHub Actions, else text).")
+@click.option(
+    "--repo", "repo", type=click.Path(file_okay=False), help="Repository root (default: the git top level)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default=None,
+    help="Output format (default: github inside GitHub Actions, else text).",
+)
 def validate(repo: str | None, fmt: str | None) -> None:
     """Validate every environment, gate and model file; list every problem."""
     from cd.config import load_repo
@@ -39,7 +46,11 @@ def validate(repo: str | None, fmt: str | None) -> None:
     except ConfigError as exc:
         _render_problems(exc.problems, fmt)
         raise click.exceptions.Exit(EXIT_FAILURE) from exc
-    counts = {"environments": len(config.environments), "models": len(config.models), "gates": len(config.gates)}
+    counts = {
+        "environments": len(config.environments),
+        "models": len(config.models),
+        "gates": len(config.gates),
+    }
     if fmt == "json":
         click.echo(json.dumps({"ok": True, "problems": [], **counts}, indent=2))
     else:
@@ -67,9 +78,16 @@ def _render_problems(problems: tuple[Problem, ...], fmt: str) -> None:
 @click.command()
 @click.option("--base", required=True, help="Base ref (e.g. origin/main, HEAD~1).")
 @click.option("--head", default="HEAD", show_default=True, help="Head ref.")
-@click.option("--repo", "repo", type=click.Path(file_okay=False), help="Repository root (default: the git top level).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "matrix"]), default="text",
-              show_default=True)
+@click.option(
+    "--repo", "repo", type=click.Path(file_okay=False), help="Repository root (default: the git top level)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "matrix"]),
+    default="text",
+    show_default=True,
+)
 def plan(base: str, head: str, repo: str | None, fmt: str) -> None:
     """Explain a promotion: which models change in which environment between two refs."""
     from cd.plan import plan_between_refs
@@ -129,13 +147,19 @@ def render_plan_markdown(result: object) -> str:
             to = f"v{c.to_version}" if c.to_version else "—"
             lines.append(f"| {c.env} | {c.model} | {c.kind} | {frm} | {to} | {'; '.join(c.details)} |")
     if result.environment_changes:
-        lines += ["", "Environment settings changed: " + ", ".join(f"`{e}`" for e in result.environment_changes)]
+        lines += [
+            "",
+            "Environment settings changed: " + ", ".join(f"`{e}`" for e in result.environment_changes),
+        ]
     if result.changed_files:
         lines += ["", "Config files changed: " + ", ".join(f"`{f}`" for f in result.changed_files)]
     gate_files = [f for f in result.changed_files if f.startswith("gates/")]
     if gate_files:
-        lines += ["", "> **Gate definitions changed** — this PR is judged by the base branch's gates; "
-                  "the gate change itself needs its owners' review."]
+        lines += [
+            "",
+            "> **Gate definitions changed** — this PR is judged by the base branch's gates; "
+            "the gate change itself needs its owners' review.",
+        ]
     for problem in result.problems:
         lines += ["", f"> :x: `{problem}`"]
     return "\n".join(lines)

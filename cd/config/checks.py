@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 
@@ -14,10 +15,22 @@ SAGEMAKER_NAME_MAX = 63
 
 METRICS_BY_TASK: Mapping[str, frozenset[str]] = {
     "binary_classification": frozenset(
-        {"example_count", "accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss", "brier",
-         "expected_calibration_error"}
+        {
+            "example_count",
+            "accuracy",
+            "precision",
+            "recall",
+            "f1",
+            "roc_auc",
+            "pr_auc",
+            "log_loss",
+            "brier",
+            "expected_calibration_error",
+        }
     ),
-    "multiclass_classification": frozenset({"example_count", "accuracy", "macro_f1", "weighted_f1", "log_loss"}),
+    "multiclass_classification": frozenset(
+        {"example_count", "accuracy", "macro_f1", "weighted_f1", "log_loss"}
+    ),
     "regression": frozenset({"example_count", "rmse", "mae", "r2", "mape"}),
 }
 
@@ -40,29 +53,44 @@ def cross_file_problems(
     return problems
 
 
-def _model_references(env: Environment, config: RepoConfig, doc: Document, present: frozenset[str]) -> list[Problem]:
+def _model_references(
+    env: Environment, config: RepoConfig, doc: Document, present: frozenset[str]
+) -> list[Problem]:
     problems = []
     for name in env.models:
         if name not in config.models and f"models/{name}/model.yaml" not in present:
             problems.append(doc.problem(("models", name), f"model {name!r} has no models/{name}/model.yaml"))
         if name not in config.gates and f"gates/{name}.yaml" not in present:
-            problems.append(doc.problem(("models", name), f"model {name!r} has no gate: add gates/{name}.yaml"))
+            problems.append(
+                doc.problem(("models", name), f"model {name!r} has no gate: add gates/{name}.yaml")
+            )
     return problems
 
 
 def _rollout_steps(env: Environment, doc: Document) -> list[Problem]:
     weights = [(i, s.weight) for i, s in enumerate(env.rollout.steps) if isinstance(s, SetWeight)]
     if not weights:
-        return [doc.problem(("rollout", "steps"), "needs at least one set_weight step, the last one set_weight: 100")]
+        return [
+            doc.problem(
+                ("rollout", "steps"), "needs at least one set_weight step, the last one set_weight: 100"
+            )
+        ]
     problems = []
-    for (_, previous), (i, weight) in zip(weights, weights[1:], strict=False):
+    for (_, previous), (i, weight) in itertools.pairwise(weights):
         if weight <= previous:
-            problems.append(doc.problem(("rollout", "steps", i, "set_weight"),
-                                        f"weights must strictly increase: {weight} follows {previous}"))
+            problems.append(
+                doc.problem(
+                    ("rollout", "steps", i, "set_weight"),
+                    f"weights must strictly increase: {weight} follows {previous}",
+                )
+            )
     last_index, last = weights[-1]
     if last != 100:
-        problems.append(doc.problem(("rollout", "steps", last_index, "set_weight"),
-                                    f"the last set_weight must be 100, not {last}"))
+        problems.append(
+            doc.problem(
+                ("rollout", "steps", last_index, "set_weight"), f"the last set_weight must be 100, not {last}"
+            )
+        )
     if env.rollout.strategy == "blue_green" and len(weights) != 1:
         problems.append(doc.problem(("rollout", "steps"), "blue_green takes a single set_weight: 100 step"))
     return problems
@@ -73,15 +101,19 @@ def _endpoint_names(env: Environment, doc: Document) -> list[Problem]:
     for name in env.models:
         endpoint = env.endpoint_name(name)
         if len(endpoint) > SAGEMAKER_NAME_MAX or not SAGEMAKER_NAME.match(endpoint):
-            problems.append(doc.problem(
-                ("models", name),
-                f"endpoint name {endpoint!r} ({len(endpoint)} characters) breaks SageMaker's rule: letters, digits "
-                f"and hyphens, at most {SAGEMAKER_NAME_MAX} characters; shorten target.endpoint_prefix or the model name",
-            ))
+            problems.append(
+                doc.problem(
+                    ("models", name),
+                    f"endpoint name {endpoint!r} ({len(endpoint)} characters) breaks SageMaker's rule: letters, digits "
+                    f"and hyphens, at most {SAGEMAKER_NAME_MAX} characters; shorten target.endpoint_prefix or the model name",
+                )
+            )
     return problems
 
 
-def _promotion_source(env: Environment, config: RepoConfig, doc: Document, present: frozenset[str]) -> list[Problem]:
+def _promotion_source(
+    env: Environment, config: RepoConfig, doc: Document, present: frozenset[str]
+) -> list[Problem]:
     if env.promote_from is None or (
         env.promote_from not in config.environments and f"environments/{env.promote_from}.yaml" in present
     ):
@@ -89,13 +121,22 @@ def _promotion_source(env: Environment, config: RepoConfig, doc: Document, prese
     if env.promote_from == env.name:
         return [doc.problem(("promote_from",), "an environment cannot promote from itself")]
     if env.promote_from not in config.environments:
-        known = ", ".join(sorted(p.removeprefix("environments/").removesuffix(".yaml")
-                                  for p in present if p.startswith("environments/"))) or "none"
+        known = (
+            ", ".join(
+                sorted(
+                    p.removeprefix("environments/").removesuffix(".yaml")
+                    for p in present
+                    if p.startswith("environments/")
+                )
+            )
+            or "none"
+        )
         return [doc.problem(("promote_from",), f"unknown environment {env.promote_from!r} (known: {known})")]
-    chain, current = [env.name], env.promote_from
+    chain: list[str] = [env.name]
+    current: str | None = env.promote_from
     while current is not None:
         if current in chain:
-            cycle = " -> ".join([*chain[chain.index(current):], current])
+            cycle = " -> ".join([*chain[chain.index(current) :], current])
             return [doc.problem(("promote_from",), f"promotion cycle: {cycle}")]
         chain.append(current)
         upstream = config.environments.get(current)
@@ -119,22 +160,32 @@ def _endpoint_collisions(config: RepoConfig, docs: Mapping[str, Document]) -> li
         prefix_key = (kind, scope, env.target.endpoint_prefix)
         if prefix_key in seen_prefix:
             other = seen_prefix[prefix_key]
-            problems.append(doc.problem(("target", "endpoint_prefix"),
-                                        f"environment {other.name!r} ({other.path}) already targets endpoint prefix "
-                                        f"{env.target.endpoint_prefix!r}; two environments never share endpoints"))
+            problems.append(
+                doc.problem(
+                    ("target", "endpoint_prefix"),
+                    f"environment {other.name!r} ({other.path}) already targets endpoint prefix "
+                    f"{env.target.endpoint_prefix!r}; two environments never share endpoints",
+                )
+            )
         seen_prefix.setdefault(prefix_key, env)
         for model in env.models:
             key = (kind, scope, env.endpoint_name(model))
             if key in seen_endpoint and seen_endpoint[key][0].name != env.name:
                 other_env, other_model = seen_endpoint[key]
-                problems.append(doc.problem(("models", model),
-                                            f"endpoint {key[2]!r} is also the endpoint of model {other_model!r} in "
-                                            f"environment {other_env.name!r}"))
+                problems.append(
+                    doc.problem(
+                        ("models", model),
+                        f"endpoint {key[2]!r} is also the endpoint of model {other_model!r} in "
+                        f"environment {other_env.name!r}",
+                    )
+                )
             seen_endpoint.setdefault(key, (env, model))
     return problems
 
 
-def _gate_against_model(gate: Gate, config: RepoConfig, doc: Document, present: frozenset[str]) -> list[Problem]:
+def _gate_against_model(
+    gate: Gate, config: RepoConfig, doc: Document, present: frozenset[str]
+) -> list[Problem]:
     spec = config.models.get(gate.model)
     if spec is None and f"models/{gate.model}/model.yaml" in present:
         return []
@@ -145,14 +196,26 @@ def _gate_against_model(gate: Gate, config: RepoConfig, doc: Document, present: 
     slice_names = {"overall"} | {s.name for s in gate.slices} | {f for s in gate.slices for f in s.features}
     for i, check in enumerate(gate.metrics):
         if check.metric not in allowed:
-            problems.append(doc.problem(("metrics", i, "metric"),
-                                        f"metric {check.metric!r} does not apply to a {spec.task} model "
-                                        f"(use one of {', '.join(sorted(allowed))})"))
+            problems.append(
+                doc.problem(
+                    ("metrics", i, "metric"),
+                    f"metric {check.metric!r} does not apply to a {spec.task} model "
+                    f"(use one of {', '.join(sorted(allowed))})",
+                )
+            )
         for j, name in enumerate(check.slices or ()):
             if name not in slice_names:
-                problems.append(doc.problem(("metrics", i, "slices", j),
-                                            f"unknown slice {name!r} (declared: {', '.join(sorted(slice_names))})"))
+                problems.append(
+                    doc.problem(
+                        ("metrics", i, "slices", j),
+                        f"unknown slice {name!r} (declared: {', '.join(sorted(slice_names))})",
+                    )
+                )
     if gate.dataset.label in spec.input_names:
-        problems.append(doc.problem(("dataset", "label"),
-                                    f"label column {gate.dataset.label!r} is also a model input in {spec.path}"))
+        problems.append(
+            doc.problem(
+                ("dataset", "label"),
+                f"label column {gate.dataset.label!r} is also a model input in {spec.path}",
+            )
+        )
     return problems

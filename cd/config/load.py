@@ -7,10 +7,11 @@ frozen dataclasses and runs the cross-file checks. Every problem is collected; a
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cd.config import checks
 from cd.config.model import (
@@ -92,7 +93,7 @@ def build_repo_config(files: Mapping[str, bytes]) -> RepoConfig:
     config = RepoConfig(environments=environments, gates=gates, models=models)
     problems.extend(checks.cross_file_problems(config, docs, frozenset(files)))
     if problems:
-        raise ConfigError(sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.key)))
+        raise ConfigError(sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.key, p.message)))
     return config
 
 
@@ -140,7 +141,9 @@ def parse_duration(text: str) -> float:
 def build_environment(doc: Document, file_stem: str) -> Environment:
     data: dict[str, Any] = doc.data
     if data["name"] != file_stem:
-        raise ConfigError(doc.problem(("name",), f"is {data['name']!r} but the file is {file_stem}.yaml; they must match"))
+        raise ConfigError(
+            doc.problem(("name",), f"is {data['name']!r} but the file is {file_stem}.yaml; they must match")
+        )
     rollout = data["rollout"]
     analysis = _analysis_policy(rollout.get("analysis", {}), AnalysisPolicy())
     steps: list[Step] = []
@@ -201,8 +204,12 @@ def build_gate(doc: Document, model: str) -> Gate:
     data: dict[str, Any] = doc.data
     dataset = data["dataset"]
     path = dataset["path"]
-    fmt = dataset.get("format") or ("parquet" if path.endswith((".parquet", ".pq")) else "csv")
-    slices = _with_cross_buckets(tuple(_slice_spec(doc, i, raw) for i, raw in enumerate(data.get("slices", []))))
+    fmt: Literal["csv", "parquet"] = dataset.get("format") or (
+        "parquet" if path.endswith((".parquet", ".pq")) else "csv"
+    )
+    slices = _with_cross_buckets(
+        tuple(_slice_spec(doc, i, raw) for i, raw in enumerate(data.get("slices", [])))
+    )
     bootstrap = data.get("bootstrap", {})
     return Gate(
         model=model,
@@ -239,8 +246,10 @@ def _slice_spec(doc: Document, index: int, raw: dict[str, Any]) -> SliceSpec:
     if buckets is None:
         return SliceSpec(name=feature, features=(feature,))
     edges = tuple(float(b) for b in buckets)
-    if any(b >= a for a, b in zip(edges[1:], edges, strict=False)):
-        raise ConfigError(doc.problem(("slices", index, "buckets"), "bucket edges must be strictly increasing"))
+    if any(b <= a for a, b in itertools.pairwise(edges)):
+        raise ConfigError(
+            doc.problem(("slices", index, "buckets"), "bucket edges must be strictly increasing")
+        )
     return SliceSpec(name=feature, features=(feature,), buckets={feature: edges})
 
 
@@ -248,7 +257,9 @@ def _with_cross_buckets(slices: tuple[SliceSpec, ...]) -> tuple[SliceSpec, ...]:
     """A crossed feature that is bucketed by another slice is bucketed the same way in the cross."""
     edges = {f: e for s in slices for f, e in s.buckets.items()}
     return tuple(
-        SliceSpec(s.name, s.features, {f: edges[f] for f in s.features if f in edges}) if len(s.features) > 1 else s
+        SliceSpec(s.name, s.features, {f: edges[f] for f in s.features if f in edges})
+        if len(s.features) > 1
+        else s
         for s in slices
     )
 
@@ -258,7 +269,9 @@ def build_model_spec(doc: Document, name: str) -> ModelSpec:
     seen: dict[str, int] = {}
     for i, column in enumerate(data["inputs"]):
         if column["name"] in seen:
-            raise ConfigError(doc.problem(("inputs", i, "name"), f"duplicate input column {column['name']!r}"))
+            raise ConfigError(
+                doc.problem(("inputs", i, "name"), f"duplicate input column {column['name']!r}")
+            )
         seen[column["name"]] = i
     return ModelSpec(
         name=name,

@@ -12,8 +12,15 @@ from cd.errors import Problem
 
 SCHEMAS = ("environment", "gate", "model")
 
-_JSON_TYPES = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-               float: "a number", type(None): "null"}
+_JSON_TYPES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
 
 
 @cache
@@ -30,11 +37,29 @@ def _validator(name: str) -> Any:
     return Draft202012Validator(load_schema(name))
 
 
+@cache
+def _fast_validator(name: str) -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.Draft202012Validator(load_schema(name))
+
+
 def validate_document(doc: Document, schema_name: str) -> list[Problem]:
-    """Every schema violation in `doc`, as problems sorted by line."""
+    """Every schema violation in `doc`, as problems sorted by line.
+
+    Valid documents (the common case) are checked by jsonschema-rs, a compiled Draft 2020-12 validator;
+    only an invalid document is walked again by python-jsonschema, whose errors carry what the messages
+    need (keyword, expected value, sub-schema). Both implement the same specification.
+    """
+    if _fast_validator(schema_name).is_valid(doc.data):
+        return []
     problems: list[Problem] = []
     for error in _validator(schema_name).iter_errors(doc.data):
         problems.extend(_problems_for(doc, error))
+    if not problems:  # the two validators disagree: never let an invalid document through silently
+        problems = [
+            doc.problem((), str(e.message)) for e in _fast_validator(schema_name).iter_errors(doc.data)
+        ]
     return sorted(set(problems), key=lambda p: (p.line or 0, p.key, p.message))
 
 
@@ -54,7 +79,9 @@ def _problems_for(doc: Document, error: Any) -> list[Problem]:
     if validator == "additionalProperties" and expected is False and isinstance(instance, dict):
         allowed = sorted(schema.get("properties", {}))
         extras = [k for k in instance if k not in allowed]
-        return [doc.problem((*path, k), f"unknown key {k!r}; allowed keys: {', '.join(allowed)}") for k in extras]
+        return [
+            doc.problem((*path, k), f"unknown key {k!r}; allowed keys: {', '.join(allowed)}") for k in extras
+        ]
     if validator == "required":
         missing = [k for k in expected if isinstance(instance, dict) and k not in instance]
         return [doc.problem(path, f"missing required key {k!r}") for k in missing]
@@ -63,7 +90,9 @@ def _problems_for(doc: Document, error: Any) -> list[Problem]:
 
 def _message(validator: str, instance: Any, expected: Any, schema: dict[str, Any], default: str) -> str:
     if validator == "type":
-        wanted = " or ".join(expected) if isinstance(expected, list) else expected
+        names = {"object": "mapping", "array": "list", "null": "empty value"}
+        expected_types: list[str] = expected if isinstance(expected, list) else [expected]
+        wanted = " or ".join(names.get(e, e) for e in expected_types)
         article = "an" if str(wanted)[0] in "aeiou" else "a"
         return f"expected {article} {wanted}, got {_describe(instance)}"
     if validator == "enum":

@@ -91,7 +91,9 @@ def parse_yaml(raw: bytes | str, file: str) -> Document:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ConfigError(Problem(file, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")) from exc
+            raise ConfigError(
+                Problem(file, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+            ) from exc
     else:
         text = raw
     loader = _loader_class()(text)
@@ -101,7 +103,9 @@ def parse_yaml(raw: bytes | str, file: str) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError(Problem(file, line, "", f"YAML syntax error: {exc.problem or exc.context}")) from exc
+        raise ConfigError(
+            Problem(file, line, "", f"YAML syntax error: {exc.problem or exc.context}")
+        ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(Problem(file, None, "", f"YAML error: {exc}")) from exc
     finally:
@@ -142,7 +146,9 @@ class _Builder:
         if not loader.check_event(yaml.StreamEndEvent):
             line = loader.peek_event().start_mark.line + 1
             raise ConfigError(
-                Problem(self.file, line, "", "more than one YAML document (`---`) in the file; keep exactly one")
+                Problem(
+                    self.file, line, "", "more than one YAML document (`---`) in the file; keep exactly one"
+                )
             )
         return data
 
@@ -168,7 +174,9 @@ class _Builder:
                 self._place(top, value, drop)
             if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
                 if len(stack) >= MAX_DEPTH:
-                    raise ConfigError(Problem(self.file, line, format_key(path), f"nesting deeper than {MAX_DEPTH} levels"))
+                    raise ConfigError(
+                        Problem(self.file, line, format_key(path), f"nesting deeper than {MAX_DEPTH} levels")
+                    )
                 stack.append(_Frame(value, path))
             elif top is None:
                 return value
@@ -177,7 +185,9 @@ class _Builder:
         import yaml
 
         if not isinstance(event, yaml.ScalarEvent) or event.tag not in (None, "!"):
-            raise ConfigError(Problem(self.file, line, format_key(frame.path), "mapping keys must be plain strings"))
+            raise ConfigError(
+                Problem(self.file, line, format_key(frame.path), "mapping keys must be plain strings")
+            )
         key = event.value
         child = (*frame.path, key)
         frame.key, frame.drop = key, True
@@ -215,8 +225,11 @@ class _Builder:
         import yaml
 
         if isinstance(event, yaml.AliasEvent):
-            self.fail(self.lines.get(path, line), path,
-                      "YAML anchors and aliases (&name / *name) are not supported; write the value out")
+            self.fail(
+                self.lines.get(path, line),
+                path,
+                "YAML anchors and aliases (&name / *name) are not supported; write the value out",
+            )
             return None
         if event.tag not in (None, "!"):
             self.fail(line, path, f"explicit YAML tag {event.tag!r} is not allowed")
@@ -254,8 +267,10 @@ def _ambiguity(value: str) -> str | None:
     if _YAML11_BOOL.match(value):
         return f"ambiguous value {value!r}: YAML 1.1 reads it as a boolean; write true/false, or quote it"
     if _LEADING_ZERO.match(value):
-        return (f"ambiguous number {value!r}: YAML 1.1 reads a leading 0 as octal; "
-                "drop the leading zero, or quote it if a string is meant")
+        return (
+            f"ambiguous number {value!r}: YAML 1.1 reads a leading 0 as octal; "
+            "drop the leading zero, or quote it if a string is meant"
+        )
     if _OTHER_BASE.match(value) or _UNDERSCORE_NUMBER.match(value):
         return f"ambiguous number {value!r}: write a plain decimal number, or quote it"
     if _SEXAGESIMAL.match(value):

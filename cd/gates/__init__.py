@@ -1,0 +1,5 @@
+"""Evaluation gates: candidate vs incumbent on the same rows, per slice, with bootstrap intervals.
+
+Pure numpy cores (`metrics`, `slicing`, `bootstrap`, `thresholds`, `verdict`) and thin adapters at the
+edge (`dataset`, `scoring`, `report`, `evaluate`).
+"""

@@ -1,0 +1,109 @@
+"""The evaluation dataset: bytes from a repo path or s3://, checksum-verified, parsed, validated."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cd.config.model import DatasetSpec
+from cd.errors import DatasetError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    uri: str
+    sha256: str
+    frame: pd.DataFrame  # features and label, validated
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+
+def _read_s3(uri: str) -> bytes:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not bucket or not key:
+        raise DatasetError(f"dataset {uri}: expected s3://<bucket>/<key>")
+    try:
+        response = boto3.client("s3").get_object(Bucket=bucket, Key=key)
+        body: bytes = response["Body"].read()
+        return body
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise DatasetError(f"dataset {uri}: S3 GetObject failed ({code}): {exc}") from exc
+    except BotoCoreError as exc:
+        raise DatasetError(f"dataset {uri}: S3 GetObject failed: {exc}") from exc
+
+
+def read_bytes(uri: str, repo_root: Path) -> bytes:
+    """The dataset's bytes: `s3://bucket/key` through boto3, anything else relative to the repo."""
+    if uri.startswith("s3://"):
+        return _read_s3(uri)
+    path = (repo_root / uri).resolve()
+    if not path.is_relative_to(repo_root.resolve()):
+        raise DatasetError(f"dataset {uri}: path escapes the repository")
+    if not path.is_file():
+        raise DatasetError(f"dataset {uri}: file not found (looked at {path})")
+    return path.read_bytes()
+
+
+def _parse(data: bytes, spec: DatasetSpec) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        if spec.format == "parquet":
+            return pd.read_parquet(io.BytesIO(data))
+        return pd.read_csv(io.BytesIO(data))
+    except pd.errors.EmptyDataError as exc:
+        raise DatasetError(f"dataset {spec.uri}: empty (no rows)") from exc
+    except Exception as exc:  # pandas/pyarrow raise many types for malformed input
+        raise DatasetError(f"dataset {spec.uri}: cannot parse as {spec.format}: {exc}") from exc
+
+
+def _validate(frame: pd.DataFrame, spec: DatasetSpec, features: Sequence[str], task: str) -> None:
+    import pandas as pd
+
+    if spec.label not in frame.columns:
+        raise DatasetError(
+            f"dataset {spec.uri}: label column {spec.label!r} not found (columns: {', '.join(map(str, frame.columns))})"
+        )
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise DatasetError(f"dataset {spec.uri}: missing feature columns: {', '.join(missing)}")
+    if frame.empty:
+        raise DatasetError(f"dataset {spec.uri}: empty (no rows)")
+    label = frame[spec.label]
+    if label.isna().any():
+        raise DatasetError(
+            f"dataset {spec.uri}: label column {spec.label!r} has {int(label.isna().sum())} missing values"
+        )
+    if task == "regression" and not (
+        pd.api.types.is_numeric_dtype(label) and not pd.api.types.is_bool_dtype(label)
+    ):
+        raise DatasetError(
+            f"dataset {spec.uri}: label column {spec.label!r} must be numeric for regression (found {label.dtype})"
+        )
+
+
+def load_dataset(spec: DatasetSpec, repo_root: Path, features: Sequence[str], task: str) -> LoadedDataset:
+    """Read, verify the sha256 pin (a mismatch refuses to evaluate), parse and validate."""
+    data = read_bytes(spec.uri, repo_root)
+    digest = hashlib.sha256(data).hexdigest()
+    if spec.sha256 is not None and digest != spec.sha256.lower():
+        raise DatasetError(
+            f"dataset {spec.uri}: sha256 mismatch: the gate pins {spec.sha256.lower()} but the file is {digest}; "
+            "refusing to evaluate"
+        )
+    frame = _parse(data, spec)
+    _validate(frame, spec, features, task)
+    return LoadedDataset(uri=spec.uri, sha256=digest, frame=frame)

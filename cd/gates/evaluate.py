@@ -1,0 +1,331 @@
+"""Orchestration: which gate, which versions, which rows; then the pure evaluation and the verdict.
+
+Integrity: the gate is read from the BASE ref, so a pull request cannot lower its own bar. When the
+PR changes the gate file, the verdict says so prominently and still judges by the base version. A
+gate file that is new in the PR is used from the head and flagged "new gate, needs review".
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cd.config.model import Gate, ModelSpec, RepoConfig
+from cd.errors import GateError
+from cd.gates.bootstrap import bootstrap, percentile_interval
+from cd.gates.metrics import BinaryKernel, FloatArray, Kernel, MulticlassKernel, RegressionKernel, metric_info
+from cd.gates.scoring import Predictions
+from cd.gates.slicing import OVERALL, Partition, partitions
+from cd.gates.thresholds import CheckInput, Estimate, decide, overall_verdict
+from cd.gates.verdict import CheckResult, DatasetInfo, GateSource, GateStatus, GateVerdict, ModelVersionInfo
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cd.registry import ModelVersionRef, Registry
+
+
+# ------------------------------------------------------------------------------ pure evaluation
+
+
+def make_kernel(predictions: Predictions, partition: Partition) -> Kernel:
+    groups = [g.rows for g in partition.groups]
+    if predictions.task == "binary_classification":
+        return BinaryKernel(predictions.truth, predictions.predicted, groups)
+    if predictions.task == "multiclass_classification":
+        return MulticlassKernel(predictions.truth, predictions.predicted, groups)
+    if predictions.task == "regression":
+        return RegressionKernel(predictions.truth, predictions.predicted, groups)
+    raise GateError(f"unknown task {predictions.task!r}")
+
+
+@dataclass(frozen=True)
+class _Values:
+    point: dict[str, FloatArray]  # metric -> (groups,)
+    samples: dict[str, FloatArray]  # metric -> (groups, resamples)
+
+
+def _estimate(point: float, samples: FloatArray | None, confidence: float) -> Estimate:
+    if samples is None or samples.size == 0:
+        return Estimate(float(point))
+    low, high = percentile_interval(samples[None, :], confidence)
+    return Estimate(float(point), float(low[0]), float(high[0]))
+
+
+def _applies(check_slices: tuple[str, ...] | None, spec: str) -> bool:
+    return check_slices is None or spec in check_slices
+
+
+def judge(
+    gate: Gate,
+    task: str,
+    parts: Sequence[Partition],
+    candidate: Predictions,
+    incumbent: Predictions | None,
+    n_rows: int,
+) -> tuple[CheckResult, ...]:
+    """Every check of the gate on every slice group it applies to. Pure: arrays in, results out."""
+    for check in gate.metrics:
+        metric_info(task, check.metric)
+    models = [candidate] if incumbent is None else [candidate, incumbent]
+    kernels = [make_kernel(m, p) for m in models for p in parts]
+    ones = np.ones((1, n_rows), np.uint8)
+    points = [{k: v[:, 0] for k, v in kernel.evaluate(ones).items()} for kernel in kernels]
+    samples = bootstrap(kernels, n_rows, gate.bootstrap_resamples, gate.seed)
+    per_model = [
+        [_Values(points[m * len(parts) + i], samples[m * len(parts) + i]) for i in range(len(parts))]
+        for m in range(len(models))
+    ]
+    results: list[CheckResult] = []
+    for check in gate.metrics:
+        info = metric_info(task, check.metric)
+        for i, part in enumerate(parts):
+            if not _applies(check.slices, part.spec):
+                continue
+            for g, group in enumerate(part.groups):
+                cand = per_model[0][i]
+                inc = per_model[1][i] if incumbent is not None else None
+                cand_samples = cand.samples.get(check.metric)
+                cand_est = _estimate(
+                    cand.point[check.metric][g],
+                    None if cand_samples is None else cand_samples[g],
+                    gate.confidence,
+                )
+                inc_est = delta_est = None
+                if inc is not None:
+                    inc_samples = inc.samples.get(check.metric)
+                    inc_est = _estimate(
+                        inc.point[check.metric][g],
+                        None if inc_samples is None else inc_samples[g],
+                        gate.confidence,
+                    )
+                    diff = None
+                    if cand_samples is not None and inc_samples is not None:
+                        diff = cand_samples[g] - inc_samples[g]
+                    delta_est = _estimate(cand_est.value - inc_est.value, diff, gate.confidence)
+                decision = decide(
+                    CheckInput(
+                        metric=check.metric,
+                        higher_is_better=info.higher_is_better,
+                        examples=group.size,
+                        is_overall=part.spec == OVERALL,
+                        candidate=cand_est,
+                        incumbent=inc_est,
+                        delta=delta_est,
+                        value=check.value,
+                        change=check.change,
+                    ),
+                    mode=gate.decision,
+                    min_examples=gate.min_examples,
+                    first_deploy=gate.first_deploy,
+                )
+                results.append(
+                    CheckResult(
+                        metric=check.metric,
+                        higher_is_better=info.higher_is_better,
+                        slice_spec=part.spec,
+                        slice=group.label,
+                        examples=group.size,
+                        candidate=cand_est,
+                        incumbent=inc_est,
+                        delta=delta_est,
+                        value_threshold=check.value,
+                        change_threshold=check.change,
+                        allowed_delta=decision.allowed_delta,
+                        outcome=decision.outcome,
+                        reasons=decision.reasons,
+                    )
+                )
+    return tuple(results)
+
+
+# ------------------------------------------------------------------------------ gate from the base
+
+
+@dataclass(frozen=True)
+class GateChoice:
+    gate: Gate
+    ref: str  # where it was read from
+    status: GateStatus
+    notes: tuple[str, ...]
+
+
+def choose_gate(
+    repo: Path, model: str, base: str, head: str | None, base_cfg: RepoConfig, head_cfg: RepoConfig
+) -> GateChoice:
+    """The base's gate (a PR cannot lower its own bar); the head's only when the gate is new."""
+    from cd.gitrepo import read_file_at_ref
+
+    base_gate, head_gate = base_cfg.gates.get(model), head_cfg.gates.get(model)
+    if base_gate is not None:
+        path = base_gate.path or f"gates/{model}.yaml"
+        before = read_file_at_ref(repo, base, path)
+        if head is None:
+            after = (repo / path).read_bytes() if (repo / path).is_file() else None
+        else:
+            after = read_file_at_ref(repo, head, path)
+        if after == before:
+            return GateChoice(base_gate, base, "unchanged", ())
+        what = "removed" if after is None else "changed"
+        return GateChoice(
+            base_gate,
+            base,
+            "changed_in_pr",
+            (
+                f"{path} is {what} by this pull request: judged by the base version ({base}); "
+                "the gate change needs its own review",
+            ),
+        )
+    if head_gate is not None:
+        path = head_gate.path or f"gates/{model}.yaml"
+        return GateChoice(
+            head_gate,
+            head or "working tree",
+            "new_in_pr",
+            (
+                f"new gate, needs review: {path} does not exist at the base ({base}); judged by this PR's version",
+            ),
+        )
+    raise GateError(f"no gate for model {model!r}: add gates/{model}.yaml")
+
+
+# ------------------------------------------------------------------------------ the whole evaluation
+
+
+def _version_info(ref: ModelVersionRef) -> ModelVersionInfo:
+    return ModelVersionInfo(ref.name, ref.version, ref.run_id, ref.source, ref.sha256)
+
+
+def _predict(
+    registry: Registry, ref: ModelVersionRef, frame: pd.DataFrame, spec: ModelSpec, gate: Gate, workdir: Path
+) -> Predictions:
+    from cd.gates.scoring import load_model, predict
+
+    local = registry.download(ref.name, ref.version, workdir / f"v{ref.version}", expected_sha256=ref.sha256)
+    model = load_model(local)
+    return predict(
+        model,
+        frame[list(spec.input_names)],
+        frame[gate.dataset.label],
+        spec.task,
+        [c.metric for c in gate.metrics],
+        who=f"model {ref.name!r} version {ref.version}",
+    )
+
+
+def _dataset_changed(repo: Path, base: str, uri: str, sha256: str) -> bool:
+    import hashlib
+
+    from cd.gitrepo import read_file_at_ref
+
+    if uri.startswith("s3://"):
+        return False
+    before = read_file_at_ref(repo, base, uri)
+    return before is not None and hashlib.sha256(before).hexdigest() != sha256
+
+
+def evaluate_promotion(
+    repo: Path, environment: str, model: str, base: str, head: str | None, registry: Registry
+) -> GateVerdict:
+    """Judge the version of `model` in `environment` at `head` (None: the working tree) against the
+    version at `base`, by the gate at `base`."""
+    from cd.config import load_repo, load_repo_at_ref
+    from cd.gates.dataset import load_dataset
+
+    base_cfg = load_repo_at_ref(repo, base)
+    head_cfg = load_repo(repo) if head is None else load_repo_at_ref(repo, head)
+    head_env = head_cfg.environments.get(environment)
+    if head_env is None:
+        raise GateError(
+            f"no environment {environment!r} at {head or 'the working tree'} (environments/{environment}.yaml)"
+        )
+    deployment = head_env.models.get(model)
+    if deployment is None:
+        raise GateError(f"environment {environment!r} has no model {model!r} at {head or 'the working tree'}")
+    base_env = base_cfg.environments.get(environment)
+    base_deployment = base_env.models.get(model) if base_env else None
+
+    choice = choose_gate(repo, model, base, head, base_cfg, head_cfg)
+    gate = choice.gate
+    spec = base_cfg.models.get(model) or head_cfg.models.get(model)
+    if spec is None:
+        raise GateError(f"no model spec for {model!r}: add models/{model}/model.yaml")
+
+    data = load_dataset(gate.dataset, repo, spec.input_names, spec.task)
+    candidate_ref = registry.resolve(spec.registered_model, deployment.version)
+    incumbent_ref = (
+        registry.resolve(spec.registered_model, base_deployment.version) if base_deployment else None
+    )
+
+    with tempfile.TemporaryDirectory(prefix="modelcd-gate-") as tmp:
+        workdir = Path(tmp)
+        cand_pred = _predict(registry, candidate_ref, data.frame, spec, gate, workdir)
+        inc_pred = None
+        if incumbent_ref is not None:
+            same = incumbent_ref.version == candidate_ref.version
+            inc_pred = (
+                cand_pred if same else _predict(registry, incumbent_ref, data.frame, spec, gate, workdir)
+            )
+
+    parts = partitions(data.frame, gate.slices)
+    checks = judge(gate, spec.task, parts, cand_pred, inc_pred, data.rows)
+
+    notes = list(choice.notes)
+    changed = _dataset_changed(repo, base, gate.dataset.uri, data.sha256)
+    if changed:
+        pin = "pinned, matches" if gate.dataset.sha256 else "not pinned"
+        notes.append(f"dataset {gate.dataset.uri} is changed by this pull request ({pin})")
+    if incumbent_ref is None:
+        notes.append(
+            f"first deploy: no {model} in {environment} at the base; policy `{gate.first_deploy}` "
+            + (
+                "judges value thresholds only"
+                if gate.first_deploy == "value_thresholds"
+                else "fails the gate"
+            )
+        )
+    outcomes = [c.outcome for c in checks]
+    verdict = overall_verdict(outcomes)
+    return GateVerdict(
+        verdict=verdict,
+        environment=environment,
+        model=model,
+        task=spec.task,
+        candidate=_version_info(candidate_ref),
+        incumbent=_version_info(incumbent_ref) if incumbent_ref else None,
+        dataset=DatasetInfo(
+            uri=gate.dataset.uri,
+            sha256=data.sha256,
+            rows=data.rows,
+            label=gate.dataset.label,
+            pinned=gate.dataset.sha256 is not None,
+            changed_in_pr=changed,
+        ),
+        gate=GateSource(
+            path=gate.path or f"gates/{model}.yaml",
+            ref=choice.ref,
+            commit=_gate_commit(repo, base, head, choice),
+            status=choice.status,
+            decision=gate.decision,
+            confidence=gate.confidence,
+            resamples=gate.bootstrap_resamples,
+            seed=gate.seed,
+            min_examples=gate.min_examples,
+            first_deploy=gate.first_deploy,
+        ),
+        checks=checks,
+        notes=tuple(notes),
+    )
+
+
+def _gate_commit(repo: Path, base: str, head: str | None, choice: GateChoice) -> str:
+    from cd.gitrepo import rev_parse
+
+    if choice.status != "new_in_pr":
+        return rev_parse(repo, base)
+    return rev_parse(repo, head) if head is not None else "working tree"

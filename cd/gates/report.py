@@ -1,0 +1,134 @@
+"""The Markdown gate report (jinja2), as posted in the PR comment and the Actions job summary."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from cd.gates.thresholds import Estimate
+from cd.gates.verdict import CheckResult, GateVerdict
+
+TEMPLATES = Path(__file__).parent / "templates"
+MARKS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "⏭️"}
+MAX_CHART_GROUPS = 16
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    metric: str
+    labels: list[str]
+    candidate: list[float]
+    incumbent: list[float] | None
+    low: float
+    high: float
+
+
+def _num(x: float | None) -> str:
+    return "nan" if x is None or math.isnan(x) else f"{x:.4f}"
+
+
+def format_estimate(e: Estimate | None, signed: bool = False) -> str:
+    if e is None:
+        return "–"
+    value = f"{e.value:+.4f}" if signed and not math.isnan(e.value) else _num(e.value)
+    if e.low is None or e.high is None:
+        return value
+    return f"{value} [{_num(e.low)}, {_num(e.high)}]"
+
+
+def format_threshold(c: CheckResult) -> str:
+    parts = []
+    if c.value_threshold is not None:
+        if c.value_threshold.min is not None:
+            parts.append(f"≥ {c.value_threshold.min:g}")
+        if c.value_threshold.max is not None:
+            parts.append(f"≤ {c.value_threshold.max:g}")
+    if c.change_threshold is not None and c.allowed_delta is not None and not math.isnan(c.allowed_delta):
+        parts.append(f"Δ {'≥' if c.higher_is_better else '≤'} {c.allowed_delta:+.4g}")
+    elif c.change_threshold is not None:
+        bits = []
+        if c.change_threshold.absolute is not None:
+            bits.append(f"{c.change_threshold.absolute:g}")
+        if c.change_threshold.relative is not None:
+            bits.append(f"{c.change_threshold.relative:.0%}")
+        parts.append(f"worsening ≤ {' or '.join(bits)}")
+    return ", ".join(parts) or "–"
+
+
+def markdown_cell(text: object) -> str:
+    """Text safe inside a Markdown table cell (data values such as slice labels are untrusted)."""
+    return re.sub(r"([|`<>\[\]])", r"\\\1", str(text)).replace("\n", " ")
+
+
+def _chart_label(text: str) -> str:
+    return re.sub(r"[^\w=<>.,\-\[\)\( ]", "", text)[:40]
+
+
+def build_chart(v: GateVerdict) -> Chart | None:
+    """Candidate (bars) vs incumbent (line) across slices, for the metric that matters most: the
+    first blocking check's metric, else the gate's first metric."""
+    if not v.checks:
+        return None
+    blocking = [c for c in v.checks if c.outcome in ("fail", "inconclusive")]
+    metric = (blocking or list(v.checks))[0].metric
+    rows = [c for c in v.checks if c.metric == metric and c.outcome != "skipped"][:MAX_CHART_GROUPS]
+    if not rows:
+        return None
+
+    def value(e: Estimate | None) -> float:
+        return 0.0 if e is None or math.isnan(e.value) else round(e.value, 4)
+
+    candidate = [value(c.candidate) for c in rows]
+    incumbent = [value(c.incumbent) for c in rows] if v.incumbent else None
+    values = candidate + (incumbent or [])
+    high = max(1.0, max(values)) if all(0 <= x <= 1 for x in values) else max(values) * 1.1
+    return Chart(
+        title=f"{metric} by slice",
+        metric=metric,
+        labels=[_chart_label(c.slice) for c in rows],
+        candidate=candidate,
+        incumbent=incumbent,
+        low=0.0 if min(values) >= 0 else round(min(values) * 1.1, 4),
+        high=round(high, 4),
+    )
+
+
+def render_markdown(v: GateVerdict) -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # Markdown, not HTML; untrusted values go through the `cell` filter
+    )
+    env.filters["cell"] = markdown_cell
+    blocking = [c for c in v.checks if c.outcome in ("fail", "inconclusive")]
+    blocking.sort(key=lambda c: (c.outcome != "fail", c.slice_spec == "overall"))
+    return env.get_template("gate_report.md.j2").render(
+        v=v,
+        blocking=blocking,
+        chart=build_chart(v),
+        mark=lambda o: MARKS.get(o, o),
+        est=format_estimate,
+        threshold=format_threshold,
+    )
+
+
+def render_text(v: GateVerdict) -> str:
+    """Plain text for a terminal: the summary, notes, and every blocking check."""
+    lines = [v.summary()]
+    lines += [f"  ! {n}" for n in v.notes]
+    for c in sorted(v.checks, key=lambda c: c.outcome != "fail"):
+        if c.outcome in ("fail", "inconclusive"):
+            lines.append(
+                f"  {c.outcome.upper():12} {c.metric} on {c.slice}: candidate {format_estimate(c.candidate)}"
+                f" incumbent {format_estimate(c.incumbent)} delta {format_estimate(c.delta, signed=True)}"
+            )
+            lines += [f"               {r}" for r in c.reasons]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,199 @@
+"""Pure decision logic: one metric on one slice group against the gate's thresholds.
+
+TFMA semantics. A value threshold bounds the candidate's metric to [min, max]. A change threshold
+bounds how much worse than the incumbent the candidate may be, in the metric's "worse" direction:
+the allowed worsening is `absolute`, or `relative * |incumbent|`, or the larger of the two when both
+are given ("within either").
+
+Modes:
+- `point`: compare point estimates (TFMA).
+- `confident`: fail only when the whole confidence interval is on the wrong side of the bar, pass
+  only when it is wholly on the right side; otherwise inconclusive.
+
+Groups with fewer than `min_examples` rows are `skipped` (never passed). NaN in any number the
+decision needs is a failure (fail closed). Without an incumbent (first deploy) the gate's policy
+decides: `value_thresholds` judges value thresholds only (a check with only a change threshold is
+skipped), `fail` fails every check.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from cd.config.model import ChangeThreshold, ValueThreshold
+
+Outcome = Literal["pass", "fail", "inconclusive", "skipped"]
+Mode = Literal["point", "confident"]
+FirstDeployPolicy = Literal["value_thresholds", "fail"]
+
+_SEVERITY: dict[str, int] = {"skipped": 0, "pass": 1, "inconclusive": 2, "fail": 3}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value with its bootstrap confidence interval (None bounds: no bootstrap was run)."""
+
+    value: float
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def has_nan(self) -> bool:
+        return any(x is not None and math.isnan(x) for x in (self.value, self.low, self.high))
+
+
+@dataclass(frozen=True)
+class CheckInput:
+    metric: str
+    higher_is_better: bool | None
+    examples: int  # rows in the group (unweighted)
+    is_overall: bool
+    candidate: Estimate
+    incumbent: Estimate | None  # None: no incumbent (first deploy)
+    delta: Estimate | None  # candidate - incumbent, paired
+    value: ValueThreshold | None
+    change: ChangeThreshold | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    reasons: tuple[str, ...]
+    allowed_delta: float | None = None  # the change bar: delta must be >= (higher better) or <= this
+
+
+def worst(outcomes: list[Outcome]) -> Outcome:
+    return max(outcomes, key=lambda o: _SEVERITY[o]) if outcomes else "skipped"
+
+
+def _fmt(x: float | None) -> str:
+    return "nan" if x is None or math.isnan(x) else f"{x:.4g}"
+
+
+def _bounds(est: Estimate, mode: Mode) -> tuple[float, float]:
+    if mode == "point" or est.low is None or est.high is None:
+        return est.value, est.value
+    return est.low, est.high
+
+
+def _interval_text(est: Estimate, mode: Mode) -> str:
+    if mode == "confident" and est.low is not None and est.high is not None:
+        return f"{_fmt(est.value)} (CI {_fmt(est.low)}..{_fmt(est.high)})"
+    return _fmt(est.value)
+
+
+def _judge_bar(low: float, high: float, bar: float, at_least: bool) -> Outcome:
+    """Is [low, high] wholly on the allowed side of `bar` (>= bar if at_least, else <= bar)?"""
+    if at_least:
+        return "pass" if low >= bar else "fail" if high < bar else "inconclusive"
+    return "pass" if high <= bar else "fail" if low > bar else "inconclusive"
+
+
+def judge_value(metric: str, est: Estimate, threshold: ValueThreshold, mode: Mode) -> Decision:
+    low, high = _bounds(est, mode)
+    outcomes: list[Outcome] = []
+    reasons: list[str] = []
+    shown = _interval_text(est, mode)
+    if threshold.min is not None:
+        o = _judge_bar(low, high, threshold.min, at_least=True)
+        outcomes.append(o)
+        if o != "pass":
+            reasons.append(
+                f"{metric} {shown} {'below' if o == 'fail' else 'not clearly above'} min {threshold.min:g}"
+            )
+    if threshold.max is not None:
+        o = _judge_bar(low, high, threshold.max, at_least=False)
+        outcomes.append(o)
+        if o != "pass":
+            reasons.append(
+                f"{metric} {shown} {'above' if o == 'fail' else 'not clearly below'} max {threshold.max:g}"
+            )
+    return Decision(worst(outcomes) if outcomes else "pass", tuple(reasons))
+
+
+def allowed_worsening(threshold: ChangeThreshold, incumbent: float) -> float:
+    options = []
+    if threshold.absolute is not None:
+        options.append(threshold.absolute)
+    if threshold.relative is not None:
+        options.append(threshold.relative * abs(incumbent))
+    return max(options) if options else 0.0
+
+
+def judge_change(
+    metric: str,
+    higher_is_better: bool,
+    incumbent: Estimate,
+    delta: Estimate,
+    threshold: ChangeThreshold,
+    mode: Mode,
+) -> Decision:
+    tolerance = allowed_worsening(threshold, incumbent.value)
+    bar = -tolerance if higher_is_better else tolerance
+    low, high = _bounds(delta, mode)
+    outcome = _judge_bar(low, high, bar, at_least=higher_is_better)
+    reasons: tuple[str, ...] = ()
+    if outcome != "pass":
+        direction = "drop" if higher_is_better else "rise"
+        verdict = "exceeds" if outcome == "fail" else "may exceed"
+        reasons = (
+            f"{metric} change {_interval_text(delta, mode)} vs incumbent {_fmt(incumbent.value)}: "
+            f"{direction} {verdict} the tolerated {tolerance:.4g}",
+        )
+    return Decision(outcome, reasons, allowed_delta=bar)
+
+
+def decide(check: CheckInput, mode: Mode, min_examples: int, first_deploy: FirstDeployPolicy) -> Decision:
+    """The outcome of one check on one group."""
+    if check.examples < min_examples:
+        if check.is_overall:
+            return Decision(
+                "inconclusive",
+                (f"only {check.examples} examples overall, fewer than min_examples {min_examples}",),
+            )
+        return Decision("skipped", (f"{check.examples} examples < min_examples {min_examples}",))
+    if check.incumbent is None and first_deploy == "fail":
+        return Decision("fail", ("no incumbent and the gate's first_deploy policy is `fail`",))
+    wants_change = check.change is not None and check.incumbent is not None
+    numbers = [check.candidate]
+    if wants_change:
+        assert check.incumbent is not None and check.delta is not None
+        numbers += [check.incumbent, check.delta]
+    if any(e.has_nan for e in numbers):
+        return Decision("fail", (f"{check.metric} is NaN (undefined on this data): fails closed",))
+    decisions: list[Decision] = []
+    if check.value is not None:
+        decisions.append(judge_value(check.metric, check.candidate, check.value, mode))
+    if check.change is not None:
+        if check.incumbent is None or check.delta is None:
+            if check.value is None:
+                return Decision("skipped", ("no incumbent: change threshold not applicable (first deploy)",))
+        else:
+            if check.higher_is_better is None:
+                return Decision(
+                    "fail", (f"{check.metric} has no direction; a change threshold cannot apply",)
+                )
+            decisions.append(
+                judge_change(
+                    check.metric, check.higher_is_better, check.incumbent, check.delta, check.change, mode
+                )
+            )
+    if not decisions:
+        return Decision("skipped", ("no threshold applies",))
+    allowed = next((d.allowed_delta for d in decisions if d.allowed_delta is not None), None)
+    return Decision(
+        worst([d.outcome for d in decisions]),
+        tuple(r for d in decisions for r in d.reasons),
+        allowed_delta=allowed,
+    )
+
+
+def overall_verdict(outcomes: list[Outcome]) -> Outcome:
+    """fail if anything failed; inconclusive if anything was, or if nothing passed at all; else pass."""
+    if "fail" in outcomes:
+        return "fail"
+    if "inconclusive" in outcomes or "pass" not in outcomes:
+        return "inconclusive"
+    return "pass"

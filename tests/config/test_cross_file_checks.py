@@ -1,0 +1,129 @@
+"""Rules that span files: references, rollout steps, endpoint names, promotion chains, gate vs model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.config.conftest import TemplateTree
+
+Edit = Callable[[str, str, str], list[str]]
+STAGING = "environments/staging.yaml"
+PRODUCTION = "environments/production.yaml"
+
+
+def test_template_is_valid(tree: TemplateTree) -> None:
+    from cd.config import load_repo
+
+    config = load_repo(tree.root)
+    assert sorted(config.environments) == ["production", "staging"]
+    assert config.environments["production"].promote_from == "staging"
+
+
+def test_model_without_model_yaml_is_refused(tree: TemplateTree) -> None:
+    tree.replace(STAGING, "models:\n", "models:\n  fraud:\n    version: 1\n")
+    assert tree.problems() == [
+        f"{STAGING}:32: models.fraud: model 'fraud' has no gate: add gates/fraud.yaml",
+        f"{STAGING}:32: models.fraud: model 'fraud' has no models/fraud/model.yaml",
+    ]
+
+
+def test_weights_must_strictly_increase(problems_after: Edit) -> None:
+    assert problems_after(STAGING, "set_weight: 50", "set_weight: 10") == [
+        f"{STAGING}:15: rollout.steps[3].set_weight: weights must strictly increase: 10 follows 10"
+    ]
+
+
+def test_last_weight_must_be_100(problems_after: Edit) -> None:
+    assert problems_after(STAGING, "set_weight: 100", "set_weight: 90") == [
+        f"{STAGING}:18: rollout.steps[6].set_weight: the last set_weight must be 100, not 90"
+    ]
+
+
+def test_rollout_needs_a_weight_step(tree: TemplateTree) -> None:
+    for weight in ("10", "50", "100"):
+        tree.replace(STAGING, f"    - set_weight: {weight}\n", "")
+    assert tree.problems() == [
+        f"{STAGING}:11: rollout.steps: needs at least one set_weight step, the last one set_weight: 100"
+    ]
+
+
+def test_blue_green_takes_a_single_full_step(problems_after: Edit) -> None:
+    assert problems_after(STAGING, "strategy: canary", "strategy: blue_green") == [
+        f"{STAGING}:11: rollout.steps: blue_green takes a single set_weight: 100 step"
+    ]
+
+
+def test_two_environments_never_share_an_endpoint(problems_after: Edit) -> None:
+    assert problems_after(
+        PRODUCTION, "endpoint_prefix: modelcd-production", "endpoint_prefix: modelcd-staging"
+    ) == [
+        f"{STAGING}:8: target.endpoint_prefix: environment 'production' ({PRODUCTION}) already targets endpoint "
+        "prefix 'modelcd-staging'; two environments never share endpoints",
+        f"{STAGING}:32: models.churn: endpoint 'modelcd-staging-churn' is also the endpoint of model 'churn' in "
+        "environment 'production'",
+    ]
+
+
+def test_endpoint_name_must_fit_sagemaker_length(tree: TemplateTree) -> None:
+    tree.replace(STAGING, "  churn:\n", "  churn-" + "x" * 34 + ":\n")
+    tree.replace(STAGING, "endpoint_prefix: modelcd-staging", "endpoint_prefix: modelcd-staging-" + "y" * 10)
+    model = "churn-" + "x" * 34
+    endpoint = "modelcd-staging-" + "y" * 10 + "-" + model
+    assert (
+        f"{STAGING}:32: models.{model}: endpoint name {endpoint!r} ({len(endpoint)} characters) breaks SageMaker's "
+        "rule: letters, digits and hyphens, at most 63 characters; shorten target.endpoint_prefix or the model name"
+        in tree.problems()
+    )
+
+
+def test_promote_from_must_name_an_environment(problems_after: Edit) -> None:
+    assert problems_after(PRODUCTION, "promote_from: staging", "promote_from: qa") == [
+        f"{PRODUCTION}:3: promote_from: unknown environment 'qa' (known: production, staging)"
+    ]
+
+
+def test_promote_from_cannot_be_itself(problems_after: Edit) -> None:
+    assert problems_after(PRODUCTION, "promote_from: staging", "promote_from: production") == [
+        f"{PRODUCTION}:3: promote_from: an environment cannot promote from itself"
+    ]
+
+
+def test_promote_from_cycle_is_refused(tree: TemplateTree) -> None:
+    tree.replace(STAGING, "name: staging\n", "name: staging\npromote_from: production\n")
+    assert tree.problems() == [
+        f"{PRODUCTION}:3: promote_from: promotion cycle: production -> staging -> production",
+        f"{STAGING}:3: promote_from: promotion cycle: staging -> production -> staging",
+    ]
+
+
+def test_gate_metric_must_suit_the_task(problems_after: Edit) -> None:
+    (problem,) = problems_after("gates/churn.yaml", "metric: pr_auc", "metric: rmse")
+    assert problem.startswith(
+        "gates/churn.yaml:10: metrics[1].metric: metric 'rmse' does not apply to a binary_classification model"
+    )
+
+
+def test_gate_slice_reference_must_be_declared(problems_after: Edit) -> None:
+    (problem,) = problems_after("gates/churn.yaml", "slices: [overall, plan]", "slices: [overall, plann]")
+    assert problem == (
+        "gates/churn.yaml:18: metrics[3].slices[1]: unknown slice 'plann' "
+        "(declared: overall, plan, plan x region, region, tenure_months)"
+    )
+
+
+def test_label_cannot_be_a_model_input(problems_after: Edit) -> None:
+    assert problems_after("gates/churn.yaml", "label: churned", "label: plan") == [
+        "gates/churn.yaml:4: dataset.label: label column 'plan' is also a model input in models/churn/model.yaml"
+    ]
+
+
+def test_yml_extension_is_refused_not_ignored(tree: TemplateTree) -> None:
+    tree.write("environments/qa.yml", "name: qa\n")
+    assert tree.problems() == ["environments/qa.yml: rename to .yaml: modelcd reads only .yaml files"]
+
+
+def test_invalid_file_is_not_reported_again_as_missing(tree: TemplateTree) -> None:
+    tree.replace("models/churn/model.yaml", "task: binary_classification", "task: [")
+    (problem,) = tree.problems()
+    assert problem.startswith("models/churn/model.yaml:")
+    assert "YAML syntax error" in problem
