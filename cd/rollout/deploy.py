@@ -46,13 +46,9 @@ def make_target(env: Environment, root: Path) -> Target:
         if retry_mode not in ("standard", "adaptive"):
             raise UsageError(f"MODELCD_AWS_RETRY_MODE must be 'standard' or 'adaptive', not {retry_mode!r}")
         return SageMakerEndpoints.create(env.target.region, env.target.role_arn, retry_mode=retry_mode)  # type: ignore[arg-type]
-    try:
-        from cd.rollout import local  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise UsageError(
-            f"{env.path or env.name}: target kind 'local' is not available in this build"
-        ) from exc
-    return local.make_target(env.target, root)
+    from cd.rollout.local.target import LocalTarget
+
+    return LocalTarget(root / env.target.state_dir)
 
 
 def read_images(build_record: Path | None, image: str | None, models: list[str]) -> dict[str, str]:
