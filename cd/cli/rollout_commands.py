@@ -76,7 +76,8 @@ def deploy(
         if env in config.environments
         else list(models)
     )
-    images = d.read_images(Path(build_record) if build_record else None, image, names)
+    kind = config.environments[env].target.kind if env in config.environments else "sagemaker"
+    images = d.read_images(Path(build_record) if build_record else None, image, names, kind)
     try:
         from cd.gitrepo import rev_parse
 
@@ -92,7 +93,14 @@ def deploy(
         sha,
         (root / record_dir) if not Path(record_dir).is_absolute() else Path(record_dir),
     )
-    reports = d.deploy(config, request, alias_setter_for=d.registry_alias_setter(tracking_uri))
+    from cd.rollout.github_sync import observers_from_env
+
+    reports = d.deploy(
+        config,
+        request,
+        alias_setter_for=d.registry_alias_setter(tracking_uri),
+        observers=observers_from_env(root, say=click.echo),
+    )
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     for report in reports:
         click.echo(f"{report.endpoint}: v{report.version} {report.outcome}: {report.message}")

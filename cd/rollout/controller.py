@@ -96,6 +96,7 @@ class RolloutReport:
     outcome: Outcome | None = None
     message: str = ""
     decisions: list[Decision] = field(default_factory=list)
+    stable_version: int | None = None  # after a rollback: the version left serving 100%
 
     @property
     def ok(self) -> bool:
@@ -230,6 +231,7 @@ class Controller:
             self._finish(desired, (desired.candidate,), report, set_alias=True)  # converge leftovers
             return "noop"
         elif isinstance(action, FinishRollback):
+            report.stable_version = action.keep[0].model_version if action.keep else None
             self._write(desired, action.record)
             self._finish(desired, action.keep, report, set_alias=False)
             return "rolled_back"

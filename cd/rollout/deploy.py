@@ -11,9 +11,10 @@ import json
 import os
 import re
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cd.config.model import Environment, RepoConfig
 from cd.errors import RolloutError, UsageError
@@ -48,14 +49,18 @@ def make_target(env: Environment, root: Path) -> Target:
         return SageMakerEndpoints.create(env.target.region, env.target.role_arn, retry_mode=retry_mode)  # type: ignore[arg-type]
     from cd.rollout.local.target import LocalTarget
 
-    return LocalTarget(root / env.target.state_dir)
+    assert env.target.kind == "local"
+    return LocalTarget.from_config(env.target, root)
 
 
-def read_images(build_record: Path | None, image: str | None, models: list[str]) -> dict[str, str]:
-    """Model name -> image to deploy, from `--image` (one model) or a build record JSON.
+def read_images(
+    build_record: Path | None, image: str | None, models: list[str], target_kind: str = "sagemaker"
+) -> dict[str, str]:
+    """Model name -> what the target runs, from `--image` (one model) or a build record JSON.
 
-    A build record is `{"image": "<repo>@sha256:..."}` for one model, or
-    `{"models": {"<name>": {"image": "<repo>@sha256:..."}}}`.
+    A build record from `modelcd build` names the Bento (`bento_tag`, what the local target serves) and,
+    once pushed, the image by digest (`image_digest`, what SageMaker runs: never a tag). Hand-written
+    records may also be `{"image": ...}` for one model or `{"models": {"<name>": {"image": ...}}}`.
     """
     if image is not None:
         if len(models) != 1:
@@ -67,16 +72,40 @@ def read_images(build_record: Path | None, image: str | None, models: list[str])
         data = json.loads(build_record.read_text())
     except (OSError, ValueError) as exc:
         raise UsageError(f"{build_record}: cannot read build record: {exc}") from exc
-    if isinstance(data.get("models"), Mapping):
+    if "bento_tag" in data:
+        images = {str(data.get("model")): _image_from_build(build_record, data, target_kind)}
+    elif isinstance(data.get("models"), Mapping):
         images = {name: str(entry.get("image", "")) for name, entry in data["models"].items()}
     elif "image" in data and len(models) == 1:
         images = {models[0]: str(data["image"])}
     else:
-        raise UsageError(f"{build_record}: expected 'image' (one model) or 'models: {{name: {{image}}}}'")
+        raise UsageError(
+            f"{build_record}: expected a `modelcd build` record, 'image', or 'models: {{name: {{image}}}}'"
+        )
     missing = [m for m in models if not images.get(m)]
     if missing:
         raise UsageError(f"{build_record}: no image for model(s) {', '.join(missing)}")
     return images
+
+
+def _image_from_build(path: Path, data: Mapping[str, object], target_kind: str) -> str:
+    if target_kind == "local":
+        return str(data["bento_tag"])
+    digest = data.get("image_digest")
+    if not digest:
+        raise UsageError(
+            f"{path}: the build of {data.get('model')} v{data.get('version')} has no image digest; SageMaker runs "
+            "images by digest: run `modelcd build --containerize --push` (in the Actions deploy job) first"
+        )
+    return str(digest)
+
+
+class DeployObserver(Protocol):
+    """Told when each model's rollout starts and ends (GitHub deployment statuses, git sync, ...)."""
+
+    def started(self, env: Environment, model: str, version: int) -> None: ...
+
+    def finished(self, env: Environment, model: str, report: RolloutReport) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -98,6 +127,7 @@ def deploy(
     clock: Clock | None = None,
     settings: Settings | None = None,
     alias_setter_for: Callable[[str, str], AliasSetter | None] | None = None,
+    observers: Sequence[DeployObserver] = (),
 ) -> list[RolloutReport]:
     """Run the controller for each requested model; write JSON + markdown records; return the reports."""
     env = config.environments.get(request.env)
@@ -125,8 +155,12 @@ def deploy(
             target, env.rollout, clock=clock, settings=settings or Settings(), alias_setter=setter
         )
         desired = Desired(env.endpoint_name(name), name, spec, git_sha=request.git_sha, owner=request.owner)
+        for observer in observers:
+            observer.started(env, name, deployment.version)
         report = controller.run(desired)
         reports.append(report)
+        for observer in observers:
+            observer.finished(env, name, report)
         if request.record_dir is not None:
             write_record_files(request.record_dir, env.name, report)
     return reports
