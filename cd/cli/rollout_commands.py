@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
@@ -45,6 +44,11 @@ def _env_option(f):  # type: ignore[no-untyped-def]
     type=click.Path(dir_okay=False, exists=True),
     help="Build record JSON naming the image(s).",
 )
+@click.option(
+    "--build-dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="Directory of `modelcd build` records: deploys each model whose <model>-v<N>.build.json matches git.",
+)
 @click.option("--owner", help="Lease owner (default: the GitHub run id, else user@host).")
 @click.option(
     "--record-dir",
@@ -62,6 +66,7 @@ def deploy(
     models: tuple[str, ...],
     image: str | None,
     build_record: str | None,
+    build_dir: str | None,
     owner: str | None,
     record_dir: str,
     tracking_uri: str | None,
@@ -71,18 +76,24 @@ def deploy(
 
     root = _root(repo)
     config = _load(root)
-    names = (
-        list(models) or sorted(config.environments[env].models)
-        if env in config.environments
-        else list(models)
-    )
-    kind = config.environments[env].target.kind if env in config.environments else "sagemaker"
-    images = d.read_images(Path(build_record) if build_record else None, image, names, kind)
-    try:
-        from cd.gitrepo import rev_parse
+    environment = d.environment(config, env)
+    names = list(models) or sorted(environment.models)
+    kind = environment.target.kind
+    if build_dir is not None:
+        images, skipped = d.images_from_build_dir(Path(build_dir), environment, names, kind)
+        for note in skipped:
+            click.echo(note)
+        models = tuple(images)
+        if not models:
+            return
+    else:
+        images = d.read_images(Path(build_record) if build_record else None, image, names, kind)
+    from cd.errors import GitError
+    from cd.gitrepo import rev_parse
 
+    try:
         sha = rev_parse(root, "HEAD")
-    except Exception:
+    except GitError:
         sha = ""
     request = d.DeployRequest(
         root,
@@ -101,12 +112,11 @@ def deploy(
         alias_setter_for=d.registry_alias_setter(tracking_uri),
         observers=observers_from_env(root, say=click.echo),
     )
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    from cd.github.actions import append_summary
+
     for report in reports:
         click.echo(f"{report.endpoint}: v{report.version} {report.outcome}: {report.message}")
-        if summary:
-            with open(summary, "a", encoding="utf-8") as fh:
-                fh.write(report.to_markdown() + "\n")
+        append_summary(report.to_markdown() + "\n")
     d.raise_if_failed(reports)
 
 

@@ -88,6 +88,33 @@ def read_images(
     return images
 
 
+def environment(config: RepoConfig, name: str) -> Environment:
+    """The environment named `name`; UsageError listing the known ones when there is none."""
+    env = config.environments.get(name)
+    if env is None:
+        raise UsageError(f"no environment {name!r} (have: {', '.join(sorted(config.environments))})")
+    return env
+
+
+def images_from_build_dir(
+    build_dir: Path, env: Environment, models: list[str], target_kind: str
+) -> tuple[dict[str, str], list[str]]:
+    """Images of the models whose build record for the version git wants is in `build_dir`, and a note
+    for each model without one (not built in this run: nothing new to roll out)."""
+    images: dict[str, str] = {}
+    skipped: list[str] = []
+    for name in models:
+        if name not in env.models:
+            raise UsageError(f"{env.path or env.name}: model {name!r} is not in environment {env.name}")
+        version = env.models[name].version
+        record = build_dir / f"{name}-v{version}.build.json"
+        if record.is_file():
+            images.update(read_images(record, None, [name], target_kind))
+        else:
+            skipped.append(f"{name} v{version}: no build record {record}; nothing new to roll out in {env.name}")
+    return images, skipped
+
+
 def _image_from_build(path: Path, data: Mapping[str, object], target_kind: str) -> str:
     if target_kind == "local":
         return str(data["bento_tag"])
@@ -130,9 +157,7 @@ def deploy(
     observers: Sequence[DeployObserver] = (),
 ) -> list[RolloutReport]:
     """Run the controller for each requested model; write JSON + markdown records; return the reports."""
-    env = config.environments.get(request.env)
-    if env is None:
-        raise UsageError(f"no environment {request.env!r} (have: {', '.join(sorted(config.environments))})")
+    env = environment(config, request.env)
     names = list(request.models) or sorted(env.models)
     unknown = [n for n in names if n not in env.models]
     if unknown:

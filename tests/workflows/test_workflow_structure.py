@@ -129,7 +129,7 @@ def test_deploy_jobs_use_their_environment_and_a_non_cancelling_concurrency_grou
     job = dict(_deploy_jobs())[name]
     env = job["environment"]
     run = next(s["run"] for s in job["steps"] if str(s.get("run", "")).startswith("modelcd deploy"))
-    assert run == f"modelcd deploy --env {env}"
+    assert run == f"modelcd deploy --env {env} --build-dir dist"
     assert job["concurrency"] == {"group": f"modelcd-deploy-{env}", "cancel-in-progress": False}
     assert job["permissions"]["id-token"] == "write"
 
