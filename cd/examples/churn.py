@@ -47,7 +47,7 @@ TRAIN_ROWS, TEST_ROWS = 6000, 8000
 TRAIN_SEED, TEST_SEED = 20240601, 20240602
 TRAIN_PATH, TEST_PATH = "data/churn_train.csv", "data/churn_test.csv"
 # sha256 of data/churn_test.csv as generated; gates/churn.yaml pins it.
-TEST_SHA256 = "to-be-filled"
+TEST_SHA256 = "29f921def144b7c820286d127abf618725cf8dd2154824037e0fef2af82588bf"
 SERVING_FAULT_TAG = "modelcd.demo.serving_fault"
 ROLES = ("baseline", "better", "worse_on_premium", "serving_fault")
 
