@@ -86,7 +86,7 @@ def test_zero_byte_file_is_empty(repo: Path) -> None:
 
 def test_non_numeric_regression_label(repo: Path) -> None:
     (repo / "data" / "test.csv").write_bytes(b"a,b,label\n1,x,high\n2,y,low\n")
-    with pytest.raises(DatasetError, match=r"^dataset data/test.csv: label column 'label' must be numeric for regression \(found object\)$"):
+    with pytest.raises(DatasetError, match=r"^dataset data/test.csv: label column 'label' must be numeric for regression \(found values such as 'high'\)$"):
         load_dataset(spec(), repo, FEATURES, "regression")
 
 
