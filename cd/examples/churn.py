@@ -26,6 +26,7 @@ import csv
 import hashlib
 import io
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,7 +236,11 @@ def register_versions(
     requirements = [f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}", f"pandas=={pd.__version__}"]
     for role in ROLES:
         model = models[role]
-        with mlflow.start_run(experiment_id=experiment, run_name=f"{name}-{role}"):
+        with (
+            mlflow.start_run(experiment_id=experiment, run_name=f"{name}-{role}"),
+            warnings.catch_warnings(),
+        ):
+            warnings.filterwarnings("ignore", message=".*Integer columns.*", category=UserWarning)
             mlflow.log_params({"role": role, "serving_fault": str(role == "serving_fault").lower()})
             info = mlflow.sklearn.log_model(
                 model,
