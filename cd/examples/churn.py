@@ -217,9 +217,13 @@ def train_versions(train: pd.DataFrame) -> dict[str, Any]:
 
 
 def register_versions(
-    tracking_uri: str, models: Mapping[str, Any], example: pd.DataFrame, name: str = MODEL_NAME
+    tracking_uri: str,
+    models: Mapping[str, Any],
+    example: pd.DataFrame,
+    name: str = MODEL_NAME,
+    roles: tuple[str, ...] = ROLES,
 ) -> dict[str, int]:
-    """Log and register each model (in ROLES order) as a new version of `name`: role -> version."""
+    """Log and register each model (in `roles` order) as a new version of `name`: role -> version."""
     import mlflow
     import mlflow.sklearn
     import pandas as pd
@@ -234,7 +238,7 @@ def register_versions(
     x = example[list(FEATURES)].head(20)
     versions: dict[str, int] = {}
     requirements = [f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}", f"pandas=={pd.__version__}"]
-    for role in ROLES:
+    for role in roles:
         model = models[role]
         with (
             mlflow.start_run(experiment_id=experiment, run_name=f"{name}-{role}"),
