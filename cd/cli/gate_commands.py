@@ -14,12 +14,20 @@ from cd.errors import EXIT_FAILURE, EXIT_OK, UsageError
 @click.command()
 @click.option("--env", "environment", help="Environment whose promotion is judged.")
 @click.option("--model", help="Model name (models/<name>/).")
-@click.option("--all", "all_", is_flag=True, help="Judge every promotion in the plan between --base and --head.")
-@click.option("--base", default="HEAD", show_default=True, help="Base ref: the incumbent and the gate come from here.")
+@click.option(
+    "--all", "all_", is_flag=True, help="Judge every promotion in the plan between --base and --head."
+)
+@click.option(
+    "--base", default="HEAD", show_default=True, help="Base ref: the incumbent and the gate come from here."
+)
 @click.option("--head", default=None, help="Head ref with the candidate version (default: the working tree).")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Write JSON and Markdown here.")
+@click.option(
+    "--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Write JSON and Markdown here."
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--repo", "repo", type=click.Path(file_okay=False), help="Repository root (default: the git top level).")
+@click.option(
+    "--repo", "repo", type=click.Path(file_okay=False), help="Repository root (default: the git top level)."
+)
 def gate(
     environment: str | None,
     model: str | None,

@@ -154,7 +154,12 @@ def _pipeline(estimator: Any, numeric: tuple[str, ...]) -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return Pipeline([("features", ColumnTransformer([("numeric", StandardScaler(), list(numeric))])), ("model", estimator)])
+    return Pipeline(
+        [
+            ("features", ColumnTransformer([("numeric", StandardScaler(), list(numeric))])),
+            ("model", estimator),
+        ]
+    )
 
 
 def _interactions(tenure_bins: bool = False) -> Any:
@@ -190,7 +195,13 @@ def _interactions(tenure_bins: bool = False) -> Any:
             ("plan_usage", plan_usage, ["plan", "usage_gb"]),
         ]
         + (
-            [("tenure_bins", KBinsDiscretizer(n_bins=12, encode="onehot-dense", strategy="uniform"), ["tenure_months"])]
+            [
+                (
+                    "tenure_bins",
+                    KBinsDiscretizer(n_bins=12, encode="onehot-dense", strategy="uniform"),
+                    ["tenure_months"],
+                )
+            ]
             if tenure_bins
             else []
         )
@@ -237,7 +248,11 @@ def register_versions(
     mlflow.set_tracking_uri(tracking_uri)
     x = example[list(FEATURES)].head(20)
     versions: dict[str, int] = {}
-    requirements = [f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}", f"pandas=={pd.__version__}"]
+    requirements = [
+        f"scikit-learn=={sklearn.__version__}",
+        f"numpy=={np.__version__}",
+        f"pandas=={pd.__version__}",
+    ]
     for role in roles:
         model = models[role]
         with (

@@ -84,8 +84,12 @@ def _validate(frame: pd.DataFrame, spec: DatasetSpec, features: Sequence[str], t
         raise DatasetError(f"dataset {spec.uri}: empty (no rows)")
     label = frame[spec.label]
     if label.isna().any():
-        raise DatasetError(f"dataset {spec.uri}: label column {spec.label!r} has {int(label.isna().sum())} missing values")
-    if task == "regression" and not (pd.api.types.is_numeric_dtype(label) and not pd.api.types.is_bool_dtype(label)):
+        raise DatasetError(
+            f"dataset {spec.uri}: label column {spec.label!r} has {int(label.isna().sum())} missing values"
+        )
+    if task == "regression" and not (
+        pd.api.types.is_numeric_dtype(label) and not pd.api.types.is_bool_dtype(label)
+    ):
         example = next(iter(label.tolist()), None)
         raise DatasetError(
             f"dataset {spec.uri}: label column {spec.label!r} must be numeric for regression "

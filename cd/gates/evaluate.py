@@ -92,13 +92,17 @@ def judge(
                 inc = per_model[1][i] if incumbent is not None else None
                 cand_samples = cand.samples.get(check.metric)
                 cand_est = _estimate(
-                    cand.point[check.metric][g], None if cand_samples is None else cand_samples[g], gate.confidence
+                    cand.point[check.metric][g],
+                    None if cand_samples is None else cand_samples[g],
+                    gate.confidence,
                 )
                 inc_est = delta_est = None
                 if inc is not None:
                     inc_samples = inc.samples.get(check.metric)
                     inc_est = _estimate(
-                        inc.point[check.metric][g], None if inc_samples is None else inc_samples[g], gate.confidence
+                        inc.point[check.metric][g],
+                        None if inc_samples is None else inc_samples[g],
+                        gate.confidence,
                     )
                     diff = None
                     if cand_samples is not None and inc_samples is not None:
@@ -151,7 +155,9 @@ class GateChoice:
     notes: tuple[str, ...]
 
 
-def choose_gate(repo: Path, model: str, base: str, head: str | None, base_cfg: RepoConfig, head_cfg: RepoConfig) -> GateChoice:
+def choose_gate(
+    repo: Path, model: str, base: str, head: str | None, base_cfg: RepoConfig, head_cfg: RepoConfig
+) -> GateChoice:
     """The base's gate (a PR cannot lower its own bar); the head's only when the gate is new."""
     from cd.gitrepo import read_file_at_ref
 
@@ -181,7 +187,9 @@ def choose_gate(repo: Path, model: str, base: str, head: str | None, base_cfg: R
             head_gate,
             head or "working tree",
             "new_in_pr",
-            (f"new gate, needs review: {path} does not exist at the base ({base}); judged by this PR's version",),
+            (
+                f"new gate, needs review: {path} does not exist at the base ({base}); judged by this PR's version",
+            ),
         )
     raise GateError(f"no gate for model {model!r}: add gates/{model}.yaml")
 
@@ -228,11 +236,14 @@ def evaluate_promotion(
     version at `base`, by the gate at `base`."""
     from cd.config import load_repo, load_repo_at_ref
     from cd.gates.dataset import load_dataset
+
     base_cfg = load_repo_at_ref(repo, base)
     head_cfg = load_repo(repo) if head is None else load_repo_at_ref(repo, head)
     head_env = head_cfg.environments.get(environment)
     if head_env is None:
-        raise GateError(f"no environment {environment!r} at {head or 'the working tree'} (environments/{environment}.yaml)")
+        raise GateError(
+            f"no environment {environment!r} at {head or 'the working tree'} (environments/{environment}.yaml)"
+        )
     deployment = head_env.models.get(model)
     if deployment is None:
         raise GateError(f"environment {environment!r} has no model {model!r} at {head or 'the working tree'}")
@@ -247,7 +258,9 @@ def evaluate_promotion(
 
     data = load_dataset(gate.dataset, repo, spec.input_names, spec.task)
     candidate_ref = registry.resolve(spec.registered_model, deployment.version)
-    incumbent_ref = registry.resolve(spec.registered_model, base_deployment.version) if base_deployment else None
+    incumbent_ref = (
+        registry.resolve(spec.registered_model, base_deployment.version) if base_deployment else None
+    )
 
     with tempfile.TemporaryDirectory(prefix="modelcd-gate-") as tmp:
         workdir = Path(tmp)
@@ -255,7 +268,9 @@ def evaluate_promotion(
         inc_pred = None
         if incumbent_ref is not None:
             same = incumbent_ref.version == candidate_ref.version
-            inc_pred = cand_pred if same else _predict(registry, incumbent_ref, data.frame, spec, gate, workdir)
+            inc_pred = (
+                cand_pred if same else _predict(registry, incumbent_ref, data.frame, spec, gate, workdir)
+            )
 
     parts = partitions(data.frame, gate.slices)
     checks = judge(gate, spec.task, parts, cand_pred, inc_pred, data.rows)
@@ -268,7 +283,11 @@ def evaluate_promotion(
     if incumbent_ref is None:
         notes.append(
             f"first deploy: no {model} in {environment} at the base; policy `{gate.first_deploy}` "
-            + ("judges value thresholds only" if gate.first_deploy == "value_thresholds" else "fails the gate")
+            + (
+                "judges value thresholds only"
+                if gate.first_deploy == "value_thresholds"
+                else "fails the gate"
+            )
         )
     outcomes = [c.outcome for c in checks]
     verdict = overall_verdict(outcomes)

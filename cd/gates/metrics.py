@@ -22,9 +22,10 @@ precision then need only integer prefix sums of the counts, evaluated at the pos
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-import threading
 from typing import Any, Protocol
 
 import numpy as np
@@ -151,6 +152,30 @@ def ece_bin_index(p: FloatArray, n_bins: int = ECE_BINS) -> IntArray:
 # ------------------------------------------------------------------------------------------ binary
 
 
+def _class_sorted_groups(
+    positive: NDArray[np.bool_], scores: FloatArray, groups: Sequence[IntArray]
+) -> list[tuple[IntArray, IntArray]]:
+    """Per group: (negatives, positives), each ascending by score (ties in row order).
+
+    One float sort for all groups; then a stable sort of small (group, class) keys, which numpy does
+    as a radix sort, so a partition with many groups costs little more than the overall one."""
+    n = len(scores)
+    group_of = np.full(n, -1, np.int64)
+    for g, rows in enumerate(groups):
+        group_of[np.asarray(rows, dtype=np.intp)] = g
+    order = np.argsort(scores, kind="stable")
+    key = group_of[order] * 2 + positive[order]
+    order = order[key >= 0]
+    key = key[key >= 0]
+    key_type = np.int16 if 2 * len(groups) < np.iinfo(np.int16).max else np.int64
+    order = order[np.argsort(key.astype(key_type), kind="stable")]
+    bounds = np.r_[0, np.cumsum(np.bincount(key, minlength=2 * len(groups)))]
+    return [
+        (order[bounds[2 * g] : bounds[2 * g + 1]], order[bounds[2 * g + 1] : bounds[2 * g + 2]])
+        for g in range(len(groups))
+    ]
+
+
 class BinaryKernel:
     """All binary metrics for each group of a partition. `scores` is P(positive).
 
@@ -171,16 +196,13 @@ class BinaryKernel:
         self._blocks: list[slice] = []
         segments: list[tuple[int, int, int, int]] = []  # (start, end, group, ece bin)
         at = blocks_at = 0
-        for g, rows in enumerate(groups):
-            rows = np.asarray(rows, dtype=np.intp)
-            neg = rows[~positive[rows]]
-            pos = rows[positive[rows]]
-            neg = neg[np.argsort(scores[neg], kind="stable")]
-            pos = pos[np.argsort(scores[pos], kind="stable")]
+        for g, (neg, pos) in enumerate(_class_sorted_groups(positive, scores, groups)):
             parts += [neg, pos]
             s_neg, s_pos = scores[neg], scores[pos]
             n0, p0, p1 = at, at + len(neg), at + len(neg) + len(pos)
-            starts = np.flatnonzero(np.r_[True, s_pos[1:] != s_pos[:-1]]) if len(pos) else np.zeros(0, np.intp)
+            starts = (
+                np.flatnonzero(np.r_[True, s_pos[1:] != s_pos[:-1]]) if len(pos) else np.zeros(0, np.intp)
+            )
             ends = np.r_[starts[1:], len(pos)]
             block_start.append(p0 + starts)
             block_end.append(p0 + ends)
@@ -199,7 +221,7 @@ class BinaryKernel:
             for offset, s in ((n0, s_neg), (p0, s_pos)):
                 bins = ece_bin_index(s)
                 cuts = np.r_[0, np.flatnonzero(np.diff(bins)) + 1, len(s)]
-                for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+                for a, b in itertools.pairwise(cuts):
                     if b > a:
                         segments.append((offset + int(a), offset + int(b), g, int(bins[a])))
             at, blocks_at = p1, blocks_at + len(starts)
@@ -214,9 +236,7 @@ class BinaryKernel:
         self._segments = tuple(segments)
         s = scores[self.layout]
         y = positive[self.layout]
-        log_loss = np.where(
-            y, -np.log(np.clip(s, _EPS, 1 - _EPS)), -np.log(np.clip(1 - s, _EPS, 1 - _EPS))
-        )
+        log_loss = np.where(y, -np.log(np.clip(s, _EPS, 1 - _EPS)), -np.log(np.clip(1 - s, _EPS, 1 - _EPS)))
         # per-row linear statistics in layout order: [log loss, squared error, y - p]
         self._linear = np.ascontiguousarray(np.stack([log_loss, (y - s) ** 2, y - s], axis=1))
 
@@ -226,10 +246,12 @@ class BinaryKernel:
 
     def evaluate(self, counts: Counts) -> dict[str, FloatArray]:
         b, g_count = counts.shape[0], self._n_groups
-        w = np.take(counts, self.layout, axis=1, out=_scratch("layout", (b, len(self.layout)), np.uint8))
+        w = _scratch("layout", (b, len(self.layout)), np.uint8)
         z = _scratch("prefix", (b, w.shape[1] + 1), np.int32)
         z[:, 0] = 0
-        np.cumsum(w, axis=1, dtype=np.int32, out=z[:, 1:])
+        for i in range(b):  # row by row: numpy's 2-D take/cumsum along axis 1 are several times slower
+            np.take(counts[i], self.layout, out=w[i])
+            np.cumsum(w[i], dtype=np.int32, out=z[i, 1:])
         at = np.take(z, self._bounds, axis=1).astype(np.float64)  # (b, groups, 5)
         n0, p0, p1, neg_thr, pos_thr = (at[:, :, i].T for i in range(5))  # each (groups, b)
         n_total, p_total = p0 - n0, p1 - p0

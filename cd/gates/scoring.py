@@ -49,7 +49,9 @@ def load_model(model_dir: Path) -> Any:
             return mlflow.sklearn.load_model(str(model_dir))
         return mlflow.pyfunc.load_model(str(model_dir))
     except Exception as exc:  # MLflow and the model's own code raise anything
-        raise RegistryError(f"cannot load the MLflow model in {model_dir}: {type(exc).__name__}: {exc}") from exc
+        raise RegistryError(
+            f"cannot load the MLflow model in {model_dir}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def probability_metrics(task: str, metrics: Sequence[str]) -> list[str]:
@@ -60,7 +62,9 @@ def _call(model: Any, method: str, features: pd.DataFrame, who: str) -> NDArray[
     try:
         return np.asarray(getattr(model, method)(features))
     except Exception as exc:
-        raise GateError(f"{who}: {method} failed on the evaluation dataset: {type(exc).__name__}: {exc}") from exc
+        raise GateError(
+            f"{who}: {method} failed on the evaluation dataset: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _require_probabilities(task: str, metrics: Sequence[str], who: str) -> None:
@@ -83,13 +87,17 @@ def _encode_truth(labels: NDArray[Any], classes: Sequence[Any], who: str) -> NDA
         ) from exc
 
 
-def predict(model: Any, features: pd.DataFrame, labels: pd.Series, task: str, metrics: Sequence[str], who: str) -> Predictions:
+def predict(
+    model: Any, features: pd.DataFrame, labels: pd.Series, task: str, metrics: Sequence[str], who: str
+) -> Predictions:
     """Score `features` with `model`; `who` names the model version in errors."""
     raw_labels = labels.to_numpy()
     if task == "regression":
         out = _call(model, "predict", features, who).astype(np.float64).reshape(len(features), -1)
         if out.shape[1] != 1:
-            raise GateError(f"{who}: predict returned {out.shape[1]} columns; a regression model must return one")
+            raise GateError(
+                f"{who}: predict returned {out.shape[1]} columns; a regression model must return one"
+            )
         return Predictions(task, raw_labels.astype(np.float64), out[:, 0])
 
     has_proba = hasattr(model, "predict_proba")

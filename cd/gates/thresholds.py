@@ -25,6 +25,7 @@ from typing import Literal
 from cd.config.model import ChangeThreshold, ValueThreshold
 
 Outcome = Literal["pass", "fail", "inconclusive", "skipped"]
+VerdictOutcome = Literal["pass", "fail", "inconclusive"]
 Mode = Literal["point", "confident"]
 FirstDeployPolicy = Literal["value_thresholds", "fail"]
 
@@ -100,12 +101,16 @@ def judge_value(metric: str, est: Estimate, threshold: ValueThreshold, mode: Mod
         o = _judge_bar(low, high, threshold.min, at_least=True)
         outcomes.append(o)
         if o != "pass":
-            reasons.append(f"{metric} {shown} {'below' if o == 'fail' else 'not clearly above'} min {threshold.min:g}")
+            reasons.append(
+                f"{metric} {shown} {'below' if o == 'fail' else 'not clearly above'} min {threshold.min:g}"
+            )
     if threshold.max is not None:
         o = _judge_bar(low, high, threshold.max, at_least=False)
         outcomes.append(o)
         if o != "pass":
-            reasons.append(f"{metric} {shown} {'above' if o == 'fail' else 'not clearly below'} max {threshold.max:g}")
+            reasons.append(
+                f"{metric} {shown} {'above' if o == 'fail' else 'not clearly below'} max {threshold.max:g}"
+            )
     return Decision(worst(outcomes) if outcomes else "pass", tuple(reasons))
 
 
@@ -119,7 +124,12 @@ def allowed_worsening(threshold: ChangeThreshold, incumbent: float) -> float:
 
 
 def judge_change(
-    metric: str, higher_is_better: bool, incumbent: Estimate, delta: Estimate, threshold: ChangeThreshold, mode: Mode
+    metric: str,
+    higher_is_better: bool,
+    incumbent: Estimate,
+    delta: Estimate,
+    threshold: ChangeThreshold,
+    mode: Mode,
 ) -> Decision:
     tolerance = allowed_worsening(threshold, incumbent.value)
     bar = -tolerance if higher_is_better else tolerance
@@ -141,7 +151,8 @@ def decide(check: CheckInput, mode: Mode, min_examples: int, first_deploy: First
     if check.examples < min_examples:
         if check.is_overall:
             return Decision(
-                "inconclusive", (f"only {check.examples} examples overall, fewer than min_examples {min_examples}",)
+                "inconclusive",
+                (f"only {check.examples} examples overall, fewer than min_examples {min_examples}",),
             )
         return Decision("skipped", (f"{check.examples} examples < min_examples {min_examples}",))
     if check.incumbent is None and first_deploy == "fail":
@@ -162,19 +173,25 @@ def decide(check: CheckInput, mode: Mode, min_examples: int, first_deploy: First
                 return Decision("skipped", ("no incumbent: change threshold not applicable (first deploy)",))
         else:
             if check.higher_is_better is None:
-                return Decision("fail", (f"{check.metric} has no direction; a change threshold cannot apply",))
+                return Decision(
+                    "fail", (f"{check.metric} has no direction; a change threshold cannot apply",)
+                )
             decisions.append(
-                judge_change(check.metric, check.higher_is_better, check.incumbent, check.delta, check.change, mode)
+                judge_change(
+                    check.metric, check.higher_is_better, check.incumbent, check.delta, check.change, mode
+                )
             )
     if not decisions:
         return Decision("skipped", ("no threshold applies",))
     allowed = next((d.allowed_delta for d in decisions if d.allowed_delta is not None), None)
     return Decision(
-        worst([d.outcome for d in decisions]), tuple(r for d in decisions for r in d.reasons), allowed_delta=allowed
+        worst([d.outcome for d in decisions]),
+        tuple(r for d in decisions for r in d.reasons),
+        allowed_delta=allowed,
     )
 
 
-def overall_verdict(outcomes: list[Outcome]) -> Outcome:
+def overall_verdict(outcomes: list[Outcome]) -> VerdictOutcome:
     """fail if anything failed; inconclusive if anything was, or if nothing passed at all; else pass."""
     if "fail" in outcomes:
         return "fail"

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from cd.config.model import ChangeThreshold, ValueThreshold
 from cd.errors import GateError
-from cd.gates.thresholds import Estimate, Outcome
+from cd.gates.thresholds import Estimate, Outcome, VerdictOutcome
 
 SCHEMA = "modelcd/gate-verdict"
 SCHEMA_VERSION = 1
@@ -70,7 +70,7 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class GateVerdict:
-    verdict: Literal["pass", "fail", "inconclusive"]
+    verdict: VerdictOutcome
     environment: str
     model: str
     task: str
@@ -146,7 +146,9 @@ def _check_dict(c: CheckResult) -> dict[str, Any]:
         "incumbent": _estimate_dict(c.incumbent),
         "delta": _estimate_dict(c.delta),
         "thresholds": {
-            "value": None if c.value_threshold is None else {"min": c.value_threshold.min, "max": c.value_threshold.max},
+            "value": None
+            if c.value_threshold is None
+            else {"min": c.value_threshold.min, "max": c.value_threshold.max},
             "change": None
             if c.change_threshold is None
             else {"absolute": c.change_threshold.absolute, "relative": c.change_threshold.relative},

@@ -55,7 +55,9 @@ def churn_repo(tmp_path: Path, churn_data: churn.Datasets) -> GitRepo:
     as in a real checkout after `python models/churn/train.py`)."""
     repo = make_template_repo(tmp_path / "repo")
     repo.write(churn.TEST_PATH, "")
-    (repo.path / churn.TEST_PATH).write_bytes(churn.to_csv_bytes(churn.generate(churn.TEST_ROWS, churn.TEST_SEED)))
+    (repo.path / churn.TEST_PATH).write_bytes(
+        churn.to_csv_bytes(churn.generate(churn.TEST_ROWS, churn.TEST_SEED))
+    )
     return repo
 
 

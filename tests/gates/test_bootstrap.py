@@ -24,11 +24,15 @@ def test_same_seed_same_resamples() -> None:
 
 
 def test_different_seed_different_resamples() -> None:
-    assert not np.array_equal(resample_counts(1000, range(5), seed=3), resample_counts(1000, range(5), seed=4))
+    assert not np.array_equal(
+        resample_counts(1000, range(5), seed=3), resample_counts(1000, range(5), seed=4)
+    )
 
 
 def test_resample_b_does_not_depend_on_which_other_resamples_are_drawn() -> None:
-    assert np.array_equal(resample_counts(500, range(3, 4), seed=1)[0], resample_counts(500, range(6), seed=1)[3])
+    assert np.array_equal(
+        resample_counts(500, range(3, 4), seed=1)[0], resample_counts(500, range(6), seed=1)[3]
+    )
 
 
 def test_counts_are_poisson_one() -> None:
@@ -48,7 +52,9 @@ def test_bootstrap_is_reproducible_and_independent_of_chunking_and_threads(
     assert np.array_equal(first, second)
 
 
-def test_candidate_and_incumbent_see_the_same_resamples(data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+def test_candidate_and_incumbent_see_the_same_resamples(
+    data: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
     y, a, b = data
     rows = [np.arange(len(y))]
     cand, inc = bootstrap([BinaryKernel(y, a, rows), BinaryKernel(y, b, rows)], len(y), 30, seed=1)

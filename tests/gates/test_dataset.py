@@ -53,7 +53,9 @@ def test_loads_parquet(repo: Path) -> None:
 
 
 def test_missing_file(repo: Path) -> None:
-    with pytest.raises(DatasetError, match=r"^dataset data/nope.csv: file not found \(looked at .*/data/nope.csv\)$"):
+    with pytest.raises(
+        DatasetError, match=r"^dataset data/nope.csv: file not found \(looked at .*/data/nope.csv\)$"
+    ):
         load_dataset(spec("data/nope.csv"), repo, FEATURES, "binary_classification")
 
 
@@ -63,7 +65,10 @@ def test_path_outside_the_repository_is_refused(repo: Path) -> None:
 
 
 def test_missing_label_column(repo: Path) -> None:
-    with pytest.raises(DatasetError, match=r"^dataset data/test.csv: label column 'churned' not found \(columns: a, b, label\)$"):
+    with pytest.raises(
+        DatasetError,
+        match=r"^dataset data/test.csv: label column 'churned' not found \(columns: a, b, label\)$",
+    ):
         load_dataset(spec(label="churned"), repo, FEATURES, "binary_classification")
 
 
@@ -86,13 +91,18 @@ def test_zero_byte_file_is_empty(repo: Path) -> None:
 
 def test_non_numeric_regression_label(repo: Path) -> None:
     (repo / "data" / "test.csv").write_bytes(b"a,b,label\n1,x,high\n2,y,low\n")
-    with pytest.raises(DatasetError, match=r"^dataset data/test.csv: label column 'label' must be numeric for regression \(found values such as 'high'\)$"):
+    with pytest.raises(
+        DatasetError,
+        match=r"^dataset data/test.csv: label column 'label' must be numeric for regression \(found values such as 'high'\)$",
+    ):
         load_dataset(spec(), repo, FEATURES, "regression")
 
 
 def test_missing_label_values(repo: Path) -> None:
     (repo / "data" / "test.csv").write_bytes(b"a,b,label\n1,x,\n2,y,1\n")
-    with pytest.raises(DatasetError, match=r"^dataset data/test.csv: label column 'label' has 1 missing values$"):
+    with pytest.raises(
+        DatasetError, match=r"^dataset data/test.csv: label column 'label' has 1 missing values$"
+    ):
         load_dataset(spec(), repo, FEATURES, "binary_classification")
 
 
@@ -111,21 +121,32 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         import boto3
 
         client = boto3.client("s3", region_name="eu-west-1")
-        client.create_bucket(Bucket="eval-data", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        client.create_bucket(
+            Bucket="eval-data", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
         client.put_object(Bucket="eval-data", Key="churn/test.csv", Body=CSV)
         yield client
 
 
 def test_loads_from_s3_with_pin(s3: object, tmp_path: Path) -> None:
-    data = load_dataset(spec("s3://eval-data/churn/test.csv", sha256=SHA), tmp_path, FEATURES, "binary_classification")
+    data = load_dataset(
+        spec("s3://eval-data/churn/test.csv", sha256=SHA), tmp_path, FEATURES, "binary_classification"
+    )
     assert (data.rows, data.sha256, data.uri) == (3, SHA, "s3://eval-data/churn/test.csv")
 
 
 def test_missing_s3_object_is_a_clear_error(s3: object, tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match=r"^dataset s3://eval-data/churn/nope.csv: S3 GetObject failed \(NoSuchKey\)"):
+    with pytest.raises(
+        DatasetError, match=r"^dataset s3://eval-data/churn/nope.csv: S3 GetObject failed \(NoSuchKey\)"
+    ):
         load_dataset(spec("s3://eval-data/churn/nope.csv"), tmp_path, FEATURES, "binary_classification")
 
 
 def test_s3_sha_mismatch_refuses(s3: object, tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"sha256 mismatch"):
-        load_dataset(spec("s3://eval-data/churn/test.csv", sha256="f" * 64), tmp_path, FEATURES, "binary_classification")
+        load_dataset(
+            spec("s3://eval-data/churn/test.csv", sha256="f" * 64),
+            tmp_path,
+            FEATURES,
+            "binary_classification",
+        )

@@ -18,9 +18,14 @@ from tests.helpers import GitRepo, run_modelcd
 def test_a_better_version_passes(churn_repo: GitRepo, churn_registry: ChurnRegistry) -> None:
     v = churn_registry.versions
     open_pr(churn_repo, v["baseline"], v["better"])
-    verdict = evaluate_promotion(churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri))
+    verdict = evaluate_promotion(
+        churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri)
+    )
     assert verdict.verdict == "pass", [c for c in verdict.checks if c.outcome != "pass"]
-    assert (verdict.candidate.version, verdict.incumbent and verdict.incumbent.version) == (v["better"], v["baseline"])
+    assert (verdict.candidate.version, verdict.incumbent and verdict.incumbent.version) == (
+        v["better"],
+        v["baseline"],
+    )
     assert {c.outcome for c in verdict.checks} == {"pass"}
     assert verdict.dataset.sha256 == TEST_SHA256 and verdict.dataset.pinned
     assert verdict.gate.status == "unchanged" and verdict.notes == ()
@@ -32,7 +37,9 @@ def test_a_version_worse_on_premium_fails_naming_the_slice_and_the_numbers(
 ) -> None:
     v = churn_registry.versions
     open_pr(churn_repo, v["better"], v["worse_on_premium"])
-    verdict = evaluate_promotion(churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri))
+    verdict = evaluate_promotion(
+        churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri)
+    )
     assert verdict.verdict == "fail"
     failed = {(c.metric, c.slice) for c in verdict.checks_with("fail")}
     assert ("roc_auc", "plan=premium") in failed
@@ -52,12 +59,16 @@ def test_a_pr_that_lowers_its_threshold_is_still_judged_by_the_base_gate(
     churn_repo.commit("staging at better")
     churn_repo.git("checkout", "-q", "-b", "pr")
     gate = churn_repo.read("gates/churn.yaml")
-    lowered = gate.replace("value: {min: 0.70}\n    change: {absolute: 0.01}", "value: {min: 0.50}\n    change: {absolute: 0.50}")
+    lowered = gate.replace(
+        "value: {min: 0.70}\n    change: {absolute: 0.01}", "value: {min: 0.50}\n    change: {absolute: 0.50}"
+    )
     assert lowered != gate
     churn_repo.write("gates/churn.yaml", lowered.replace("slices: [overall, plan]", "slices: [overall]"))
     set_version(churn_repo, "staging", v["worse_on_premium"])
     churn_repo.commit("promote worse, lower the bar")
-    verdict = evaluate_promotion(churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri))
+    verdict = evaluate_promotion(
+        churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri)
+    )
     assert verdict.verdict == "fail"
     assert verdict.gate.status == "changed_in_pr" and verdict.gate.ref == "main"
     assert verdict.notes[0] == (
@@ -81,12 +92,18 @@ def test_a_new_gate_is_used_from_the_head_and_flagged_and_first_deploy_judges_va
     churn_repo.write("gates/churn.yaml", gate)
     churn_repo.write(
         "environments/staging.yaml",
-        churn_repo.read("environments/staging.yaml").replace("models: {}\n", f"models:\n  churn:\n    version: {v['better']}\n"),
+        churn_repo.read("environments/staging.yaml").replace(
+            "models: {}\n", f"models:\n  churn:\n    version: {v['better']}\n"
+        ),
     )
     churn_repo.commit("first deploy of churn")
-    verdict = evaluate_promotion(churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri))
+    verdict = evaluate_promotion(
+        churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri)
+    )
     assert verdict.gate.status == "new_in_pr"
-    assert verdict.notes[0].startswith("new gate, needs review: gates/churn.yaml does not exist at the base (main)")
+    assert verdict.notes[0].startswith(
+        "new gate, needs review: gates/churn.yaml does not exist at the base (main)"
+    )
     assert verdict.incumbent is None
     assert verdict.verdict == "pass"
     skipped = {c.metric for c in verdict.checks_with("skipped")}
@@ -98,8 +115,12 @@ def test_a_version_missing_from_the_registry_is_a_clear_error(
     churn_repo: GitRepo, churn_registry: ChurnRegistry
 ) -> None:
     open_pr(churn_repo, churn_registry.versions["baseline"], 99)
-    with pytest.raises(RegistryError, match=r"^model 'churn' version 99: not found in the MLflow registry at sqlite:///"):
-        evaluate_promotion(churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri))
+    with pytest.raises(
+        RegistryError, match=r"^model 'churn' version 99: not found in the MLflow registry at sqlite:///"
+    ):
+        evaluate_promotion(
+            churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri)
+        )
 
 
 def test_cli_fails_with_exit_1_writes_json_markdown_and_the_job_summary(
@@ -110,7 +131,17 @@ def test_cli_fails_with_exit_1_writes_json_markdown_and_the_job_summary(
     summary = tmp_path / "summary.md"
     out = tmp_path / "out"
     result = run_modelcd(
-        "gate", "--env", "staging", "--model", "churn", "--base", "main", "--head", "pr", "--out", str(out),
+        "gate",
+        "--env",
+        "staging",
+        "--model",
+        "churn",
+        "--base",
+        "main",
+        "--head",
+        "pr",
+        "--out",
+        str(out),
         cwd=churn_repo.path,
         env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri, "GITHUB_STEP_SUMMARY": str(summary)},
     )
@@ -133,7 +164,14 @@ def test_cli_all_judges_every_promotion_in_the_plan_and_passes(
     v = churn_registry.versions
     open_pr(churn_repo, v["baseline"], v["better"])
     result = run_modelcd(
-        "gate", "--all", "--base", "main", "--head", "pr", "--format", "json",
+        "gate",
+        "--all",
+        "--base",
+        "main",
+        "--head",
+        "pr",
+        "--format",
+        "json",
         cwd=churn_repo.path,
         env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri},
     )

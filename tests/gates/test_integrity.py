@@ -28,8 +28,12 @@ def test_pr_lowering_the_threshold_is_judged_by_the_base_gate(template_repo: Git
     lower_bar(template_repo)
     template_repo.commit("lower the bar")
     choice = choose_gate(
-        template_repo.path, "churn", "main", "pr",
-        load_repo_at_ref(template_repo.path, "main"), load_repo_at_ref(template_repo.path, "pr"),
+        template_repo.path,
+        "churn",
+        "main",
+        "pr",
+        load_repo_at_ref(template_repo.path, "main"),
+        load_repo_at_ref(template_repo.path, "pr"),
     )
     assert (roc_auc_min(choice.gate), choice.ref, choice.status) == (0.70, "main", "changed_in_pr")
     assert choice.notes == (
@@ -41,8 +45,12 @@ def test_pr_lowering_the_threshold_is_judged_by_the_base_gate(template_repo: Git
 def test_uncommitted_lowering_in_the_working_tree_is_judged_by_the_base_gate(template_repo: GitRepo) -> None:
     lower_bar(template_repo)
     choice = choose_gate(
-        template_repo.path, "churn", "HEAD", None,
-        load_repo_at_ref(template_repo.path, "HEAD"), load_repo(template_repo.path),
+        template_repo.path,
+        "churn",
+        "HEAD",
+        None,
+        load_repo_at_ref(template_repo.path, "HEAD"),
+        load_repo(template_repo.path),
     )
     assert (roc_auc_min(choice.gate), choice.status) == (0.70, "changed_in_pr")
 
@@ -66,8 +74,12 @@ def test_a_gate_new_in_the_pr_is_used_and_flagged(template_repo: GitRepo) -> Non
     template_repo.write("gates/churn.yaml", gate.replace(*LOWER))
     template_repo.commit("add a gate")
     choice = choose_gate(
-        template_repo.path, "churn", "main", "pr",
-        load_repo_at_ref(template_repo.path, "main"), load_repo_at_ref(template_repo.path, "pr"),
+        template_repo.path,
+        "churn",
+        "main",
+        "pr",
+        load_repo_at_ref(template_repo.path, "main"),
+        load_repo_at_ref(template_repo.path, "pr"),
     )
     assert (roc_auc_min(choice.gate), choice.ref, choice.status) == (0.10, "pr", "new_in_pr")
     assert choice.notes == (

@@ -7,6 +7,7 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
+from cd.errors import GateError
 from cd.gates.metrics import (
     METRICS,
     BinaryKernel,
@@ -15,7 +16,6 @@ from cd.gates.metrics import (
     metric_info,
     point_estimates,
 )
-from cd.errors import GateError
 
 TOL = 1e-9
 

@@ -36,10 +36,20 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = (root / "server.log").open("wb")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-            "--artifacts-destination", (root / "artifacts").as_uri(),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination",
+            (root / "artifacts").as_uri(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -55,7 +65,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except requests.RequestException:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server did not start:\n{(root / 'server.log').read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"mlflow server did not start:\n{(root / 'server.log').read_text()[-3000:]}"
+                )
             time.sleep(0.5)
         yield uri
     finally:
@@ -85,5 +97,8 @@ def test_gate_resolves_and_downloads_versions_through_an_mlflow_server(
 def test_a_missing_version_on_the_server_is_a_clear_error(mlflow_server: str, tmp_path: Path) -> None:
     from cd.errors import RegistryError
 
-    with pytest.raises(RegistryError, match=rf"^registered model 'nosuch': not found in the MLflow registry at {mlflow_server}$"):
+    with pytest.raises(
+        RegistryError,
+        match=rf"^registered model 'nosuch': not found in the MLflow registry at {mlflow_server}$",
+    ):
         Registry(mlflow_server).resolve("nosuch", 1)

@@ -27,7 +27,14 @@ class LabelOnlyModel:
 
 def test_a_probability_metric_on_a_label_only_model_is_a_clear_error() -> None:
     with pytest.raises(GateError) as err:
-        predict(LabelOnlyModel(), FEATURES, LABELS, "binary_classification", ["recall", "roc_auc", "log_loss"], "model 'churn' version 7")
+        predict(
+            LabelOnlyModel(),
+            FEATURES,
+            LABELS,
+            "binary_classification",
+            ["recall", "roc_auc", "log_loss"],
+            "model 'churn' version 7",
+        )
     assert str(err.value) == (
         "model 'churn' version 7 cannot give class probabilities (no predict_proba), but the gate's metrics "
         "roc_auc, log_loss need them; log the model with a flavor that has predict_proba (e.g. mlflow.sklearn) "
@@ -46,7 +53,14 @@ def test_predict_proba_is_used_with_the_models_class_order() -> None:
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression().fit(FEATURES, pd.Series(["stay", "churn", "churn", "stay"]))
-    scores = predict(model, FEATURES, pd.Series(["stay", "churn", "churn", "stay"]), "binary_classification", ["roc_auc"], "m")
+    scores = predict(
+        model,
+        FEATURES,
+        pd.Series(["stay", "churn", "churn", "stay"]),
+        "binary_classification",
+        ["roc_auc"],
+        "m",
+    )
     assert list(model.classes_) == ["churn", "stay"]
     assert scores.truth.tolist() == [True, False, False, True]  # positive = classes_[1]
     assert np.allclose(scores.predicted, model.predict_proba(FEATURES)[:, 1])

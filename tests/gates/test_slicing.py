@@ -65,5 +65,7 @@ def test_buckets_on_a_text_feature_are_a_clear_error() -> None:
 
 
 def test_every_row_is_in_exactly_one_group() -> None:
-    rows = np.concatenate([g.rows for g in partition(FRAME, SliceSpec("plan x region", ("plan", "region"))).groups])
+    rows = np.concatenate(
+        [g.rows for g in partition(FRAME, SliceSpec("plan x region", ("plan", "region"))).groups]
+    )
     assert sorted(rows.tolist()) == list(range(len(FRAME)))

@@ -47,7 +47,18 @@ VERDICT = GateVerdict(
     candidate=ModelVersionInfo("churn", 3, "run3", "models:/m-3", "a" * 64),
     incumbent=ModelVersionInfo("churn", 2, "run2", "models:/m-2", "b" * 64),
     dataset=DatasetInfo("data/churn_test.csv", "c" * 64, 8000, "churned", pinned=True),
-    gate=GateSource("gates/churn.yaml", "main", "d" * 40, "changed_in_pr", "confident", 0.95, 200, 7, 100, "value_thresholds"),
+    gate=GateSource(
+        "gates/churn.yaml",
+        "main",
+        "d" * 40,
+        "changed_in_pr",
+        "confident",
+        0.95,
+        200,
+        7,
+        100,
+        "value_thresholds",
+    ),
     checks=(
         check("overall", "pass", 0.91, 0.918),
         check("plan=premium|x", "fail", 0.56, 0.89, ("roc_auc 0.56 (CI 0.54..0.58) below min 0.7",)),
@@ -79,20 +90,28 @@ def test_nan_is_written_as_null_and_read_back_as_nan() -> None:
 
 def test_another_schema_version_is_refused() -> None:
     data = VERDICT.to_dict() | {"schema_version": 2}
-    with pytest.raises(GateError, match=r"^not a gate verdict this version understands: schema='modelcd/gate-verdict' schema_version=2"):
+    with pytest.raises(
+        GateError,
+        match=r"^not a gate verdict this version understands: schema='modelcd/gate-verdict' schema_version=2",
+    ):
         load_verdict(json.dumps(data))
 
 
 def test_markdown_has_summary_notes_blocking_checks_table_and_mermaid_chart() -> None:
     md = render_markdown(VERDICT)
-    assert md.startswith("## ❌ Gate FAIL: `churn` v3 → staging\n\n**FAIL: churn v3 vs v2 in staging (1 fail, 1 pass)**\n")
+    assert md.startswith(
+        "## ❌ Gate FAIL: `churn` v3 → staging\n\n**FAIL: churn v3 vs v2 in staging (1 fail, 1 pass)**\n"
+    )
     assert "> [!WARNING]\n> gates/churn.yaml is changed by this pull request\n" in md
     assert "- ❌ **roc_auc** on **plan=premium\\|x**: roc_auc 0.56 (CI 0.54..0.58) below min 0.7\n" in md
     assert (
         "| ❌ | roc_auc | plan=premium\\|x | 480 | 0.5600 [0.5400, 0.5800] | 0.8900 [0.8700, 0.9100] "
         "| -0.3300 [-0.3400, -0.3200] | ≥ 0.7, Δ ≥ -0.01 |" in md
     )
-    assert '```mermaid\nxychart-beta\n    title "roc_auc by slice"\n    x-axis ["overall", "plan=premiumx"]\n' in md
+    assert (
+        '```mermaid\nxychart-beta\n    title "roc_auc by slice"\n    x-axis ["overall", "plan=premiumx"]\n'
+        in md
+    )
     assert "    bar [0.91, 0.56]\n    line [0.918, 0.89]\n```" in md
 
 
