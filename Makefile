@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean install audit-workflows
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check cd tests benchmarks
 	$(BIN)/ruff format --check cd tests benchmarks
 	$(BIN)/mypy
+
+# Install modelcd into .venv; inside GitHub Actions also put .venv/bin on PATH for later steps.
+install: $(STAMP)
+	@if [ -n "$$GITHUB_PATH" ]; then echo "$(abspath $(BIN))" >> "$$GITHUB_PATH"; fi
+
+# Audit .github/ (workflows) with zizmor, offline.
+audit-workflows: $(STAMP)
+	$(BIN)/zizmor --offline .github/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -85,3 +85,7 @@ class RolloutError(ModelcdError):
 
 class TargetError(ModelcdError):
     """The serving target (SageMaker, local) failed an operation."""
+
+
+class PromotionError(ModelcdError):
+    """A promotion or rollback proposal was refused (version not live, already there, wrong order)."""

@@ -20,6 +20,17 @@ from cd.errors import EXIT_UNEXPECTED, ModelcdError
 COMMANDS: dict[str, str] = {
     "validate": "cd.cli.config_commands:validate",
     "plan": "cd.cli.config_commands:plan",
+    "matrix": "cd.cli.github_commands:matrix",
+    "comment": "cd.cli.github_commands:comment",
+    "status-checks": "cd.cli.github_commands:status_checks",
+    "approvals": "cd.cli.github_commands:approvals",
+    "override": "cd.cli.github_commands:override",
+    "promote": "cd.cli.github_commands:promote",
+    "rollback": "cd.cli.github_commands:rollback",
+    "diff": "cd.cli.github_commands:diff",
+    "drift": "cd.cli.github_commands:drift",
+    "local": "cd.cli.local_commands:local",
+    "release": "cd.cli.release_commands:release",
     "gate": "cd.cli.gate_commands:gate",
 }
 
@@ -38,7 +49,6 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        debug = ctx.obj.get("debug", False) if isinstance(ctx.obj, dict) else False
         try:
             return super().invoke(ctx)
         except ModelcdError as exc:
@@ -47,7 +57,7 @@ class LazyGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:  # the last resort: never a bare traceback unless asked
-            if debug:
+            if isinstance(ctx.obj, dict) and ctx.obj.get("debug"):
                 traceback.print_exc()
             else:
                 click.echo(f"unexpected error: {type(exc).__name__}: {exc}", err=True)

@@ -1,0 +1,65 @@
+"""GitHub deployments and deployment statuses for environment rollouts (library functions the deploy
+command calls: in_progress when a rollout starts, success or failure when it ends)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from cd.github.api import GitHubClient
+
+DeploymentState = Literal["queued", "in_progress", "success", "failure", "error", "inactive"]
+
+
+@dataclass(frozen=True)
+class TrackedDeployment:
+    id: int
+    environment: str
+    model: str
+    version: int
+
+
+def start_deployment(
+    client: GitHubClient, *, env: str, model: str, version: int, ref: str, log_url: str = ""
+) -> TrackedDeployment:
+    """Create the deployment of `model` v`version` to `env` at `ref` and mark it in_progress."""
+    info = client.create_deployment(
+        ref,
+        env,
+        f"{model} v{version}",
+        payload={"model": model, "version": version},
+    )
+    client.create_deployment_status(
+        info.id, "in_progress", f"rolling out {model} v{version}", log_url=log_url
+    )
+    return TrackedDeployment(info.id, env, model, version)
+
+
+def finish_deployment(
+    client: GitHubClient,
+    deployment: TrackedDeployment,
+    state: DeploymentState,
+    description: str,
+    *,
+    log_url: str = "",
+    environment_url: str = "",
+) -> None:
+    client.create_deployment_status(
+        deployment.id, state, description, log_url=log_url, environment_url=environment_url
+    )
+
+
+@contextmanager
+def tracked_deployment(
+    client: GitHubClient, *, env: str, model: str, version: int, ref: str, log_url: str = ""
+) -> Iterator[TrackedDeployment]:
+    """in_progress on entry; success when the block ends normally, failure (with the error) when it raises."""
+    deployment = start_deployment(client, env=env, model=model, version=version, ref=ref, log_url=log_url)
+    try:
+        yield deployment
+    except BaseException as exc:
+        finish_deployment(client, deployment, "failure", f"{model} v{version}: {exc}", log_url=log_url)
+        raise
+    finish_deployment(client, deployment, "success", f"{model} v{version} is live", log_url=log_url)

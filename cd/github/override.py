@@ -1,0 +1,72 @@
+"""`/modelcd override <reason>`: parse the comment and decide whether its author may override. Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+COMMAND = "/modelcd override"
+WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
+_COMMAND_RE = re.compile(r"^\s*/modelcd\s+override(?:\s+(?P<reason>.*))?$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class OverrideRequest:
+    reason: str
+
+
+@dataclass(frozen=True)
+class OverrideDecision:
+    allowed: bool
+    why: str  # for a refusal: the reply; for an approval: who authorized it through what
+
+
+def parse_override_comment(body: str) -> OverrideRequest | None:
+    """The request in a comment whose first line is `/modelcd override <reason>`; None if it is not one.
+
+    The reason is the rest of the comment, whitespace-collapsed; an empty reason is still a request
+    (refused by `decide_override`, so the commenter learns why).
+    """
+    match = _COMMAND_RE.match(body.strip())
+    if match is None:
+        return None
+    reason = " ".join((match.group("reason") or "").split())
+    return OverrideRequest(reason=reason)
+
+
+def decide_override(
+    request: OverrideRequest,
+    *,
+    commenter: str,
+    pr_author: str,
+    permission: str,
+    required_teams: Iterable[str],
+    team_members: Mapping[str, frozenset[str]],
+) -> OverrideDecision:
+    """May `commenter` override the failed gates of this PR?
+
+    They must not be the PR's author, must have write access to the repository, and when the affected
+    environments' approval policies name teams, must belong to one of them. A reason is required.
+    """
+    teams = tuple(dict.fromkeys(required_teams))
+    if not request.reason:
+        return OverrideDecision(False, f"an override needs a reason: `{COMMAND} <reason>`")
+    if commenter.lower() == pr_author.lower():
+        return OverrideDecision(
+            False, f"@{commenter} opened this PR; the author cannot override its own gates"
+        )
+    if permission not in WRITE_PERMISSIONS:
+        return OverrideDecision(
+            False,
+            f"@{commenter} has {permission or 'no'} access to this repository; overriding needs write access",
+        )
+    if teams:
+        member_of = [t for t in teams if commenter.lower() in team_members.get(t, frozenset())]
+        if not member_of:
+            return OverrideDecision(
+                False,
+                f"@{commenter} is not a member of {' or '.join(teams)}, the approvers of the affected environments",
+            )
+        return OverrideDecision(True, f"@{commenter} ({member_of[0]})")
+    return OverrideDecision(True, f"@{commenter} ({permission} access)")

@@ -1,0 +1,140 @@
+"""`modelcd override`: handle a `/modelcd override <reason>` comment on a PR.
+
+Finds the failed `modelcd/gate <model>@<env>` statuses on the PR's head commit, decides whether the
+commenter may override them (see `cd.github.override`), and either turns them green with
+"overridden by @user: reason" (and records the override in the verdict files when given) or replies
+saying why the override is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cd.config.model import RepoConfig
+from cd.github.actions import IssueCommentEvent
+from cd.github.api import GitHubClient
+from cd.github.comment import parse_status_context
+from cd.github.gate_results import Override
+from cd.github.override import OverrideDecision, decide_override, parse_override_comment
+from cd.github.review_policy import team_memberships
+
+FAILED_STATES = ("failure", "error")
+
+
+@dataclass(frozen=True)
+class OverrideOutcome:
+    applied: bool
+    message: str  # also the reply posted on the PR
+    contexts: tuple[str, ...] = ()
+
+
+def _reply(client: GitHubClient, number: int, text: str) -> None:
+    client.create_comment(number, text)
+
+
+def handle_override_comment(
+    client: GitHubClient,
+    event: IssueCommentEvent,
+    config: RepoConfig,
+    *,
+    org_client: GitHubClient | None = None,
+    verdicts: Path | None = None,
+    now: datetime | None = None,
+) -> OverrideOutcome | None:
+    """None when the comment is not an override request (or not on a PR): nothing to do, no reply."""
+    request = parse_override_comment(event.body)
+    if request is None or not event.is_pull_request:
+        return None
+    pull = client.pull_request(event.issue_number)
+    _, statuses = client.combined_status(pull.head_sha)
+    failed = [
+        (s.context, pair)
+        for s in statuses
+        if s.state in FAILED_STATES and (pair := parse_status_context(s.context)) is not None
+    ]
+    if not failed:
+        message = f"Override ignored: no failed modelcd gate on `{pull.head_sha[:7]}`; nothing to override."
+        _reply(client, pull.number, message)
+        return OverrideOutcome(False, message)
+    teams = tuple(
+        team
+        for _, (_, env) in failed
+        if env in config.environments
+        for team in config.environments[env].approvals.teams
+    )
+    members = (
+        team_memberships(org_client or client, tuple(dict.fromkeys(teams)), {event.commenter})
+        if teams
+        else {}
+    )
+    decision: OverrideDecision = decide_override(
+        request,
+        commenter=event.commenter,
+        pr_author=pull.author,
+        permission=client.collaborator_permission(event.commenter),
+        required_teams=teams,
+        team_members=members,
+    )
+    if not decision.allowed:
+        message = f"Override ignored: {decision.why}."
+        _reply(client, pull.number, message)
+        return OverrideOutcome(False, message)
+    description = f"overridden by @{event.commenter}: {request.reason}"
+    for context, _ in failed:
+        client.create_status(pull.head_sha, "success", context, description, event.html_url or None)
+    override = Override(
+        by=event.commenter,
+        reason=request.reason,
+        at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        url=event.html_url,
+    )
+    if verdicts is not None:
+        record_override(verdicts, [pair for _, pair in failed], override)
+    contexts = tuple(c for c, _ in failed)
+    message = (
+        f"Override recorded: {description}. Gates turned green on `{pull.head_sha[:7]}`: "
+        + ", ".join(f"`{c}`" for c in contexts)
+        + ". The override is kept in the verdict and the release notes."
+    )
+    _reply(client, pull.number, message)
+    return OverrideOutcome(True, message, contexts)
+
+
+def record_override(verdicts: Path, pairs: list[tuple[str, str]], override: Override) -> list[Path]:
+    """Add `"override": {...}` to the verdict JSON of each (model, env); atomic rewrite per file."""
+    wanted = set(pairs)
+    written = []
+    for path in sorted(verdicts.rglob("*.json")):
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            continue
+        pair = (str(data.get("model")), str(data.get("env") or data.get("environment")))
+        if pair not in wanted:
+            continue
+        data["override"] = {
+            "by": override.by,
+            "reason": override.reason,
+            "at": override.at,
+            "url": override.url,
+        }
+        _write_json_atomic(path, data)
+        written.append(path)
+    return written
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,175 @@
+"""Gather what a release needs: model card, verdict, build record, plan entry, PR approvals.
+
+Pure builders (`model_card`, `approvals_from_reviews`) plus `gather_inputs`, the edge that reads the
+repository, files, the registry and GitHub."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cd.config.model import Gate, ModelSpec
+from cd.errors import ReleaseError
+from cd.release.model import Approval, ModelCard, ReleaseInputs
+
+SETTLED_REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "DISMISSED")
+
+
+@dataclass(frozen=True)
+class RegistryFacts:
+    """What the registry says about the version (cd.registry.ModelVersionRef has these fields)."""
+
+    run_id: str | None
+    source: str
+    sha256: str
+    params: Mapping[str, str]
+    metrics: Mapping[str, float]
+
+
+def model_card(
+    model: str,
+    version: int,
+    spec: ModelSpec | None,
+    registry: RegistryFacts | None,
+    build_record: Mapping[str, Any],
+    gate: Gate | None,
+) -> ModelCard:
+    data = {}
+    if gate is not None and gate.dataset.sha256:
+        data[gate.dataset.uri] = gate.dataset.sha256
+    return ModelCard(
+        model=model,
+        version=version,
+        registered_model=spec.registered_model if spec else str(build_record.get("registered_model", model)),
+        task=str(spec.task) if spec else "",
+        description=spec.description if spec else "",
+        owners=spec.owners if spec else (),
+        inputs=tuple((c.name, str(c.type)) for c in spec.inputs) if spec else (),
+        run_id=registry.run_id if registry else build_record.get("run_id"),
+        source=registry.source if registry else build_record.get("model_source"),
+        model_sha256=registry.sha256 if registry else build_record.get("model_sha256"),
+        params=dict(registry.params) if registry else {},
+        metrics=dict(registry.metrics) if registry else {},
+        data_sha256=data,
+    )
+
+
+def approvals_from_reviews(
+    reviews: Sequence[tuple[str, str, str]], author: str, head_sha: str
+) -> tuple[Approval, ...]:
+    """The latest settled review (approved / changes requested / dismissed) per reviewer, as GitHub
+    counts them; the author's own reviews never count. REVIEWS are (user, state, commit_id), oldest first."""
+    latest: dict[str, tuple[str, str]] = {}
+    for user, state, commit_id in reviews:
+        if user == author or state not in SETTLED_REVIEW_STATES:
+            continue
+        latest[user] = (state, commit_id)
+    return tuple(
+        Approval(user=user, state=state, commit_id=commit_id, on_head=commit_id == head_sha)
+        for user, (state, commit_id) in sorted(latest.items())
+    )
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ReleaseError(f"{what} {path} does not exist") from None
+    except ValueError as exc:
+        raise ReleaseError(f"{what} {path}: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ReleaseError(f"{what} {path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def run_url(env: Mapping[str, str]) -> str:
+    """The Actions run URL from GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_RUN_ID ("" outside Actions)."""
+    parts = [env.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+    return f"{parts[0]}/{parts[1]}/actions/runs/{parts[2]}" if all(parts) else ""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    """The command line's arguments, as the library sees them."""
+
+    root: Path
+    model: str
+    version: int
+    target: str
+    environment: str | None = None
+    bento: Path | None = None
+    verdict: Path | None = None
+    report: Path | None = None
+    build_record: Path | None = None
+    base: str | None = None
+    registry_uri: str | None = None  # None: do not consult the registry (the build record's facts are used)
+
+
+def gather_inputs(
+    request: ReleaseRequest, approvals: tuple[Approval, ...] = (), pull_number: int | None = None
+) -> ReleaseInputs:
+    from cd.config import load_repo
+
+    config = load_repo(request.root)
+    spec = config.models.get(request.model)
+    if spec is None:
+        known = ", ".join(sorted(config.models)) or "none"
+        raise ReleaseError(f"release: no model {request.model!r} under models/ (known: {known})")
+    record = read_json(request.build_record, "build record") if request.build_record else {}
+    bento = request.bento
+    if bento is None and request.build_record is not None and record.get("bento_archive"):
+        bento = request.build_record.parent / str(record["bento_archive"])
+    verdict = read_json(request.verdict, "gate verdict") if request.verdict else None
+    facts = _registry_facts(request.registry_uri, spec.registered_model, request.version)
+    return ReleaseInputs(
+        model=request.model,
+        version=request.version,
+        target_commit=request.target,
+        card=model_card(request.model, request.version, spec, facts, record, config.gates.get(request.model)),
+        environment=request.environment,
+        verdict=verdict,
+        verdict_path=request.verdict,
+        report_path=request.report,
+        bento_path=bento,
+        build_record=record,
+        plan_entry=_plan_entry(request),
+        approvals=approvals,
+        pull_number=pull_number,
+        run_url=run_url(os.environ),
+        now=now_iso(),
+    )
+
+
+def _registry_facts(uri: str | None, registered_model: str, version: int) -> RegistryFacts | None:
+    if uri is None:
+        return None
+    from cd.registry import Registry
+
+    ref = Registry(uri).resolve(registered_model, version)
+    return RegistryFacts(ref.run_id, ref.source, ref.sha256, ref.params, ref.metrics)
+
+
+def _plan_entry(request: ReleaseRequest) -> str | None:
+    if request.base is None:
+        return None
+    from cd.plan import plan_between_refs
+
+    plan = plan_between_refs(request.root, request.base, request.target)
+    lines = [
+        f"{c.env}: {c.describe()}"
+        for c in plan.changes
+        if c.model == request.model and (request.environment is None or c.env == request.environment)
+    ]
+    return (
+        "; ".join(lines)
+        or f"no change to {request.model} between {request.base[:12]} and {request.target[:12]}"
+    )

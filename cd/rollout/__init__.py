@@ -1,0 +1,1 @@
+"""Rollout: a reconcile loop (observe -> decide -> act -> record) over a serving `Target`."""

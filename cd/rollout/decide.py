@@ -1,0 +1,490 @@
+"""`decide(desired, observed, policy, analysis, now) -> Action`: the whole rollout logic, pure.
+
+The controller observes the target, calls `decide`, performs the one action it returns, records, and
+repeats. Because every decision starts from what is observed (the endpoint and the rollout record on
+it), a run that was killed between any two actions is resumed by running again.
+
+Invariants this module guarantees (table-tested in tests/rollout/test_decide.py):
+- The stable variant is only removed by `Finalize`, after every step passed.
+- Rollback first restores 100 % to stable (`RestoreStable`) and only once that is observed removes the
+  candidate (`RemoveCandidate`).
+- A step's traffic shift is issued only when the observed weights differ from the step's weights; once
+  they match, the step is recorded as done (`RecordState`) without shifting again.
+- A broken endpoint (Failed, UpdateRollbackFailed, OutOfService) freezes the rollout; an endpoint in
+  transition is waited for; another run's unexpired lease refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from cd.config.model import Analysis, AnalysisPolicy, Bake, RolloutPolicy, SetWeight
+from cd.rollout.analysis import AnalysisResult
+from cd.rollout.state import RolloutState, decode
+from cd.rollout.target import ObservedEndpoint, ObservedVariant, VariantSpec, variant_name
+
+WEIGHT_TOLERANCE = 0.01  # percentage points
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What git asks for on one endpoint, and who is asking (the lease owner)."""
+
+    endpoint: str
+    model: str
+    candidate: VariantSpec
+    git_sha: str = ""
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class Timing:
+    poll_seconds: float = 30.0  # while the endpoint is Updating/Creating
+    background_analysis_seconds: float = 60.0  # during a bake: look for a certain failure this often
+    inconclusive_wait_seconds: float = 60.0  # before re-analysing an inconclusive step
+
+
+# ------------------------------------------------------------------------------------------ actions
+
+
+@dataclass(frozen=True)
+class CreateEndpoint:
+    """First deploy: create the endpoint serving the candidate alone, then write `record`."""
+
+    variants: tuple[VariantSpec, ...]
+    weights: Mapping[str, float]
+    record: RolloutState
+    message: str
+
+
+@dataclass(frozen=True)
+class AddCandidate:
+    """Replace the variant set with stable + candidate, candidate at weight 0."""
+
+    variants: tuple[VariantSpec, ...]
+    weights: Mapping[str, float]
+    message: str
+
+
+@dataclass(frozen=True)
+class ShiftTraffic:
+    """Set the weights of step `step_index` (a SetWeight step)."""
+
+    step_index: int
+    weights: Mapping[str, float]
+    message: str
+
+
+@dataclass(frozen=True)
+class Finalize:
+    """Every step passed: replace the variant set with the candidate alone."""
+
+    variants: tuple[VariantSpec, ...]
+    weights: Mapping[str, float]
+    message: str
+
+
+@dataclass(frozen=True)
+class RestoreStable:
+    """Rollback, first half: 100 % to stable."""
+
+    weights: Mapping[str, float]
+    message: str
+
+
+@dataclass(frozen=True)
+class RemoveCandidate:
+    """Rollback, second half (stable verified at 100 %): replace the variant set with stable alone."""
+
+    variants: tuple[VariantSpec, ...]
+    weights: Mapping[str, float]
+    message: str
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """Write `record` (start, step passed, analysis held, rollback begun, pause); then wait."""
+
+    record: RolloutState
+    message: str
+    wait_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunAnalysis:
+    """Read metrics for the window and call `decide` again with the result."""
+
+    step_index: int
+    policy: AnalysisPolicy
+    window_start: float
+    window_end: float
+    background: bool  # during a bake: only a Failed result acts
+    message: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    seconds: float
+    message: str
+
+
+@dataclass(frozen=True)
+class Complete:
+    """Terminal, success: write `record` (succeeded), set the alias, clean up superseded resources."""
+
+    record: RolloutState
+    keep: tuple[VariantSpec, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class FinishRollback:
+    """Terminal, failure: stable alone again; write `record` (rolled_back), clean up."""
+
+    record: RolloutState
+    keep: tuple[VariantSpec, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """Terminal, failure: the endpoint is broken. No further traffic steps; a human must look."""
+
+    record: RolloutState | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """Terminal, failure, nothing changed (lease held by another run, endpoint in an unknown shape)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Terminal: the rollout is paused; `modelcd resume` continues it."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """Terminal: the endpoint already matches git."""
+
+    message: str
+
+
+Action = (
+    CreateEndpoint
+    | AddCandidate
+    | ShiftTraffic
+    | Finalize
+    | RestoreStable
+    | RemoveCandidate
+    | RecordState
+    | RunAnalysis
+    | Wait
+    | Complete
+    | FinishRollback
+    | Freeze
+    | Refuse
+    | Hold
+    | Done
+)
+TERMINAL_ACTIONS = (Complete, FinishRollback, Freeze, Refuse, Hold, Done)
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def spec_of(variant: ObservedVariant) -> VariantSpec:
+    """The spec that re-creates an observed variant (used to keep stable when removing others)."""
+    assert variant.model_version is not None
+    return VariantSpec(variant.model_version, variant.image, variant.instance_type, variant.instance_count)
+
+
+def _weight(observed: ObservedEndpoint, name: str) -> float:
+    return observed.weights.get(name, 0.0)
+
+
+def _weights_match(observed: ObservedEndpoint, wanted: Mapping[str, float]) -> bool:
+    return all(abs(_weight(observed, n) - w) <= WEIGHT_TOLERANCE for n, w in wanted.items())
+
+
+def _new_state(
+    desired: Desired, policy: RolloutPolicy, stable: int | None, now: float, step: int
+) -> RolloutState:
+    return RolloutState(
+        model=desired.model,
+        version=desired.candidate.model_version,
+        image=desired.candidate.image,
+        stable_version=stable,
+        phase="progressing",
+        step_index=step,
+        steps_hash=policy.steps_hash(),
+        started_at=now,
+        step_started_at=now,
+        window_start=now,
+        git_sha=desired.git_sha,
+        lease_owner=desired.owner,
+        lease_expires_at=now + policy.lease_seconds,
+    )
+
+
+def _advance(state: RolloutState, now: float, traffic_changed: bool, reason: str) -> RolloutState:
+    return replace(
+        state,
+        step_index=state.step_index + 1,
+        step_started_at=now,
+        window_start=now if traffic_changed else state.window_start,
+        inconclusive=0,
+        reason=reason,
+    )
+
+
+def _begin_rollback(state: RolloutState, reason: str) -> RecordState:
+    return RecordState(replace(state, phase="rolling_back", reason=reason), f"roll back: {reason}")
+
+
+# ------------------------------------------------------------------------------------------ decide
+
+
+def decide(
+    desired: Desired,
+    observed: ObservedEndpoint | None,
+    policy: RolloutPolicy,
+    analysis: AnalysisResult | None,
+    now: float,
+    timing: Timing = Timing(),
+) -> Action:
+    """The one next action that brings `observed` closer to `desired` under `policy`."""
+    candidate = desired.candidate
+    if observed is None:
+        record = _new_state(desired, policy, None, now, step=len(policy.steps))
+        return CreateEndpoint(
+            (candidate,),
+            {candidate.name: 100.0},
+            record,
+            f"first deploy: create endpoint with {candidate.name}",
+        )
+    state = decode(observed.record)
+    if state is not None and state.leased_by_other(desired.owner, now):
+        return Refuse(
+            f"a rollout of v{state.version} on {observed.name} is in progress ({state.phase}, step "
+            f"{state.step_index}), leased by {state.lease_owner!r} until {state.lease_expires_at:.0f}; "
+            f"wait for it, or `modelcd abort` it"
+        )
+    if observed.broken:
+        reason = (
+            f"endpoint {observed.name} is {observed.status}: {observed.failure_reason or 'no reason given'}"
+        )
+        frozen = replace(state, phase="frozen", reason=reason) if state is not None else None
+        return Freeze(frozen, f"freeze: {reason}; no further traffic steps until a human fixes it")
+    if observed.transitional:
+        return Wait(timing.poll_seconds, f"endpoint {observed.name} is {observed.status}")
+    if state is None or not state.active:
+        return _decide_idle(desired, observed, policy, state, now)
+    if state.lease_expires_at - now < policy.lease_seconds / 2:
+        return RecordState(state, "renew lease")
+    if state.phase == "rolling_back":
+        return _decide_rollback(observed, state)
+    if state.version != candidate.model_version:
+        return _begin_rollback(state, f"superseded: git now asks for {candidate.name}")
+    if state.phase == "paused":
+        return Hold(f"rollout of {candidate.name} is paused at step {state.step_index}: {state.reason}")
+    return _decide_progress(desired, observed, policy, state, analysis, now, timing)
+
+
+def _decide_idle(
+    desired: Desired,
+    observed: ObservedEndpoint,
+    policy: RolloutPolicy,
+    state: RolloutState | None,
+    now: float,
+) -> Action:
+    candidate = desired.candidate
+    names = [v.name for v in observed.variants]
+    if names == [candidate.name]:
+        if state is not None and state.phase == "succeeded" and state.version == candidate.model_version:
+            return Done(f"{observed.name} already serves {candidate.name} alone")
+        base = state if state is not None and state.version == candidate.model_version else None
+        record = base or _new_state(desired, policy, None, now, step=len(policy.steps))
+        done = replace(
+            record, phase="succeeded", step_index=len(policy.steps), reason="candidate serves alone"
+        )
+        return Complete(done, (candidate,), f"{candidate.name} serves 100% alone: rollout complete")
+    if state is not None and state.version == candidate.model_version and state.phase == "rolled_back":
+        return Refuse(
+            f"{candidate.name} was rolled back on {observed.name}: {state.reason}. Put the previous version "
+            f"back in git, or deploy a new version"
+        )
+    if len(observed.variants) != 1:
+        return Refuse(
+            f"{observed.name} serves variants {names} but no rollout is in progress "
+            f"({'record: ' + state.phase if state else 'no rollout record'}); fix the endpoint by hand"
+        )
+    stable = observed.variants[0]
+    if stable.model_version is None:
+        return Refuse(f"{observed.name} serves variant {stable.name!r}, which modelcd did not create")
+    start = _new_state(desired, policy, stable.model_version, now, step=0)
+    return RecordState(start, f"start rollout {stable.name} -> {candidate.name}")
+
+
+def _decide_rollback(observed: ObservedEndpoint, state: RolloutState) -> Action:
+    if state.stable_version is None:
+        return Freeze(replace(state, phase="frozen"), "cannot roll back a first deploy: no stable version")
+    stable_name = variant_name(state.stable_version)
+    stable = observed.variant(stable_name)
+    if stable is None:
+        return Freeze(
+            replace(state, phase="frozen", reason=f"stable {stable_name} missing during rollback"),
+            f"stable variant {stable_name} is not on {observed.name}; cannot roll back",
+        )
+    others = [v for v in observed.variants if v.name != stable_name]
+    if not others:
+        done = replace(state, phase="rolled_back")
+        return FinishRollback(
+            done, (spec_of(stable),), f"rolled back: {stable_name} serves alone ({state.reason})"
+        )
+    full = {stable_name: 100.0, **{v.name: 0.0 for v in others}}
+    if not _weights_match(observed, full):
+        return RestoreStable(full, f"rollback: 100% to {stable_name}")
+    return RemoveCandidate(
+        (spec_of(stable),), {stable_name: 100.0}, f"rollback: {stable_name} verified at 100%, remove others"
+    )
+
+
+def _decide_progress(
+    desired: Desired,
+    observed: ObservedEndpoint,
+    policy: RolloutPolicy,
+    state: RolloutState,
+    analysis: AnalysisResult | None,
+    now: float,
+    timing: Timing,
+) -> Action:
+    candidate = desired.candidate
+    steps = policy.steps
+    if state.steps_hash != policy.steps_hash():
+        restarted = replace(
+            state, steps_hash=policy.steps_hash(), step_index=0, step_started_at=now, inconclusive=0
+        )
+        return RecordState(restarted, "rollout steps changed in git: restart at step 1")
+    cand = observed.variant(candidate.name)
+    stable_name = variant_name(state.stable_version) if state.stable_version is not None else ""
+    stable = observed.variant(stable_name)
+    if cand is not None and len(observed.variants) == 1:
+        done = replace(state, phase="succeeded", step_index=len(steps), reason="candidate serves alone")
+        return Complete(done, (candidate,), f"{candidate.name} serves 100% alone: rollout complete")
+    if stable is None:
+        return Freeze(
+            replace(state, phase="frozen", reason=f"stable {stable_name} missing"),
+            f"stable variant {stable_name!r} is not on {observed.name} during the rollout",
+        )
+    if cand is None:
+        if _weight(observed, stable_name) >= 100.0 - WEIGHT_TOLERANCE and state.step_index == 0:
+            return AddCandidate(
+                (spec_of(stable), candidate),
+                {stable_name: 100.0, candidate.name: 0.0},
+                f"add {candidate.name} beside {stable_name} at weight 0",
+            )
+        return _begin_rollback(state, f"candidate {candidate.name} disappeared from {observed.name}")
+    if state.step_index >= len(steps):
+        return Finalize((candidate,), {candidate.name: 100.0}, f"all steps passed: {candidate.name} alone")
+    step = steps[state.step_index]
+    label = f"step {state.step_index + 1}/{len(steps)}"
+    if isinstance(step, SetWeight):
+        wanted = {candidate.name: float(step.weight), stable_name: float(100 - step.weight)}
+        if _weights_match(observed, wanted):
+            reason = f"{label}: {candidate.name} at {step.weight}% (read back)"
+            return RecordState(_advance(state, now, True, reason), reason)
+        return ShiftTraffic(state.step_index, wanted, f"{label}: set {candidate.name} to {step.weight}%")
+    if isinstance(step, Bake):
+        return _decide_bake(state, step, policy, analysis, now, timing, label)
+    assert isinstance(step, Analysis)
+    return _decide_analysis(state, step.policy, analysis, now, timing, label)
+
+
+def _decide_bake(
+    state: RolloutState,
+    step: Bake,
+    policy: RolloutPolicy,
+    analysis: AnalysisResult | None,
+    now: float,
+    timing: Timing,
+    label: str,
+) -> Action:
+    if analysis is not None and analysis.step_index == state.step_index and analysis.phase == "Failed":
+        return _begin_rollback(state, f"{label} (bake, background analysis): {analysis.message}")
+    remaining = state.step_started_at + step.seconds - now
+    if remaining <= 0:
+        reason = f"{label}: baked {step.seconds:g}s"
+        return RecordState(_advance(state, now, False, reason), reason)
+    since_window = now - state.window_start
+    if analysis is None and since_window >= timing.background_analysis_seconds:
+        return RunAnalysis(
+            state.step_index, policy.analysis, state.window_start, now, True, f"{label}: background analysis"
+        )
+    until_next = timing.background_analysis_seconds - since_window % timing.background_analysis_seconds
+    return Wait(min(remaining, until_next), f"{label}: baking, {remaining:.0f}s left")
+
+
+def _decide_analysis(
+    state: RolloutState,
+    step_policy: AnalysisPolicy,
+    analysis: AnalysisResult | None,
+    now: float,
+    timing: Timing,
+    label: str,
+) -> Action:
+    if (
+        analysis is None
+        or analysis.step_index != state.step_index
+        or analysis.window_start != state.window_start
+    ):
+        return RunAnalysis(
+            state.step_index, step_policy, state.window_start, now, False, f"{label}: analysis"
+        )
+    if analysis.phase == "Successful":
+        reason = f"{label}: analysis Successful"
+        return RecordState(_advance(state, now, False, reason), reason)
+    if analysis.phase == "Failed":
+        return _begin_rollback(state, f"{label}: analysis Failed: {analysis.message}")
+    count = state.inconclusive + 1
+    reason = (
+        f"{label}: analysis {analysis.phase} ({count}/{step_policy.max_inconclusive}): {analysis.message}"
+    )
+    if count <= step_policy.max_inconclusive:
+        return RecordState(
+            replace(state, inconclusive=count, reason=reason), reason, timing.inconclusive_wait_seconds
+        )
+    if analysis.phase == "Inconclusive" and step_policy.on_inconclusive == "pause":
+        return RecordState(
+            replace(state, phase="paused", inconclusive=count, reason=reason), f"pause: {reason}"
+        )
+    return _begin_rollback(replace(state, inconclusive=count), reason)
+
+
+__all__ = [
+    "TERMINAL_ACTIONS",
+    "Action",
+    "AddCandidate",
+    "Complete",
+    "CreateEndpoint",
+    "Desired",
+    "Done",
+    "Finalize",
+    "FinishRollback",
+    "Freeze",
+    "Hold",
+    "RecordState",
+    "Refuse",
+    "RemoveCandidate",
+    "RestoreStable",
+    "RunAnalysis",
+    "ShiftTraffic",
+    "Timing",
+    "Wait",
+    "decide",
+]

@@ -1,0 +1,453 @@
+"""A weighted router on 127.0.0.1 that speaks SageMaker runtime's InvokeEndpoint wire protocol.
+
+`POST /endpoints/{name}/invocations` goes to one of the endpoint's variants, chosen by the current
+weights (read from the state file, reloaded when it changes) unless `X-Amzn-SageMaker-Target-Variant`
+names one; the response carries `x-Amzn-Invoked-Production-Variant`. Errors have the shapes botocore's
+`sagemaker-runtime` model parses (`x-amzn-ErrorType` header, JSON body with `Message`):
+
+- unknown endpoint or variant, bad request -> 400 `ValidationError`
+- the model answered 4xx or 5xx -> 424 `ModelError` with `OriginalStatusCode` / `OriginalMessage`
+  (as SageMaker does); counted as a 4xx or 5xx invocation error of that variant
+- the variant is unreachable, crashed or stalls beyond the upstream timeout -> 424 `ModelError` with
+  `OriginalStatusCode` 0; counted as a 5xx invocation error (never a hang)
+
+Per variant it records every invocation (timestamp, latency, outcome); the control endpoint
+`GET /_modelcd/metrics?endpoint=E[&variant=V]&start=S&end=T` returns counts and latency statistics for
+the window [S, T) (seconds since the epoch, on the router's clock), like CloudWatch's per-variant
+`Invocations`, `Invocation4XXErrors`, `Invocation5XXErrors` and `ModelLatency`.
+
+Other control endpoints: `GET /_modelcd/health` (pid, state file), `GET /_modelcd/routes` (the weights
+in force), `POST /_modelcd/reload` (re-read the state file now; returns the routes). `GET /ping` answers
+200 when the router is up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import http.client
+import json
+import math
+import os
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from cd.rollout.local.state import LocalState, StateFile
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time inference payload limit
+DEFAULT_UPSTREAM_TIMEOUT = 60.0  # SageMaker gives a container 60 s to answer
+MAX_RECORDS_PER_VARIANT = 1_000_000
+INVOKE_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
+FORWARDED_HEADERS = ("Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes")
+
+OK, CLIENT_ERROR, SERVER_ERROR = 0, 4, 5
+
+
+# ---------------------------------------------------------------- pure parts
+
+
+def choose_variant(weights: Mapping[str, float], u: float) -> str | None:
+    """The variant a uniform draw `u` in [0, 1) selects, with probability proportional to weight.
+
+    Variants are taken in name order, so a fixed sequence of draws gives a fixed sequence of choices.
+    None when no variant has a positive weight.
+    """
+    positive = [(name, w) for name, w in sorted(weights.items()) if w > 0]
+    total = sum(w for _, w in positive)
+    if total <= 0:
+        return None
+    point = u * total
+    acc = 0.0
+    for name, w in positive:
+        acc += w
+        if point < acc:
+            return name
+    return positive[-1][0]
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in (0, 100]) of an ascending, non-empty sequence."""
+    rank = max(1, math.ceil(q / 100.0 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+@dataclass(frozen=True)
+class WindowMetrics:
+    """One variant's invocations in [start, end): counts and latency (milliseconds) statistics."""
+
+    invocations: int
+    errors_4xx: int
+    errors_5xx: int
+    latency_ms: Mapping[str, float] | None  # average, p50, p90, p99, max; None without invocations
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "invocations": self.invocations,
+            "errors_4xx": self.errors_4xx,
+            "errors_5xx": self.errors_5xx,
+            "latency_ms": None if self.latency_ms is None else dict(self.latency_ms),
+        }
+
+
+def summarise(latencies: Sequence[float], outcomes: Sequence[int]) -> WindowMetrics:
+    n = len(latencies)
+    stats: dict[str, float] | None = None
+    if n:
+        ordered = sorted(latencies)
+        stats = {
+            "average": sum(ordered) / n,
+            "p50": percentile(ordered, 50),
+            "p90": percentile(ordered, 90),
+            "p99": percentile(ordered, 99),
+            "max": ordered[-1],
+        }
+    return WindowMetrics(
+        invocations=n,
+        errors_4xx=sum(1 for o in outcomes if o == CLIENT_ERROR),
+        errors_5xx=sum(1 for o in outcomes if o == SERVER_ERROR),
+        latency_ms=stats,
+    )
+
+
+class InvocationLog:
+    """Append-only record of one variant's invocations, queried by time window. Thread-safe."""
+
+    def __init__(self, max_records: int = MAX_RECORDS_PER_VARIANT) -> None:
+        self._lock = threading.Lock()
+        self._times: list[float] = []
+        self._latencies: list[float] = []
+        self._outcomes: list[int] = []
+        self._max = max_records
+
+    def record(self, timestamp: float, latency_ms: float, outcome: int) -> None:
+        with self._lock:
+            # keep timestamps ascending even if the clock steps back, so windows can bisect
+            ts = max(timestamp, self._times[-1]) if self._times else timestamp
+            self._times.append(ts)
+            self._latencies.append(latency_ms)
+            self._outcomes.append(outcome)
+            if len(self._times) > self._max:
+                drop = len(self._times) - self._max + self._max // 10
+                del self._times[:drop], self._latencies[:drop], self._outcomes[:drop]
+
+    def window(self, start: float, end: float) -> WindowMetrics:
+        with self._lock:
+            lo = bisect.bisect_left(self._times, start)
+            hi = bisect.bisect_left(self._times, end)
+            return summarise(self._latencies[lo:hi], self._outcomes[lo:hi])
+
+
+# ---------------------------------------------------------------- routes from the state file
+
+
+@dataclass(frozen=True)
+class Upstream:
+    variant: str
+    port: int
+    weight: float
+
+
+Routes = Mapping[str, Mapping[str, Upstream]]  # endpoint -> variant -> upstream
+
+
+def routes_from_state(state: LocalState) -> Routes:
+    return {
+        ep.name: {v.name: Upstream(v.name, v.port, v.weight) for v in ep.variants.values()}
+        for ep in state.endpoints.values()
+    }
+
+
+def routes_to_json(routes: Routes) -> dict[str, Any]:
+    return {
+        ep: {v.variant: {"port": v.port, "weight": v.weight} for v in variants.values()}
+        for ep, variants in routes.items()
+    }
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+    variant: str | None = None
+
+
+def validation_error(message: str) -> Reply:
+    body = json.dumps({"Message": message}).encode()
+    return Reply(400, body, {"x-amzn-ErrorType": "ValidationError", "Content-Type": "application/json"})
+
+
+def model_error(variant: str, original_status: int, original_message: str) -> Reply:
+    if original_status == 0:
+        message = f'Received server error (0) from {variant} with message "{original_message}".'
+    else:
+        kind = "client" if 400 <= original_status < 500 else "server"
+        message = (
+            f'Received {kind} error ({original_status}) from {variant} with message "{original_message}".'
+        )
+    body = {
+        "ErrorCode": "CLIENT_ERROR_FROM_MODEL" if 400 <= original_status < 500 else "SERVER_ERROR_FROM_MODEL",
+        "Message": message,
+        "OriginalStatusCode": original_status,
+        "OriginalMessage": original_message,
+    }
+    return Reply(
+        424,
+        json.dumps(body).encode(),
+        {"x-amzn-ErrorType": "ModelError", "Content-Type": "application/json"},
+        variant,
+    )
+
+
+# ---------------------------------------------------------------- the router
+
+
+class Router:
+    """Routing and metrics, independent of the HTTP server that calls it."""
+
+    def __init__(
+        self,
+        state_file: StateFile,
+        *,
+        clock: Callable[[], float] = time.time,
+        seed: int | None = None,
+        upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
+    ) -> None:
+        self.state_file = state_file
+        self.clock = clock
+        self.upstream_timeout = upstream_timeout
+        self._rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        self._routes_lock = threading.Lock()
+        self._routes: Routes = {}
+        self._stamp: tuple[int, int, int] | None = None
+        self._logs: dict[tuple[str, str], InvocationLog] = {}
+        self._logs_lock = threading.Lock()
+
+    # routes -----------------------------------------------------------------
+    def routes(self, *, force: bool = False) -> Routes:
+        """The current routes, re-read from the state file when it has been replaced."""
+        try:
+            st = os.stat(self.state_file.path)
+            stamp: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        with self._routes_lock:
+            if force or stamp != self._stamp:
+                self._routes = routes_from_state(self.state_file.read()) if stamp is not None else {}
+                self._stamp = stamp
+            return self._routes
+
+    # invocation -------------------------------------------------------------
+    def invoke(self, endpoint: str, body: bytes, headers: Mapping[str, str]) -> Reply:
+        variants = self.routes().get(endpoint)
+        if variants is None:
+            return validation_error(f"Endpoint {endpoint} of account local not found.")
+        target = headers.get("X-Amzn-SageMaker-Target-Variant")
+        if target is not None:
+            if target not in variants:
+                return validation_error(
+                    f"The variant {target} does not exist in endpoint {endpoint}; "
+                    f"its variants are: {', '.join(sorted(variants)) or 'none'}."
+                )
+            return self._forward(endpoint, variants[target], body, headers)
+        with self._rng_lock:
+            u = self._rng.random()
+        chosen = choose_variant({v.variant: v.weight for v in variants.values()}, u)
+        if chosen is None:
+            return validation_error(f"Endpoint {endpoint} has no variant with a positive weight.")
+        return self._forward(endpoint, variants[chosen], body, headers)
+
+    def _forward(self, endpoint: str, upstream: Upstream, body: bytes, headers: Mapping[str, str]) -> Reply:
+        send = {h: headers[h] for h in FORWARDED_HEADERS if h in headers}
+        send.setdefault("Content-Type", "application/octet-stream")
+        started = time.perf_counter()
+        timestamp = self.clock()
+        conn = http.client.HTTPConnection("127.0.0.1", upstream.port, timeout=self.upstream_timeout)
+        try:
+            conn.request("POST", "/invocations", body=body, headers=send)
+            response = conn.getresponse()
+            payload = response.read()
+            status = response.status
+            reply_headers = {"Content-Type": response.getheader("Content-Type") or "application/octet-stream"}
+            custom = response.getheader("X-Amzn-SageMaker-Custom-Attributes")
+            if custom is not None:
+                reply_headers["X-Amzn-SageMaker-Custom-Attributes"] = custom
+        except TimeoutError:
+            self._record(endpoint, upstream.variant, timestamp, started, SERVER_ERROR)
+            return model_error(
+                upstream.variant,
+                0,
+                f"Your invocation timed out while waiting for a response from container {upstream.variant} "
+                f"(after {self.upstream_timeout:g}s).",
+            )
+        except (OSError, http.client.HTTPException) as exc:
+            self._record(endpoint, upstream.variant, timestamp, started, SERVER_ERROR)
+            return model_error(
+                upstream.variant,
+                0,
+                f"Could not get a response from container {upstream.variant} on port {upstream.port}: "
+                f"{type(exc).__name__}: {exc}",
+            )
+        finally:
+            conn.close()
+        if 200 <= status < 300:
+            self._record(endpoint, upstream.variant, timestamp, started, OK)
+            return Reply(200, payload, reply_headers, upstream.variant)
+        outcome = CLIENT_ERROR if 400 <= status < 500 else SERVER_ERROR
+        self._record(endpoint, upstream.variant, timestamp, started, outcome)
+        return model_error(upstream.variant, status, payload.decode("utf-8", errors="replace")[:1024])
+
+    def _record(self, endpoint: str, variant: str, timestamp: float, started: float, outcome: int) -> None:
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        self._log(endpoint, variant).record(timestamp, latency_ms, outcome)
+
+    def _log(self, endpoint: str, variant: str) -> InvocationLog:
+        with self._logs_lock:
+            return self._logs.setdefault((endpoint, variant), InvocationLog())
+
+    # metrics ----------------------------------------------------------------
+    def metrics(self, endpoint: str, variant: str | None, start: float, end: float) -> dict[str, Any]:
+        with self._logs_lock:
+            names = sorted(v for (ep, v) in self._logs if ep == endpoint)
+        current = self.routes().get(endpoint, {})
+        names = sorted(set(names) | set(current))
+        if variant is not None:
+            names = [variant]
+        return {
+            "endpoint": endpoint,
+            "start": start,
+            "end": end,
+            "variants": {name: self._log(endpoint, name).window(start, end).to_json() for name in names},
+        }
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as boto3's connection pool expects
+    server_version = "modelcd-local-router"
+    timeout = 120  # an idle keep-alive connection is closed after this long
+    disable_nagle_algorithm = True  # headers and body leave at once (no 40 ms delayed-ACK stalls)
+    wbufsize = 64 * 1024  # ... and in one write; the server flushes after each request
+    router: Router  # set on the subclass made by make_server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # one line per request would swamp the log; metrics are the record
+
+    def _send(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        if reply.variant is not None:
+            self.send_header("x-Amzn-Invoked-Production-Variant", reply.variant)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def _send_json(self, status: int, data: Any) -> None:
+        body = json.dumps(data).encode()
+        self._send(Reply(status, body, {"Content-Type": "application/json"}))
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            total = 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > MAX_PAYLOAD_BYTES:
+                    return None
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/ping":
+            self._send(Reply(200, b"", {"Content-Type": "text/plain"}))
+        elif url.path == "/_modelcd/health":
+            self._send_json(200, {"pid": os.getpid(), "state_file": str(self.router.state_file.path)})
+        elif url.path == "/_modelcd/routes":
+            self._send_json(200, routes_to_json(self.router.routes()))
+        elif url.path == "/_modelcd/metrics":
+            self._metrics(parse_qs(url.query))
+        else:
+            self._send(validation_error(f"No route for GET {url.path}."))
+
+    def _metrics(self, query: Mapping[str, list[str]]) -> None:
+        try:
+            endpoint = query["endpoint"][0]
+            start = float(query["start"][0])
+            end = float(query["end"][0])
+        except (KeyError, IndexError, ValueError):
+            self._send(validation_error("metrics needs endpoint=NAME&start=EPOCH&end=EPOCH [&variant=NAME]"))
+            return
+        variant = query.get("variant", [None])[0]
+        self._send_json(200, self.router.metrics(endpoint, variant, start, end))
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        body = self._read_body()
+        if body is None:
+            self.close_connection = True
+            self._send(validation_error(f"Request payload is larger than {MAX_PAYLOAD_BYTES} bytes."))
+            return
+        match = INVOKE_PATH.match(url.path)
+        if match:
+            headers = {k: v for k, v in self.headers.items()}
+            canonical = {h.lower(): h for h in (*FORWARDED_HEADERS, "X-Amzn-SageMaker-Target-Variant")}
+            headers = {canonical.get(k.lower(), k): v for k, v in headers.items()}
+            self._send(self.router.invoke(unquote(match.group(1)), body, headers))
+        elif url.path == "/_modelcd/reload":
+            self._send_json(200, routes_to_json(self.router.routes(force=True)))
+        else:
+            self._send(validation_error(f"No route for POST {url.path}."))
+
+
+class RouterServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+
+
+def make_server(router: Router, port: int = 0) -> RouterServer:
+    """An HTTP server for `router` bound to 127.0.0.1:`port` (0: any free port). Call serve_forever."""
+    handler = type("RouterHandler", (_Handler,), {"router": router})
+    return RouterServer(("127.0.0.1", port), handler)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cd.rollout.local.router", description=__doc__)
+    parser.add_argument("--state-dir", required=True, type=Path)
+    parser.add_argument("--port", required=True, type=int)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--upstream-timeout", type=float, default=DEFAULT_UPSTREAM_TIMEOUT)
+    args = parser.parse_args(argv)
+    router = Router(StateFile(args.state_dir), seed=args.seed, upstream_timeout=args.upstream_timeout)
+    server = make_server(router, args.port)
+    print(f"modelcd router pid {os.getpid()} listening on http://127.0.0.1:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

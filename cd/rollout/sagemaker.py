@@ -1,0 +1,394 @@
+"""SageMaker target (boto3): one endpoint per (environment, model), one production variant per version.
+
+- Models are created from the image pinned by digest (`repo@sha256:...`), named
+  `<endpoint>-v<version>-<hash of image>`; endpoint configs are named `<endpoint>-c<hash of content>`,
+  so a re-run after a crash reuses what the first run created.
+- `apply_variants`: CreateEndpoint on a first deploy, otherwise UpdateEndpoint to the content-hashed
+  config (nothing when it is already the live config). The controller checks afterwards that the
+  endpoint settled on that config: a SageMaker-initiated rollback also ends `InService`.
+- `set_weights`: UpdateEndpointWeightsAndCapacities; the controller reads `CurrentWeight` back.
+- The rollout record lives in the endpoint's tags (`modelcd:*`, see `cd.rollout.state`).
+- Metrics: CloudWatch GetMetricData per variant over the window (AWS/SageMaker Invocations,
+  Invocation4XXErrors, Invocation5XXErrors, ModelLatency in microseconds); alarms: DescribeAlarms.
+- Retries: botocore's `standard` (or `adaptive`) retry mode, set explicitly and bounded; what is left
+  after them is mapped to the `Target*Error` classes of `cd.rollout.target`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from cd.errors import TargetError
+from cd.rollout.state import PREFIX
+from cd.rollout.target import (
+    LatencyStatistic,
+    ObservedEndpoint,
+    ObservedVariant,
+    TargetBusyError,
+    TargetCapacityError,
+    TargetOutcomeUnknownError,
+    TargetTransientError,
+    VariantMetrics,
+    VariantSpec,
+    version_of_variant,
+)
+
+RetryMode = Literal["standard", "adaptive"]
+NAME_MAX = 63  # SageMaker model / endpoint-config name limit
+
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServerError",
+    }
+)
+CAPACITY_CODES = frozenset({"ResourceLimitExceeded", "InsufficientCapacityError", "CapacityError"})
+MUTATING = frozenset(
+    {
+        "CreateEndpoint",
+        "UpdateEndpoint",
+        "UpdateEndpointWeightsAndCapacities",
+        "CreateModel",
+        "CreateEndpointConfig",
+    }
+)
+
+
+def client_config(retry_mode: RetryMode = "standard", max_attempts: int = 5) -> Any:
+    """The botocore config every modelcd AWS client uses: explicit, bounded retries and timeouts."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": retry_mode, "max_attempts": max_attempts},
+        connect_timeout=10,
+        read_timeout=60,
+    )
+
+
+def _digest(text: str, n: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def _bounded(prefix: str, suffix: str) -> str:
+    return f"{prefix[: NAME_MAX - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+
+def model_name(endpoint: str, spec: VariantSpec) -> str:
+    return _bounded(endpoint, f"{spec.name}-{_digest(spec.image, 8)}")
+
+
+def config_name(endpoint: str, variants: Sequence[VariantSpec], weights: Mapping[str, float]) -> str:
+    content = json.dumps(
+        [
+            [
+                v.name,
+                model_name(endpoint, v),
+                v.instance_type,
+                v.instance_count,
+                float(weights.get(v.name, 0.0)),
+            ]
+            for v in sorted(variants, key=lambda v: v.name)
+        ]
+    )
+    return _bounded(endpoint, f"c{_digest(content, 12)}")
+
+
+class SageMakerEndpoints:
+    """`cd.rollout.target.Target` over SageMaker and CloudWatch clients (boto3)."""
+
+    def __init__(self, sagemaker: Any, cloudwatch: Any, role_arn: str) -> None:
+        self.sm = sagemaker
+        self.cw = cloudwatch
+        self.role_arn = role_arn
+        self._images: dict[str, str] = {}  # model name -> image (models are immutable)
+        self._configs: dict[str, list[dict[str, Any]]] = {}  # config name -> variants (immutable)
+
+    @classmethod
+    def create(
+        cls,
+        region: str,
+        role_arn: str,
+        *,
+        retry_mode: RetryMode = "standard",
+        max_attempts: int = 5,
+        session: Any = None,
+    ) -> SageMakerEndpoints:
+        import boto3
+
+        session = session or boto3.session.Session()
+        cfg = client_config(retry_mode, max_attempts)
+        return cls(
+            session.client("sagemaker", region_name=region, config=cfg),
+            session.client("cloudwatch", region_name=region, config=cfg),
+            role_arn,
+        )
+
+    # ------------------------------------------------------------------------------ calls
+
+    def _call(self, service: str, op: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        from botocore.exceptions import (
+            ClientError,
+            ConnectionClosedError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            ReadTimeoutError,
+        )
+
+        try:
+            return fn(**kwargs)
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            code, message = err.get("Code", ""), err.get("Message", str(exc))
+            text = f"{service} {op} failed: {code}: {message}"
+            if code in TRANSIENT_CODES:
+                raise TargetTransientError(text) from exc
+            if code in CAPACITY_CODES or "insufficient capacity" in message.lower():
+                raise TargetCapacityError(text) from exc
+            if code == "ValidationException" and "in-progress" in message:
+                raise TargetBusyError(text) from exc
+            raise TargetError(text) from exc
+        except (ReadTimeoutError, ConnectionClosedError) as exc:
+            if op in MUTATING:
+                raise TargetOutcomeUnknownError(f"{service} {op}: {exc}; it may have been applied") from exc
+            raise TargetTransientError(f"{service} {op}: {exc}") from exc
+        except (EndpointConnectionError, ConnectTimeoutError) as exc:
+            raise TargetTransientError(f"{service} {op}: {exc}") from exc
+
+    def _sm(self, op: str, **kwargs: Any) -> Any:
+        method = re.sub(r"(?<!^)(?=[A-Z])", "_", op).lower()
+        return self._call("SageMaker", op, getattr(self.sm, method), **kwargs)
+
+    @staticmethod
+    def _not_found(exc: TargetError) -> bool:
+        return "ValidationException" in str(exc) and (
+            "Could not find" in str(exc) or "does not exist" in str(exc)
+        )
+
+    def _describe_endpoint(self, endpoint: str) -> dict[str, Any] | None:
+        try:
+            return dict(self._sm("DescribeEndpoint", EndpointName=endpoint))
+        except TargetError as exc:
+            if self._not_found(exc):
+                return None
+            raise
+
+    def _config_variants(self, name: str) -> list[dict[str, Any]]:
+        if name not in self._configs:
+            self._configs[name] = self._sm("DescribeEndpointConfig", EndpointConfigName=name)[
+                "ProductionVariants"
+            ]
+        return self._configs[name]
+
+    def _image(self, model: str) -> str:
+        if model not in self._images:
+            try:
+                described = self._sm("DescribeModel", ModelName=model)
+            except TargetError as exc:
+                if self._not_found(exc):
+                    return ""
+                raise
+            self._images[model] = described.get("PrimaryContainer", {}).get("Image", "")
+        return self._images[model]
+
+    # ------------------------------------------------------------------------------ Target
+
+    def observe(self, endpoint: str) -> ObservedEndpoint | None:
+        described = self._describe_endpoint(endpoint)
+        if described is None:
+            return None
+        config = described.get("EndpointConfigName", "")
+        configured = {v["VariantName"]: v for v in self._config_variants(config)} if config else {}
+        live = {v["VariantName"]: v for v in described.get("ProductionVariants", [])}
+        variants = []
+        for name in live or configured:
+            conf, cur = configured.get(name, {}), live.get(name, {})
+            initial = float(conf.get("InitialVariantWeight", 0.0))
+            variants.append(
+                ObservedVariant(
+                    name=name,
+                    model_version=version_of_variant(name),
+                    image=self._image(conf["ModelName"]) if "ModelName" in conf else "",
+                    desired_weight=float(cur.get("DesiredWeight", initial)),
+                    current_weight=float(cur.get("CurrentWeight", 0.0 if live else initial)),
+                    instance_type=conf.get("InstanceType", ""),
+                    instance_count=int(
+                        cur.get("CurrentInstanceCount") or conf.get("InitialInstanceCount", 0)
+                    ),
+                )
+            )
+        tags = self._sm("ListTags", ResourceArn=described["EndpointArn"]).get("Tags", [])
+        return ObservedEndpoint(
+            name=endpoint,
+            status=described["EndpointStatus"],
+            config_name=config,
+            variants=tuple(variants),
+            record={t["Key"]: t["Value"] for t in tags if t["Key"].startswith(PREFIX)},
+            failure_reason=described.get("FailureReason", ""),
+        )
+
+    def _ensure_model(self, endpoint: str, spec: VariantSpec) -> str:
+        if "@sha256:" not in spec.image:
+            raise TargetError(
+                f"image {spec.image!r} for {spec.name} is not pinned by digest (repo@sha256:...)"
+            )
+        name = model_name(endpoint, spec)
+        if not self._image(name):
+            self._sm(
+                "CreateModel",
+                ModelName=name,
+                ExecutionRoleArn=self.role_arn,
+                PrimaryContainer={"Image": spec.image},
+                Tags=[
+                    {"Key": "modelcd:endpoint", "Value": endpoint},
+                    {"Key": "modelcd:version", "Value": str(spec.model_version)},
+                ],
+            )
+            self._images[name] = spec.image
+        return name
+
+    def apply_variants(
+        self, endpoint: str, variants: Sequence[VariantSpec], weights: Mapping[str, float]
+    ) -> str:
+        models = {v.name: self._ensure_model(endpoint, v) for v in variants}
+        config = config_name(endpoint, variants, weights)
+        try:
+            self._config_variants(config)
+        except TargetError as exc:
+            if not self._not_found(exc):
+                raise
+            self._sm(
+                "CreateEndpointConfig",
+                EndpointConfigName=config,
+                ProductionVariants=[
+                    {
+                        "VariantName": v.name,
+                        "ModelName": models[v.name],
+                        "InstanceType": v.instance_type,
+                        "InitialInstanceCount": v.instance_count,
+                        "InitialVariantWeight": float(weights.get(v.name, 0.0)),
+                    }
+                    for v in variants
+                ],
+                Tags=[{"Key": "modelcd:endpoint", "Value": endpoint}],
+            )
+        described = self._describe_endpoint(endpoint)
+        if described is None:
+            self._sm("CreateEndpoint", EndpointName=endpoint, EndpointConfigName=config)
+        elif described.get("EndpointConfigName") != config:
+            self._sm("UpdateEndpoint", EndpointName=endpoint, EndpointConfigName=config)
+        return config
+
+    def set_weights(self, endpoint: str, weights: Mapping[str, float]) -> None:
+        self._sm(
+            "UpdateEndpointWeightsAndCapacities",
+            EndpointName=endpoint,
+            DesiredWeightsAndCapacities=[
+                {"VariantName": n, "DesiredWeight": float(w)} for n, w in weights.items()
+            ],
+        )
+
+    def write_record(self, endpoint: str, record: Mapping[str, str]) -> None:
+        described = self._describe_endpoint(endpoint)
+        if described is None:
+            raise TargetError(f"cannot record rollout state: endpoint {endpoint} does not exist")
+        self._sm(
+            "AddTags",
+            ResourceArn=described["EndpointArn"],
+            Tags=[{"Key": k, "Value": v} for k, v in record.items()],
+        )
+
+    def read_metrics(
+        self, endpoint: str, variant: str, start: datetime, end: datetime, statistic: LatencyStatistic
+    ) -> VariantMetrics:
+        period = max(60, 60 * math.ceil((end - start).total_seconds() / 60))
+        dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+        queries = [
+            ("inv", "Invocations", "Sum"),
+            ("e4", "Invocation4XXErrors", "Sum"),
+            ("e5", "Invocation5XXErrors", "Sum"),
+            ("lat", "ModelLatency", statistic),
+        ]
+        response = self._call(
+            "CloudWatch",
+            "GetMetricData",
+            self.cw.get_metric_data,
+            MetricDataQueries=[
+                {
+                    "Id": qid,
+                    "MetricStat": {
+                        "Metric": {"Namespace": "AWS/SageMaker", "MetricName": metric, "Dimensions": dims},
+                        "Period": period,
+                        "Stat": stat,
+                    },
+                }
+                for qid, metric, stat in queries
+            ],
+            StartTime=start,
+            EndTime=end,
+        )
+        values = {
+            r["Id"]: [v for v in r.get("Values", []) if v is not None] for r in response["MetricDataResults"]
+        }
+        latency = values.get("lat") or []
+        return VariantMetrics(
+            invocations=float(sum(values.get("inv", []))),
+            errors_4xx=float(sum(values.get("e4", []))),
+            errors_5xx=float(sum(values.get("e5", []))),
+            latency_ms=max(latency) / 1000.0 if latency else None,  # ModelLatency is in microseconds
+            statistic=statistic,
+        )
+
+    def alarms_in_alarm(self, names: Sequence[str]) -> tuple[str, ...]:
+        if not names:
+            return ()
+        response = self._call("CloudWatch", "DescribeAlarms", self.cw.describe_alarms, AlarmNames=list(names))
+        alarms = response.get("MetricAlarms", []) + response.get("CompositeAlarms", [])
+        found = {a["AlarmName"]: a["StateValue"] for a in alarms}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise TargetError(
+                f"CloudWatch alarm(s) named in the environment do not exist: {', '.join(missing)}"
+            )
+        return tuple(n for n in names if found[n] == "ALARM")
+
+    def cleanup(self, endpoint: str, keep: Sequence[VariantSpec]) -> tuple[str, ...]:
+        described = self._describe_endpoint(endpoint)
+        if described is None or described["EndpointStatus"] != "InService":
+            return ()
+        live_config = described["EndpointConfigName"]
+        live_models = {v["ModelName"] for v in self._config_variants(live_config)}
+        keep_models = live_models | {model_name(endpoint, s) for s in keep}
+        suffix = re.compile(r"-(c[0-9a-f]{12}|v\d+-[0-9a-f]{8})$")
+
+        def ours(name: str) -> bool:
+            match = suffix.search(name)
+            return match is not None and name == _bounded(endpoint, match.group(1))
+
+        deleted: list[str] = []
+        configs = self._sm("ListEndpointConfigs", NameContains=endpoint[:40], MaxResults=100)[
+            "EndpointConfigs"
+        ]
+        for c in configs:
+            name = c["EndpointConfigName"]
+            if ours(name) and name != live_config:
+                self._sm("DeleteEndpointConfig", EndpointConfigName=name)
+                self._configs.pop(name, None)
+                deleted.append(name)
+        for m in self._sm("ListModels", NameContains=endpoint[:40], MaxResults=100)["Models"]:
+            name = m["ModelName"]
+            if ours(name) and name not in keep_models:
+                self._sm("DeleteModel", ModelName=name)
+                self._images.pop(name, None)
+                deleted.append(name)
+        return tuple(deleted)

@@ -1,0 +1,202 @@
+"""`modelcd approvals` and `modelcd override` against the GitHub API double, with the template's policies
+(staging: 1 approval; production: 2 approvals from acme/ml-leads)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.github_commands.conftest import make_cli, write_verdict
+from tests.github_double import GitHubDouble
+from tests.helpers import GitRepo
+from tests.workflows.events import REPO, issue_comment_event, pull_request_event
+
+HEAD = "c3" * 20
+OLD = "d4" * 20
+
+
+@pytest.fixture
+def pr(github_double: GitHubDouble) -> int:
+    github_double.create_repo(REPO)
+    github_double.add_commit(REPO, OLD, "first push")
+    pull = github_double.add_pull(REPO, head_sha=HEAD, user="dana", files=["environments/production.yaml"])
+    for login in ("lee", "kim"):
+        github_double.add_team_member("acme", "ml-leads", login)
+        github_double.add_collaborator(REPO, login, "write")
+    github_double.add_collaborator(REPO, "sam", "write")
+    github_double.add_collaborator(REPO, "dana", "write")
+    github_double.add_collaborator(REPO, "rita", "read")
+    github_double.add_team_member("acme", "ml-leads", "rita")
+    return pull.number
+
+
+def _approvals(double: GitHubDouble, tmp_path: Path, repo: GitRepo, number: int, *args: str):  # type: ignore[no-untyped-def]
+    cli = make_cli(
+        double, tmp_path, "pull_request_review", pull_request_event(number=number, head_sha=HEAD), repo.path
+    )
+    return cli("approvals", "--pr", str(number), *args)
+
+
+def test_two_team_approvals_on_the_head_commit_satisfy_production(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    github_double.add_review(REPO, pr, user="lee", commit_id=HEAD)
+    github_double.add_review(REPO, pr, user="kim", commit_id=HEAD)
+    done = _approvals(github_double, tmp_path, template_repo, pr, "--env", "production")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(
+        "✅ **production**: 2 of 2 required approvals from acme/ml-leads (satisfied)"
+    )
+    (status,) = github_double.repo(REPO).statuses
+    assert (status.sha, status.context, status.state) == (HEAD, "modelcd/approvals production", "success")
+
+
+def test_self_approval_stale_approval_and_outsiders_do_not_count(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    github_double.add_review(REPO, pr, user="dana", commit_id=HEAD, state="COMMENTED")
+    github_double.repo(REPO).reviews[pr][
+        -1
+    ].state = "APPROVED"  # GitHub refuses self-approval; older data may hold one
+    github_double.add_review(REPO, pr, user="lee", commit_id=OLD)
+    github_double.add_review(REPO, pr, user="sam", commit_id=HEAD)
+    github_double.add_review(REPO, pr, user="kim", commit_id=HEAD)
+    done = _approvals(github_double, tmp_path, template_repo, pr, "--changed")
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        "❌ **production**: 1 of 2 required approvals from acme/ml-leads",
+        "- @kim: counts",
+        "- @dana: does not count (the author's own approval never counts)",
+        "- @lee: does not count (approved an older commit d4d4d4d, not the head c3c3c3c)",
+        "- @sam: does not count (not a member of acme/ml-leads)",
+    ]
+    (status,) = github_double.repo(REPO).statuses
+    assert (status.context, status.state, status.description) == (
+        "modelcd/approvals production",
+        "failure",
+        "1 of 2 required approvals from acme/ml-leads",
+    )
+
+
+def test_changes_requested_after_approval_supersedes_it(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    github_double.add_review(REPO, pr, user="lee", commit_id=HEAD)
+    github_double.add_review(REPO, pr, user="lee", commit_id=HEAD, state="CHANGES_REQUESTED")
+    done = _approvals(github_double, tmp_path, template_repo, pr, "--env", "staging")
+    assert done.returncode == 1
+    assert "- @lee: does not count (changes requested)" in done.stdout
+
+
+# ---------------------------------------------------------------- overrides
+
+
+def _override(
+    double: GitHubDouble, tmp_path: Path, repo: GitRepo, number: int, commenter: str, body: str, *args: str
+):  # type: ignore[no-untyped-def]
+    payload = issue_comment_event(body=body, commenter=commenter, number=number)
+    return make_cli(double, tmp_path, "issue_comment", payload, repo.path)("override", *args)
+
+
+def _failed_gate(double: GitHubDouble) -> None:
+    double.repo(REPO).statuses.clear()
+    from tests.github_double.state import Status
+
+    double.repo(REPO).statuses.append(
+        Status(
+            1,
+            HEAD,
+            "failure",
+            "modelcd/gate churn@production",
+            "recall 0.38 < 0.40",
+            None,
+            "modelcd-bot",
+            "2026-11-21T10:00:00Z",
+            "2026-11-21T10:00:00Z",
+        )
+    )
+
+
+def _replies(double: GitHubDouble) -> list[str]:
+    return [c.body for c in double.repo(REPO).comments.values()]
+
+
+def test_an_approver_overrides_the_failed_gate(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    _failed_gate(github_double)
+    verdicts = tmp_path / "verdicts"
+    write_verdict(verdicts, "production", "churn", "fail", "recall 0.38 < 0.40")
+    done = _override(
+        github_double,
+        tmp_path,
+        template_repo,
+        pr,
+        "lee",
+        "/modelcd override label noise in EU",
+        "--verdicts",
+        str(verdicts),
+    )
+    assert done.returncode == 0, done.stderr
+    latest = github_double.repo(REPO).statuses[-1]
+    assert (latest.sha, latest.context, latest.state, latest.description) == (
+        HEAD,
+        "modelcd/gate churn@production",
+        "success",
+        "overridden by @lee: label noise in EU",
+    )
+    assert _replies(github_double) == [
+        "Override recorded: overridden by @lee: label noise in EU. Gates turned green on `c3c3c3c`: "
+        "`modelcd/gate churn@production`. The override is kept in the verdict and the release notes."
+    ]
+    recorded = json.loads((verdicts / "production-churn.json").read_text())["override"]
+    assert (recorded["by"], recorded["reason"], recorded["url"]) == (
+        "lee",
+        "label noise in EU",
+        f"https://github.com/{REPO}/pull/{pr}#issuecomment-555",
+    )
+
+
+def test_an_override_by_someone_outside_the_approver_team_is_ignored_with_a_reply(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    _failed_gate(github_double)
+    done = _override(github_double, tmp_path, template_repo, pr, "sam", "/modelcd override trust me")
+    assert done.returncode == 0
+    assert _replies(github_double) == [
+        "Override ignored: @sam is not a member of acme/ml-leads, the approvers of the affected environments."
+    ]
+    assert [s.state for s in github_double.repo(REPO).statuses] == ["failure"]
+
+
+def test_the_author_cannot_override_their_own_gate(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    _failed_gate(github_double)
+    _override(github_double, tmp_path, template_repo, pr, "dana", "/modelcd override it is fine")
+    assert _replies(github_double) == [
+        "Override ignored: @dana opened this PR; the author cannot override its own gates."
+    ]
+
+
+def test_a_team_member_without_write_access_is_refused(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    _failed_gate(github_double)
+    _override(github_double, tmp_path, template_repo, pr, "rita", "/modelcd override ok")
+    assert _replies(github_double) == [
+        "Override ignored: @rita has read access to this repository; overriding needs write access."
+    ]
+
+
+def test_other_comments_do_nothing(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    done = _override(github_double, tmp_path, template_repo, pr, "lee", "LGTM")
+    assert done.returncode == 0
+    assert (
+        done.stdout.strip() == "not a `/modelcd override <reason>` comment on a pull request: nothing to do"
+    )
+    assert github_double.requests == []

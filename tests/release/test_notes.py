@@ -1,0 +1,71 @@
+"""Release notes and model card rendering."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from cd.release.model import HistoryEntry, ReleaseInputs
+from cd.release.notes import check_table, render_model_card, render_notes, verdict_summary
+
+
+def test_notes_carry_every_section(inputs: ReleaseInputs) -> None:
+    history = (HistoryEntry("staging", "2025-01-02T03:04:05Z", "e" * 40, "https://run/1"),)
+
+    notes = render_notes(inputs, history, {"model-card.md": "9" * 64})
+
+    assert "# churn v2" in notes
+    assert "**Promotion:** staging: churn v1 -> v2" in notes
+    assert "**PASS: candidate v2 beats incumbent v1 on every gated metric**" in notes
+    assert "| metric | slice | candidate | incumbent | passed |" in notes
+    assert "| roc_auc | plan=basic | 0.88 | 0.87 | pass |" in notes
+    assert "| @rui | APPROVED | `cccccccccccc` | head |" in notes
+    assert "| Bento tag | `churn:v2-aaaaaaaaaaaa` |" in notes
+    assert f"| image digest | `123.dkr.ecr/modelcd@sha256:{'b' * 64}` |" in notes
+    assert "| `n_estimators` | 200 |" in notes
+    assert f"| model sha256 | `{'a' * 64}` |" in notes
+    assert f"| `data/churn-eval.csv` | `{'d' * 64}` |" in notes
+    assert "| staging | 2025-01-02T03:04:05Z | `eeeeeeeeeeee` | https://run/1 |" in notes
+    assert f"| `model-card.md` | `{'9' * 64}` |" in notes
+
+
+def test_notes_without_verdict_approvals_or_build_say_so(inputs: ReleaseInputs) -> None:
+    bare = replace(inputs, verdict=None, approvals=(), build_record={}, plan_entry=None)
+
+    notes = render_notes(bare, (), {})
+
+    assert "No gate verdict was supplied." in notes
+    assert "No pull-request approvals recorded." in notes
+    assert "| build record | not supplied |" in notes
+    assert "Not deployed yet." in notes
+
+
+def test_verdict_of_unknown_layout_renders_defensively() -> None:
+    verdict = {"passed": False, "checks": [{"name": "auc", "detail": {"nested": 1}, "ok": False}, "junk"]}
+
+    assert verdict_summary(verdict) == "FAIL"
+    assert check_table(verdict) == (["name", "ok"], [["auc", "FAIL"]])
+    assert verdict_summary({}) == "UNKNOWN"
+    assert check_table({"checks": "not a list"}) == ([], [])
+
+
+def test_gate_override_is_shown(inputs: ReleaseInputs) -> None:
+    overridden = replace(
+        inputs, verdict={"verdict": "fail", "override": {"by": "lead", "reason": "known label noise"}}
+    )
+
+    assert "Gate overridden by @lead: known label noise" in render_notes(overridden, (), {})
+
+
+def test_stale_approval_is_marked(inputs: ReleaseInputs) -> None:
+    stale = replace(inputs, approvals=(replace(inputs.approvals[0], on_head=False),))
+
+    assert "stale (older commit)" in render_notes(stale, (), {})
+
+
+def test_model_card_lists_owners_inputs_and_metrics(inputs: ReleaseInputs) -> None:
+    card = render_model_card(inputs.card)
+
+    assert card.startswith("# Model card: churn v2\n")
+    assert "| owners | @ml-team |" in card
+    assert "| `tenure_months` | integer |" in card
+    assert "| `val_roc_auc` | 0.9134 |" in card

@@ -1,0 +1,193 @@
+"""Fixtures for rollout tests: moto (SageMaker extended, CloudWatch, STS), a fake clock, simulated traffic."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.sagemaker.models import sagemaker_backends
+
+from cd.config.model import Analysis, AnalysisPolicy, Bake, RolloutPolicy, SetWeight
+from cd.rollout.controller import Controller, RolloutReport, Settings
+from cd.rollout.decide import Desired
+from cd.rollout.sagemaker import SageMakerEndpoints
+from cd.rollout.target import VariantSpec
+from tests.rollout.moto_sagemaker_ext import Behaviour, install
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/modelcd-sagemaker-execution"
+ENDPOINT = "modelcd-staging-churn"
+START = 1_700_000_000.0  # the fake clock's epoch (2023-11-14)
+
+POLICY = AnalysisPolicy(
+    min_requests=200,
+    max_error_rate=0.01,
+    max_error_rate_increase=0.005,
+    max_latency_ratio=1.5,
+    latency_statistic="Average",  # moto's CloudWatch computes no percentiles
+    max_inconclusive=3,
+    on_inconclusive="rollback",
+)
+STEPS = RolloutPolicy(
+    strategy="canary",
+    steps=(
+        SetWeight(10),
+        Bake(300),
+        Analysis(POLICY),
+        SetWeight(50),
+        Bake(300),
+        Analysis(POLICY),
+        SetWeight(100),
+        Bake(120),
+        Analysis(POLICY),
+    ),
+    analysis=POLICY,
+)
+
+
+def image(version: int) -> str:
+    digest = hashlib.sha256(f"churn-{version}".encode()).hexdigest()
+    return f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/modelcd@sha256:{digest}"
+
+
+def spec(version: int) -> VariantSpec:
+    return VariantSpec(version, image(version), "ml.m5.large", 1)
+
+
+class FakeClock:
+    """A test double for time: `sleep` advances `now` and tells listeners which interval passed."""
+
+    def __init__(self, start: float = START) -> None:
+        self.t = start
+        self.listeners: list[Callable[[float, float], None]] = []
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        before, self.t = self.t, self.t + max(0.0, seconds)
+        self.slept.append(seconds)
+        for listener in self.listeners:
+            listener(before, self.t)
+
+
+@dataclass(frozen=True)
+class Behavior:
+    """How a version serves: share of requests answered 5xx, and model latency."""
+
+    error_rate: float = 0.002
+    latency_ms: float = 50.0
+
+
+@dataclass
+class Traffic:
+    """Requests at `rate` per second, split by the endpoint's current weights, written to CloudWatch."""
+
+    cw: object
+    rate: float = 10.0
+    behaviours: dict[str, Behavior] = field(default_factory=dict)
+
+    def __call__(self, t0: float, t1: float) -> None:
+        from datetime import UTC, datetime
+
+        backend = sagemaker_backends[ACCOUNT][REGION]
+        endpoint = backend.endpoints.get(ENDPOINT)
+        if endpoint is None or t1 <= t0:
+            return
+        variants = [v for v in endpoint.production_variants if v.get("CurrentWeight")]
+        total = sum(float(v["CurrentWeight"]) for v in variants)
+        stamp = datetime.fromtimestamp(t1 - 0.001, UTC)
+        for v in variants:
+            n = self.rate * (t1 - t0) * float(v["CurrentWeight"]) / total
+            b = self.behaviours.get(v["VariantName"], Behavior())
+            dims = [
+                {"Name": "EndpointName", "Value": ENDPOINT},
+                {"Name": "VariantName", "Value": v["VariantName"]},
+            ]
+            data = [
+                ("Invocations", n, "None"),
+                ("Invocation4XXErrors", 0.0, "None"),
+                ("Invocation5XXErrors", n * b.error_rate, "None"),
+                ("ModelLatency", b.latency_ms * 1000.0, "Microseconds"),
+            ]
+            self.cw.put_metric_data(  # type: ignore[attr-defined]
+                Namespace="AWS/SageMaker",
+                MetricData=[
+                    {"MetricName": m, "Dimensions": dims, "Timestamp": stamp, "Value": value, "Unit": unit}
+                    for m, value, unit in data
+                ],
+            )
+
+
+@dataclass
+class World:
+    sm: object
+    cw: object
+    target: SageMakerEndpoints
+    clock: FakeClock
+    traffic: Traffic
+    behaviour: Behaviour
+    aliases: list[int] = field(default_factory=list)
+
+    def deploy(
+        self,
+        version: int,
+        owner: str = "run-1",
+        policy: RolloutPolicy = STEPS,
+        settings: Settings = Settings(),
+    ) -> RolloutReport:
+        controller = Controller(
+            self.target, policy, clock=self.clock, settings=settings, alias_setter=self.aliases.append
+        )
+        return controller.run(Desired(ENDPOINT, "churn", spec(version), git_sha="abc123", owner=owner))
+
+    def live(self) -> dict[str, float]:
+        """Variant -> CurrentWeight, read from moto's state (no API call, so no side effects)."""
+        endpoint = sagemaker_backends[ACCOUNT][REGION].endpoints[ENDPOINT]
+        return {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in endpoint.production_variants}
+
+    def status(self) -> str:
+        return str(sagemaker_backends[ACCOUNT][REGION].endpoints[ENDPOINT].endpoint_status)
+
+    def tags(self) -> dict[str, str]:
+        endpoint = sagemaker_backends[ACCOUNT][REGION].endpoints[ENDPOINT]
+        return {t["Key"]: t["Value"] for t in endpoint.tags}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Behaviour]:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield install(monkeypatch)
+
+
+@pytest.fixture
+def world(aws: Behaviour) -> World:
+    target = SageMakerEndpoints.create(REGION, ROLE, session=boto3.session.Session())
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    clock = FakeClock()
+    traffic = Traffic(cw)
+    clock.listeners.append(traffic)
+    return World(target.sm, cw, target, clock, traffic, aws)
+
+
+@pytest.fixture
+def live_v1(world: World) -> World:
+    """An endpoint serving v1 alone, deployed by modelcd (first deploy)."""
+    report = world.deploy(1)
+    assert report.outcome == "succeeded", report.to_markdown()
+    world.aliases.clear()
+    return world

@@ -1,0 +1,72 @@
+"""The rollout record round-trips through SageMaker-tag-sized strings."""
+
+from __future__ import annotations
+
+import pytest
+
+from cd.errors import RolloutError
+from cd.rollout.state import PREFIX, RolloutState, decode, encode, tag_safe
+from tests.rollout.conftest import image
+
+STATE = RolloutState(
+    model="churn",
+    version=7,
+    image=image(7),
+    stable_version=6,
+    phase="progressing",
+    step_index=3,
+    steps_hash="0123456789abcdef",
+    started_at=1_700_000_000.5,
+    step_started_at=1_700_000_100.25,
+    window_start=1_700_000_050.0,
+    git_sha="a" * 40,
+    lease_owner="gh-123456789",
+    lease_expires_at=1_700_003_600.0,
+    inconclusive=2,
+    reason="step 3/9: analysis Successful",
+)
+
+
+def test_encode_decode_round_trips() -> None:
+    assert decode(encode(STATE)) == STATE
+
+
+def test_first_deploy_has_no_stable_version() -> None:
+    from dataclasses import replace
+
+    state = replace(STATE, stable_version=None)
+    assert decode(encode(state)) == state
+
+
+def test_every_tag_fits_sagemaker_limits() -> None:
+    for key, value in encode(STATE).items():
+        assert key.startswith(PREFIX) and len(key) <= 128 and len(value) <= 256
+
+
+def test_reasons_are_made_tag_safe() -> None:
+    assert tag_safe("error rate 5.0% > 1.0% (n=40)") == "error rate 5.0 pct gt 1.0 pct n=40"
+    assert len(tag_safe("x" * 1000)) == 256
+
+
+def test_a_record_without_phase_is_no_record() -> None:
+    assert decode({"Name": "x"}) is None
+
+
+def test_unknown_phase_is_an_error_naming_the_tag() -> None:
+    record = encode(STATE) | {"modelcd:phase": "dancing"}
+    with pytest.raises(RolloutError, match="modelcd:phase has unknown value 'dancing'"):
+        decode(record)
+
+
+def test_missing_tag_is_an_error_naming_it() -> None:
+    record = encode(STATE)
+    del record["modelcd:step"]
+    with pytest.raises(RolloutError, match="missing tag 'modelcd:step'"):
+        decode(record)
+
+
+def test_image_that_cannot_be_a_tag_is_refused() -> None:
+    from dataclasses import replace
+
+    with pytest.raises(RolloutError, match="field 'image'"):
+        encode(replace(STATE, image="repo:tag,with,commas"))

@@ -1,0 +1,233 @@
+"""Structural rules every workflow must keep (the hardening the issue asks for)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cd.config import load_repo
+from tests.helpers import PROJECT_ROOT
+from tests.workflows.workflow_files import (
+    SHA_PIN,
+    WORKFLOW_NAMES,
+    Workflow,
+    all_workflows,
+    load_workflow,
+    run_steps,
+)
+
+WORKFLOWS = all_workflows()
+IDS = [w.name for w in WORKFLOWS]
+UNTRUSTED = re.compile(r"github\.(event|head_ref)|inputs\.|matrix\.|steps\.|needs\.|secrets\.|vars\.")
+MAKE_TARGETS = ("test", "lint", "install", "audit-workflows")
+
+
+def test_every_workflow_the_issue_names_exists() -> None:
+    assert sorted(WORKFLOW_NAMES) == sorted(IDS)
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=IDS)
+def test_top_level_permissions_are_empty(workflow: Workflow) -> None:
+    assert workflow.doc["permissions"] == {}
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=IDS)
+def test_every_job_grants_its_own_permissions(workflow: Workflow) -> None:
+    for name, job in workflow.jobs.items():
+        assert isinstance(job.get("permissions"), dict) and job["permissions"], f"{workflow.name}: job {name}"
+        assert "write-all" not in str(job["permissions"])
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=IDS)
+def test_every_action_is_pinned_to_a_full_commit_sha_with_a_version_comment(workflow: Workflow) -> None:
+    uses_lines = [line for line in workflow.text.splitlines() if re.match(r"^\s*(-\s+)?uses:", line)]
+    assert uses_lines
+    for line in uses_lines:
+        match = SHA_PIN.match(line)
+        assert match, line
+        assert re.fullmatch(r"[0-9a-f]{40}", match["ref"]), f"not pinned to a commit SHA: {line.strip()}"
+        assert match["version"] and re.fullmatch(r"v\d+(\.\d+)*", match["version"]), (
+            f"no version comment: {line}"
+        )
+
+
+def test_the_same_action_is_pinned_to_the_same_sha_everywhere() -> None:
+    pins: dict[str, set[str]] = {}
+    for workflow in WORKFLOWS:
+        for match in filter(None, map(SHA_PIN.match, workflow.text.splitlines())):
+            pins.setdefault(match["action"], set()).add(f"{match['ref']} {match['version']}")
+    assert {action: len(refs) for action, refs in pins.items()} == dict.fromkeys(pins, 1)
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=IDS)
+def test_no_pull_request_target(workflow: Workflow) -> None:
+    assert "pull_request_target" not in workflow.triggers
+    assert "pull_request_target" not in workflow.text.replace("# ", "")
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=IDS)
+def test_run_steps_hold_no_expressions_untrusted_text_only_through_env(workflow: Workflow) -> None:
+    for job, step in run_steps(workflow):
+        assert "${{" not in step["run"], f"{workflow.name}/{job}: {step['run']!r}"
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=IDS)
+def test_every_run_step_calls_modelcd_or_a_make_target(workflow: Workflow) -> None:
+    for job, step in run_steps(workflow):
+        command = step["run"].strip()
+        assert "\n" not in command, f"{workflow.name}/{job}: one command per step, no logic in YAML"
+        first = command.split()[:2]
+        assert first[0] == "modelcd" or (first[0] == "make" and first[1] in MAKE_TARGETS), command
+
+
+def test_the_make_targets_workflows_call_exist() -> None:
+    for target in MAKE_TARGETS:
+        out = subprocess.run(
+            ["make", "-n", target], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+        )
+        assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=IDS)
+def test_checkouts_never_persist_the_token(workflow: Workflow) -> None:
+    for job in workflow.jobs:
+        for step in workflow.steps(job):
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, f"{workflow.name}/{job}"
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=IDS)
+def test_aws_only_through_oidc(workflow: Workflow) -> None:
+    assert "AWS_ACCESS_KEY_ID" not in workflow.text and "aws-secret-access-key" not in workflow.text
+    for name, job in workflow.jobs.items():
+        uses_aws = any("configure-aws-credentials" in str(s.get("uses", "")) for s in job.get("steps", []))
+        if uses_aws:
+            assert job["permissions"].get("id-token") == "write", f"{workflow.name}/{name}"
+
+
+def _deploy_jobs() -> list[tuple[str, dict]]:
+    deploy = load_workflow("deploy")
+    return [
+        (name, job)
+        for name, job in deploy.jobs.items()
+        if any(str(s.get("run", "")).startswith("modelcd deploy") for s in job.get("steps", []))
+    ]
+
+
+def test_there_is_one_deploy_job_per_environment_of_the_template() -> None:
+    envs = sorted(load_repo(PROJECT_ROOT).environments)
+    assert sorted(job["environment"] for _, job in _deploy_jobs()) == envs
+
+
+@pytest.mark.parametrize("name", ["deploy-staging", "deploy-production"])
+def test_deploy_jobs_use_their_environment_and_a_non_cancelling_concurrency_group(name: str) -> None:
+    job = dict(_deploy_jobs())[name]
+    env = job["environment"]
+    run = next(s["run"] for s in job["steps"] if str(s.get("run", "")).startswith("modelcd deploy"))
+    assert run == f"modelcd deploy --env {env}"
+    assert job["concurrency"] == {"group": f"modelcd-deploy-{env}", "cancel-in-progress": False}
+    assert job["permissions"]["id-token"] == "write"
+
+
+@pytest.mark.parametrize("name", ["deploy-staging", "deploy-production"])
+def test_deploy_job_timeout_exceeds_the_longest_rollout_the_policy_allows(name: str) -> None:
+    job = dict(_deploy_jobs())[name]
+    policy = load_repo(PROJECT_ROOT).environments[job["environment"]].rollout
+    # bakes plus an allowance of 10 minutes per traffic step for SageMaker endpoint updates
+    updates = 600 * sum(1 for s in policy.steps if type(s).__name__ == "SetWeight") + 1200
+    assert job["timeout-minutes"] * 60 > policy.max_duration_seconds + updates
+
+
+def test_production_waits_for_staging() -> None:
+    jobs = load_workflow("deploy").jobs
+    assert "deploy-staging" in jobs["deploy-production"]["needs"]
+    assert jobs["deploy-production"]["environment"] == "production"
+
+
+def test_pr_gate_evaluates_models_with_a_read_only_token_and_no_credentials() -> None:
+    gate = load_workflow("pr-gate").jobs["gate"]
+    assert gate["permissions"] == {"contents": "read"}
+    assert "environment" not in gate
+    text = yaml_dump(gate)
+    assert "secrets." not in text and "configure-aws-credentials" not in text
+
+
+def test_pr_gate_report_job_runs_no_pr_code() -> None:
+    report = load_workflow("pr-gate").jobs["report"]
+    checkouts = [s for s in report["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert [c["with"]["ref"] for c in checkouts] == ["${{ github.event.pull_request.base.sha }}"]
+    assert set(report["permissions"]) == {"contents", "pull-requests", "statuses"}
+
+
+def test_pr_gate_installs_modelcd_from_the_base_commit_in_every_job() -> None:
+    workflow = load_workflow("pr-gate")
+    for name in workflow.jobs:
+        installs = [s for s in workflow.steps(name) if s.get("run") == "make install"]
+        assert [s.get("working-directory") for s in installs] == ["modelcd-base"], name
+        base = [s for s in workflow.steps(name) if s.get("with", {}).get("path") == "modelcd-base"]
+        assert base and base[0]["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+
+
+def test_pr_gate_triggers_on_desired_state_paths_only() -> None:
+    assert load_workflow("pr-gate").triggers == {
+        "pull_request": {"paths": ["environments/**", "gates/**", "models/**"]}
+    }
+
+
+def test_promote_is_a_manual_workflow_with_model_from_to_inputs() -> None:
+    inputs = load_workflow("promote").triggers["workflow_dispatch"]["inputs"]
+    assert sorted(inputs) == ["from", "model", "to"]
+
+
+def test_drift_runs_on_a_schedule_and_by_hand() -> None:
+    assert set(load_workflow("drift").triggers) == {"schedule", "workflow_dispatch"}
+
+
+def test_codeowners_guard_gates_workflows_and_production() -> None:
+    lines = (PROJECT_ROOT / ".github" / "CODEOWNERS").read_text().splitlines()
+    owned = {line.split()[0] for line in lines if line.strip() and not line.startswith("#")}
+    assert {"/gates/", "/.github/", "/environments/production.yaml"} <= owned
+
+
+def yaml_dump(data: object) -> str:
+    import yaml
+
+    return yaml.safe_dump(data)
+
+
+def _zizmor() -> str | None:
+    found = shutil.which("zizmor") or str(Path(sys.executable).parent / "zizmor")
+    return found if Path(found).exists() else None
+
+
+def test_zizmor_offline_reports_no_findings() -> None:
+    zizmor = _zizmor()
+    if zizmor is None:
+        pytest.skip("zizmor is not installed")
+    out = subprocess.run(
+        [zizmor, "--offline", "--no-progress", ".github/"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "No findings to report" in out.stdout
+
+
+def test_the_only_zizmor_suppression_is_the_justified_issue_comment_trigger() -> None:
+    ignores = [
+        (w.name, line.strip()) for w in WORKFLOWS for line in w.text.splitlines() if "zizmor: ignore" in line
+    ]
+    assert ignores == [("override", "issue_comment: # zizmor: ignore[dangerous-triggers]")]
+    override = load_workflow("override")
+    assert all(
+        s.get("with", {}).get("ref") is None
+        for s in override.steps("override")
+        if "checkout" in str(s.get("uses"))
+    ), "the override job must check out the default branch only, never the PR"
