@@ -70,7 +70,7 @@ VERDICT = GateVerdict(
 def test_json_layout_is_versioned_and_round_trips() -> None:
     data = json.loads(VERDICT.to_json())
     assert (data["schema"], data["schema_version"], data["verdict"]) == ("modelcd/gate-verdict", 1, "fail")
-    assert data["summary"] == "FAIL: churn v3 vs v2 in staging (1 fail, 1 pass)"
+    assert data["summary"] == "churn v3 vs v2 in staging (1 fail, 1 pass)"
     assert data["checks"][1]["thresholds"] == {
         "value": {"min": 0.7, "max": None},
         "change": {"absolute": 0.01, "relative": None},
