@@ -2,9 +2,9 @@
 
 Data. `generate(n, seed)` draws customers from PCG64's raw 64-bit stream (the one numpy part whose
 output is guaranteed stable across versions) and our own transforms, then rounds every number, so
-the CSV bytes are reproducible. That is why `data/churn_test.csv` is not committed: it is generated
-(`python models/churn/train.py`) and `gates/churn.yaml` pins its sha256 (`TEST_SHA256`, checked by a
-test) so a changed file refuses to evaluate.
+the CSV bytes are reproducible (a test regenerates them and checks `TEST_SHA256`). That is why
+`data/churn_test.csv` is not committed: it is generated (`python models/churn/train.py`), and a gate
+can pin `sha256: TEST_SHA256` so a changed file refuses to evaluate (the gate tests do).
 
 Churn is driven by short tenure, high charges, support calls and no autopay; for `plan=premium`
 customers it is driven mostly by low usage (`usage_gb < 40`), an interaction a model has to learn.
@@ -47,7 +47,7 @@ REGIONS = ("north", "south", "east", "west")
 TRAIN_ROWS, TEST_ROWS = 6000, 8000
 TRAIN_SEED, TEST_SEED = 20240601, 20240602
 TRAIN_PATH, TEST_PATH = "data/churn_train.csv", "data/churn_test.csv"
-# sha256 of data/churn_test.csv as generated; gates/churn.yaml pins it.
+# sha256 of data/churn_test.csv as generated (reproducible: pin it in gates/churn.yaml).
 TEST_SHA256 = "29f921def144b7c820286d127abf618725cf8dd2154824037e0fef2af82588bf"
 SERVING_FAULT_TAG = "modelcd.demo.serving_fault"
 ROLES = ("baseline", "better", "worse_on_premium", "serving_fault")

@@ -79,8 +79,17 @@ def test_generated_test_set_bytes_match_the_pinned_sha256() -> None:
     assert hashlib.sha256(data).hexdigest() == churn.TEST_SHA256
 
 
-def test_the_template_gate_pins_the_generated_test_set() -> None:
-    gate = load_repo(PROJECT_ROOT).gates["churn"]
+def test_the_template_gate_reads_the_generated_test_set_and_can_pin_it() -> None:
+    from cd.config import build_repo_config
+    from tests.gates.conftest import pin_dataset
+
+    files = {
+        p.relative_to(PROJECT_ROOT).as_posix(): p.read_bytes()
+        for top in ("environments", "gates", "models")
+        for p in (PROJECT_ROOT / top).rglob("*.yaml")
+    }
+    files["gates/churn.yaml"] = pin_dataset(files["gates/churn.yaml"].decode()).encode()
+    gate = build_repo_config(files).gates["churn"]
     assert (gate.dataset.uri, gate.dataset.sha256) == (churn.TEST_PATH, churn.TEST_SHA256)
 
 
