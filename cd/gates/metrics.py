@@ -252,7 +252,8 @@ class BinaryKernel:
         for i in range(b):  # row by row: numpy's 2-D take/cumsum along axis 1 are several times slower
             np.take(counts[i], self.layout, out=w[i])
             np.cumsum(w[i], dtype=np.int32, out=z[i, 1:])
-        at = np.take(z, self._bounds, axis=1).astype(np.float64)  # (b, groups, 5)
+        zb = np.take(z, self._bounds, axis=1)  # (b, groups, 5) int32
+        at = zb.astype(np.float64)
         n0, p0, p1, neg_thr, pos_thr = (at[:, :, i].T for i in range(5))  # each (groups, b)
         n_total, p_total = p0 - n0, p1 - p0
         total = n_total + p_total
@@ -265,19 +266,21 @@ class BinaryKernel:
         else:
             dt = np.take(w, self._block_start, axis=1).astype(np.float64)
         z_lo = np.take(z, self._neg_below, axis=1)
-        z_hi = np.take(z, self._neg_to, axis=1) if self._neg_ties else z_lo
-        rank_sum = (z_lo + z_hi).astype(np.float64)  # neg weight below, counting ties half, times 2
-        above = z_start + z_lo  # all weight below the block, offset by the group's start
+        if self._neg_ties:  # ties with negatives count half: (below + at-or-below) / 2
+            neg_rank = (z_lo + np.take(z, self._neg_to, axis=1)).astype(np.float64)
+            half = 0.5
+        else:
+            neg_rank, half = z_lo.astype(np.float64), 1.0
+        above = z_start + z_lo  # all weight below each block, offset by the group's start (int32, exact)
         pairs = np.empty((g_count, b))
         ap_sum = np.empty((g_count, b))
         for g, blocks in enumerate(self._blocks):
             d = dt[:, blocks]
-            pairs[g] = np.einsum("bu,bu->b", d, rank_sum[:, blocks]) / 2.0 - n0[g] * p_total[g]
-            # precision at each positive block: tps / (tps + fps), everything at or above its score
-            at_or_above = (p1[g] + p0[g])[:, None] - above[:, blocks]
-            tps = p1[g][:, None] - z_start[:, blocks]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                precision = np.where(at_or_above > 0, tps / at_or_above, 0.0)
+            pairs[g] = np.einsum("bu,bu->b", d, neg_rank[:, blocks]) * half - n0[g] * p_total[g]
+            # precision at each positive block: tps / (tps + fps), i.e. positives / all at or above it
+            at_or_above = (zb[:, g, 2] + zb[:, g, 1])[:, None] - above[:, blocks]
+            tps = zb[:, g, 2][:, None] - z_start[:, blocks]
+            precision = np.divide(tps, at_or_above, out=np.zeros(at_or_above.shape), where=at_or_above > 0)
             ap_sum[g] = np.einsum("bu,bu->b", d, precision)
 
         linear = np.zeros((g_count, b, 3))
