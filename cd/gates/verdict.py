@@ -95,7 +95,9 @@ class GateVerdict:
             for o in ("fail", "inconclusive", "pass", "skipped")
             if self.checks_with(o)
         )
-        return f"{self.model} v{self.candidate.version} vs {inc} in {self.environment} ({counts or 'no checks'})"
+        return (
+            f"{self.model} v{self.candidate.version} vs {inc} in {self.environment} ({counts or 'no checks'})"
+        )
 
     def headline(self) -> str:
         return f"{self.verdict.upper()}: {self.summary()}"
