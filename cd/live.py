@@ -21,7 +21,7 @@ def target_for(env: Environment, repo_root: Path) -> Target:
     assert isinstance(env.target, LocalTarget)
     from cd.rollout.local.target import LocalTarget as LocalProcesses
 
-    return LocalProcesses(repo_root / env.target.state_dir)
+    return LocalProcesses.from_config(env.target, repo_root)
 
 
 def observe_environment(env: Environment, target: Target) -> dict[str, ObservedEndpoint | None]:

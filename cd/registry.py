@@ -132,7 +132,7 @@ class Registry:
             run = self._call(f"run {mv.run_id} of {what}", self.client.get_run, mv.run_id)
             params, metrics = dict(run.data.params), dict(run.data.metrics)
         with tempfile.TemporaryDirectory(prefix="modelcd-resolve-") as tmp:
-            local = self._download_uri(f"models:/{name}/{version}", Path(tmp), what)
+            local = self._download_uri(self._version_uri(name, version, what), Path(tmp), what)
             sha = directory_sha256(local)
         return ModelVersionRef(
             name=name,
@@ -150,7 +150,7 @@ class Registry:
         what = f"model {name!r} version {version}"
         dst.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="modelcd-download-", dir=dst.parent) as tmp:
-            local = self._download_uri(f"models:/{name}/{version}", Path(tmp), what)
+            local = self._download_uri(self._version_uri(name, version, what), Path(tmp), what)
             if expected_sha256 is not None:
                 actual = directory_sha256(local)
                 if actual != expected_sha256:
@@ -162,6 +162,11 @@ class Registry:
                 shutil.rmtree(dst)
             os.replace(local, dst)
         return dst
+
+    def _version_uri(self, name: str, version: int, what: str) -> str:
+        """Where the version's files are stored. Not `models:/name/N`: MLflow resolves those through the
+        process-wide registry URI, ignoring `download_artifacts(registry_uri=...)`."""
+        return str(self._call(what, self.client.get_model_version_download_uri, name, str(version)))
 
     def _download_uri(self, uri: str, into: Path, what: str) -> Path:
         import mlflow.artifacts

@@ -8,6 +8,9 @@ import pytest
 
 from tests.helpers import GitRepo, make_template_repo
 
+# The GitHub API double (contract-checked against GitHub's OpenAPI description), for every area.
+pytest_plugins = ["tests.github_double.fixtures"]
+
 
 @pytest.fixture
 def template_repo(tmp_path: Path) -> GitRepo:

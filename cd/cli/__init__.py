@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "diff": "cd.cli.github_commands:diff",
     "drift": "cd.cli.github_commands:drift",
     "local": "cd.cli.local_commands:local",
+    "build": "cd.cli.package_commands:build",
     "release": "cd.cli.release_commands:release",
     "gate": "cd.cli.gate_commands:gate",
 }

@@ -5,7 +5,6 @@ import pytest
 from cd.github.api import GitHubClient
 from cd.github.ratelimit import RetryPolicy
 from tests.github_double import GitHubDouble
-from tests.github_double.fixtures import github_double_fixture  # noqa: F401  (the `github_double` fixture)
 
 REPO = "acme/models"
 

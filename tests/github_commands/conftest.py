@@ -16,8 +16,6 @@ from tests.github_double import GitHubDouble
 from tests.helpers import GitRepo, run_modelcd
 from tests.workflows.events import REPO, Runner
 
-pytest_plugins = ["tests.github_double.fixtures"]
-
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/modelcd-sagemaker-execution"
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/modelcd@sha256:" + "0" * 64

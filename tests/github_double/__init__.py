@@ -1,7 +1,6 @@
 """A GitHub REST API double for tests, contract-checked against GitHub's OpenAPI description.
 
-See tests/github_double/README.md. Get the fixture with
-`from tests.github_double.fixtures import github_double_fixture  # noqa: F401` in tests/<area>/conftest.py.
+See tests/github_double/README.md. The `github_double` fixture is registered in tests/conftest.py.
 """
 
 from tests.github_double.double import (

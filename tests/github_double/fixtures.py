@@ -1,12 +1,7 @@
 """pytest plugin providing the `github_double` fixture.
 
-Use it from any test area by importing the fixture into that area's conftest (pytest refuses
-`pytest_plugins` in a non-root conftest, and tests/conftest.py is the lead's):
-
-    # tests/<area>/conftest.py
-    from tests.github_double.fixtures import github_double_fixture  # noqa: F401
-
-then take `github_double` as a fixture argument. It is a started `GitHubDouble` (a fresh one per test,
+It is registered for every test area by `pytest_plugins` in tests/conftest.py: take `github_double` as
+a fixture argument. It is a started `GitHubDouble` (a fresh one per test,
 on a free 127.0.0.1 port); `github_double.env("acme/models")` gives GITHUB_API_URL/GITHUB_TOKEN/
 GITHUB_REPOSITORY for a client. At teardown the fixture fails the test if the double saw any request or
 produced any response that violates GitHub's OpenAPI description.

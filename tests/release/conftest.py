@@ -11,7 +11,6 @@ from cd.github.ratelimit import RetryPolicy
 from cd.release.model import Approval, ModelCard, ReleaseInputs
 from tests.github_api.conftest import FakeClock
 from tests.github_double import GitHubDouble
-from tests.github_double.fixtures import github_double_fixture  # noqa: F401  (the `github_double` fixture)
 
 REPO = "acme/models"
 VERDICT = {

@@ -16,8 +16,6 @@ from tests.workflows.events import REPO, pull_request_event
 from tests.workflows.harness import JobResult, WorkflowHarness
 from tests.workflows.workflow_files import load_workflow
 
-pytest_plugins = ["tests.github_double.fixtures"]
-
 
 def _harness(
     double: GitHubDouble,

@@ -208,6 +208,85 @@ def model_error(variant: str, original_status: int, original_message: str) -> Re
     )
 
 
+# ---------------------------------------------------------------- upstream connections
+
+# Failures that mean "a kept-alive connection had been closed by the server", seen before any response.
+_STALE_CONNECTION = (
+    http.client.RemoteDisconnected,
+    BrokenPipeError,
+    ConnectionResetError,
+    ConnectionAbortedError,
+)
+
+
+class UpstreamPool:
+    """Keep-alive HTTP connections to variant servers on loopback, reused across requests. Thread-safe.
+
+    A request that fails on a *reused* connection because the server had closed it (idle keep-alive
+    timeout) is sent once more on a new connection; every other failure (refused, timeout, reset on a
+    new connection) is the caller's to report.
+    """
+
+    def __init__(self, timeout: float, max_idle_per_port: int = 32) -> None:
+        self.timeout = timeout
+        self.max_idle = max_idle_per_port
+        self._idle: dict[int, list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+
+    def post(self, port: int, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """POST /invocations; returns (status, lower-cased headers, body)."""
+        conn, reused = self._take(port)
+        try:
+            return self._exchange(port, conn, body, headers)
+        except _STALE_CONNECTION:
+            if not reused:
+                raise
+        return self._exchange(port, self._new(port), body, headers)
+
+    def _exchange(
+        self, port: int, conn: http.client.HTTPConnection, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        try:
+            conn.request("POST", "/invocations", body=body, headers=dict(headers))
+            response = conn.getresponse()
+            payload = response.read()
+        except BaseException:
+            conn.close()
+            raise
+        result = response.status, {k.lower(): v for k, v in response.getheaders()}, payload
+        if response.will_close:
+            conn.close()
+        else:
+            self._give_back(port, conn)
+        return result
+
+    def _new(self, port: int) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=self.timeout)
+
+    def _take(self, port: int) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            idle = self._idle.get(port)
+            if idle:
+                return idle.pop(), True
+        return self._new(port), False
+
+    def _give_back(self, port: int, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(port, [])
+            if len(idle) < self.max_idle:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def forget_except(self, ports: set[int]) -> None:
+        """Close idle connections to ports no variant uses any more."""
+        with self._lock:
+            gone = [p for p in self._idle if p not in ports]
+            closing = [c for p in gone for c in self._idle.pop(p)]
+        for conn in closing:
+            conn.close()
+
+
 # ---------------------------------------------------------------- the router
 
 
@@ -232,6 +311,7 @@ class Router:
         self._stamp: tuple[int, int, int] | None = None
         self._logs: dict[tuple[str, str], InvocationLog] = {}
         self._logs_lock = threading.Lock()
+        self._upstreams = UpstreamPool(upstream_timeout)
 
     # routes -----------------------------------------------------------------
     def routes(self, *, force: bool = False) -> Routes:
@@ -245,6 +325,7 @@ class Router:
             if force or stamp != self._stamp:
                 self._routes = routes_from_state(self.state_file.read()) if stamp is not None else {}
                 self._stamp = stamp
+                self._upstreams.forget_except({u.port for vs in self._routes.values() for u in vs.values()})
             return self._routes
 
     # invocation -------------------------------------------------------------
@@ -272,16 +353,8 @@ class Router:
         send.setdefault("Content-Type", "application/octet-stream")
         started = time.perf_counter()
         timestamp = self.clock()
-        conn = http.client.HTTPConnection("127.0.0.1", upstream.port, timeout=self.upstream_timeout)
         try:
-            conn.request("POST", "/invocations", body=body, headers=send)
-            response = conn.getresponse()
-            payload = response.read()
-            status = response.status
-            reply_headers = {"Content-Type": response.getheader("Content-Type") or "application/octet-stream"}
-            custom = response.getheader("X-Amzn-SageMaker-Custom-Attributes")
-            if custom is not None:
-                reply_headers["X-Amzn-SageMaker-Custom-Attributes"] = custom
+            status, response_headers, payload = self._upstreams.post(upstream.port, body, send)
         except TimeoutError:
             self._record(endpoint, upstream.variant, timestamp, started, SERVER_ERROR)
             return model_error(
@@ -298,8 +371,10 @@ class Router:
                 f"Could not get a response from container {upstream.variant} on port {upstream.port}: "
                 f"{type(exc).__name__}: {exc}",
             )
-        finally:
-            conn.close()
+        reply_headers = {"Content-Type": response_headers.get("content-type") or "application/octet-stream"}
+        custom = response_headers.get("x-amzn-sagemaker-custom-attributes")
+        if custom is not None:
+            reply_headers["X-Amzn-SageMaker-Custom-Attributes"] = custom
         if 200 <= status < 300:
             self._record(endpoint, upstream.variant, timestamp, started, OK)
             return Reply(200, payload, reply_headers, upstream.variant)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cd.errors import TargetError
 from cd.rollout.local import processes
@@ -34,19 +34,43 @@ from cd.rollout.target import (
     VariantSpec,
 )
 
-# (image, port) -> argv of a process that serves `image` on 127.0.0.1:port (GET /ping, POST /invocations)
-ServeCommand = Callable[[str, int], Sequence[str]]
+
+class ServeSpec(Protocol):
+    """How to start a server: `cd.package.ServeCommand` has this shape."""
+
+    @property
+    def argv(self) -> list[str]: ...
+
+    @property
+    def env(self) -> Mapping[str, str]: ...
+
+    @property
+    def cwd(self) -> Path | None: ...
+
+
+if TYPE_CHECKING:
+    from cd.config.model import LocalTarget as LocalTargetConfig
+
+# (image, port) -> how to start a process that serves `image` on 127.0.0.1:port (GET /ping,
+# POST /invocations): a ServeSpec, or just an argv.
+ServeCommand = Callable[[str, int], "ServeSpec | Sequence[str]"]
 
 TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
 TAG_CHARS = re.compile(r"^[A-Za-z0-9 _.:/=+\-@]*$")
 STATISTIC_KEYS: Mapping[str, str] = {"Average": "average", "p50": "p50", "p90": "p90", "p99": "p99"}
 
 
-def bentoml_serve_command(image: str, port: int) -> list[str]:
-    """`bentoml serve BENTO --host 127.0.0.1 --port PORT` with this interpreter's bentoml."""
-    bentoml = Path(sys.executable).with_name("bentoml")
-    head = [str(bentoml)] if bentoml.exists() else [sys.executable, "-m", "bentoml"]
-    return [*head, "serve", image, "--host", "127.0.0.1", "--port", str(port)]
+class BentoServe:
+    """The default serve command: `bentoml serve <Bento tag or directory>` via `cd.package`."""
+
+    def __init__(self, bentoml_home: Path | None = None) -> None:
+        self.bentoml_home = bentoml_home
+
+    def __call__(self, image: str, port: int) -> ServeSpec:
+        from cd.package import serve_command
+
+        bento: str | Path = Path(image) if Path(image).is_dir() else image
+        return serve_command(bento, port, bentoml_home=self.bentoml_home, host="127.0.0.1")
 
 
 def config_name(variants: Sequence[VariantSpec], weights: Mapping[str, float]) -> str:
@@ -65,18 +89,30 @@ class LocalTarget:
         self,
         state_dir: Path,
         *,
-        serve_command: ServeCommand = bentoml_serve_command,
+        serve_command: ServeCommand | None = None,
         ready_timeout: float = 180.0,
         upstream_timeout: float = 60.0,
         router_seed: int | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.state_file = StateFile(Path(state_dir))
-        self.serve_command = serve_command
+        self.serve_command: ServeCommand = serve_command or BentoServe()
         self.ready_timeout = ready_timeout
         self.upstream_timeout = upstream_timeout
         self.router_seed = router_seed
         self.env = dict(env or {})
+
+    @classmethod
+    def from_config(cls, target: LocalTargetConfig, repo_root: Path, **options: Any) -> LocalTarget:
+        """The target an environment's `target: {kind: local, ...}` names, for the repository at `repo_root`.
+
+        Bentos are served from the repository's BentoML home (`<repo>/.modelcd/bentoml`), where
+        `modelcd build` puts them.
+        """
+        from cd.package import default_bentoml_home
+
+        options.setdefault("serve_command", BentoServe(default_bentoml_home(repo_root)))
+        return cls(repo_root / target.state_dir, **options)
 
     # ------------------------------------------------------------------ helpers
     def _with_router(self, state: LocalState) -> LocalState:
@@ -196,8 +232,8 @@ class LocalTarget:
         last_error: TargetError | None = None
         for _attempt in range(3):  # a free port can be taken before the server binds it
             port = processes.free_port()
-            argv = tuple(self.serve_command(spec.image, port))
-            proc = processes.start_detached(argv, log, env=self.env)
+            argv, env, cwd = _serve_parts(self.serve_command(spec.image, port))
+            proc = processes.start_detached(argv, log, env={**env, **self.env}, cwd=cwd)
             managed = ManagedProcess("variant", port, proc, endpoint, spec.name, str(log), argv)
             state = state.with_process(managed)
             self.state_file.write_unlocked(state)
@@ -288,6 +324,12 @@ class LocalTarget:
                 deleted.append(f"process {managed.process.pid} ({managed.variant}, port {managed.port})")
             self.state_file.write_unlocked(state)
         return tuple(deleted)
+
+
+def _serve_parts(spec: ServeSpec | Sequence[str]) -> tuple[tuple[str, ...], Mapping[str, str], Path | None]:
+    if isinstance(spec, Sequence):
+        return tuple(spec), {}, None
+    return tuple(spec.argv), dict(spec.env), spec.cwd
 
 
 def _router_up(state: LocalState) -> bool:

@@ -1,0 +1,102 @@
+"""`modelcd build`: a registry model version -> an exported, SageMaker-ready Bento and its build record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cd.cli.config_commands import _repo_root
+
+
+@click.command()
+@click.option("--model", "model", required=True, help="Model name (models/<name>/model.yaml).")
+@click.option(
+    "--version", "version", required=True, type=click.IntRange(min=1), help="Registered model version."
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output directory [default: <repo>/dist].",
+)
+@click.option(
+    "--repo", "repo", type=click.Path(file_okay=False), help="Repository root (default: the git top level)."
+)
+@click.option(
+    "--env", "env_name", default=None, help="Take the image repository from this environment's target."
+)
+@click.option("--image-repository", default=None, help="ECR repository URI for the image (overrides --env).")
+@click.option(
+    "--containerize", is_flag=True, help="Build the image with `bentoml containerize` (needs Docker)."
+)
+@click.option(
+    "--push", is_flag=True, help="Log in to ECR, push the image and record its digest (needs --containerize)."
+)
+@click.option(
+    "--lock/--no-lock",
+    "lock",
+    default=None,
+    help="Lock Python packages against the index [default: only in CI, or $MODELCD_LOCK_PACKAGES].",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Request-body limit of the service [6 MiB].",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def build(
+    model: str,
+    version: int,
+    out: str | None,
+    repo: str | None,
+    env_name: str | None,
+    image_repository: str | None,
+    containerize: bool,
+    push: bool,
+    lock: bool | None,
+    max_body_bytes: int | None,
+    fmt: str,
+) -> None:
+    """Build, export and record a Bento for MODEL version VERSION (and its image, where Docker runs)."""
+    from cd.config import load_repo
+    from cd.errors import UsageError
+    from cd.package import build_bento
+    from cd.package.build import image_repository_for
+    from cd.package.context import DEFAULT_MAX_BODY_BYTES
+
+    root = _repo_root(repo)
+    config = load_repo(root)
+    spec = config.models.get(model)
+    if spec is None:
+        raise UsageError(
+            f"--model {model}: no models/{model}/model.yaml (have: {', '.join(sorted(config.models)) or 'none'})"
+        )
+    repository = image_repository or image_repository_for(config, model, env_name, required=containerize)
+    out_dir = Path(out).resolve() if out else None
+    record = build_bento(
+        root,
+        spec,
+        version,
+        out_dir=out_dir,
+        image_repository=repository,
+        lock_packages=lock,
+        max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+        containerize=containerize,
+        push=push,
+    )
+    where = out_dir or root / "dist"
+    if fmt == "json":
+        click.echo(record.to_json(), nl=False)
+        return
+    click.echo(f"bento    {record.bento_tag}")
+    click.echo(f"archive  {where / record.bento_archive}  sha256 {record.bento_sha256}")
+    click.echo(f"record   {where / f'{record.model}-v{record.version}.build.json'}")
+    click.echo(f"model    {record.registered_model} v{record.version}  sha256 {record.model_sha256}")
+    click.echo(f"locked   {'yes' if record.locked else 'no (offline build)'}")
+    if record.image_digest:
+        click.echo(f"image    {record.image_digest}")
+    elif record.image_tag:
+        click.echo(f"image    {record.image_tag} (planned; --containerize --push where Docker runs)")

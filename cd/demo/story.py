@@ -1,0 +1,220 @@
+"""`modelcd demo`: the promotion story a newcomer lives through, on the embedded default.
+
+Every step is a real `modelcd` command run in a scratch git repository (its own sqlite MLflow store,
+local release folder, and Bento servers behind a weighted router on 127.0.0.1). The narrative shows the
+command and the numbers that matter; every report, release folder and rollout record stays in the
+workspace. Interrupting it stops the serving processes (`modelcd local down`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cd.demo.workspace import Completed, DemoError, Workspace, create
+
+MODEL = "churn"
+STAGING = "staging"
+PRODUCTION = "production"
+
+
+@dataclass
+class StageResult:
+    title: str
+    seconds: float
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DemoResult:
+    workspace: Path
+    stages: list[StageResult] = field(default_factory=list)
+
+    def fact(self, key: str) -> Any:
+        for stage in self.stages:
+            if key in stage.facts:
+                return stage.facts[key]
+        raise KeyError(key)
+
+
+Say = Callable[[str], None]
+
+
+class Story:
+    def __init__(self, ws: Workspace, say: Say, traffic_seconds: float) -> None:
+        self.ws = ws
+        self.say = say
+        self.traffic_seconds = traffic_seconds
+        self.result = DemoResult(ws.root)
+        self.versions: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ narration helpers
+
+    @contextmanager
+    def stage(self, title: str) -> Iterator[dict[str, Any]]:
+        self.say(f"\n[bold cyan]== {title}[/]")
+        facts: dict[str, Any] = {}
+        start = time.perf_counter()
+        yield facts
+        elapsed = time.perf_counter() - start
+        self.result.stages.append(StageResult(title, elapsed, facts))
+        self.say(f"[dim]   ({elapsed:.1f} s)[/]")
+
+    def run(self, *args: str, check: bool = True) -> Completed:
+        self.say(f"[green]$ modelcd {' '.join(args)}[/]")
+        return self.ws.modelcd(*args, check=check)
+
+    def show(self, text: str, limit: int = 14) -> None:
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        for line in lines[:limit]:
+            self.say(f"  {line}")
+        if len(lines) > limit:
+            self.say(f"  … ({len(lines) - limit} more lines)")
+
+    # ------------------------------------------------------------------ building blocks
+
+    def gate(self, version: int, out: Path) -> dict[str, Any]:
+        done = self.run("gate", "--env", STAGING, "--model", MODEL, "--base", "main", "--out", str(out), check=False)
+        if done.returncode not in (0, 1):
+            raise DemoError(f"modelcd gate failed to evaluate v{version}:\n{done.stderr[-3000:]}")
+        self.show(done.stdout, limit=12)
+        verdict_files = sorted(out.glob(f"gate-{STAGING}-{MODEL}-v{version}.json"))
+        if not verdict_files:
+            raise DemoError(f"modelcd gate wrote no verdict for v{version} in {out}")
+        verdict: dict[str, Any] = json.loads(verdict_files[0].read_text())
+        return verdict
+
+    def build_and_release(self, version: int) -> Path:
+        artifacts = self.ws.root / "artifacts"
+        self.run("build", "--model", MODEL, "--version", str(version), "--out", str(artifacts))
+        record = artifacts / f"{MODEL}-v{version}.build.json"
+        verdicts = sorted((self.ws.root / "reports").glob(f"v{version}/gate-{STAGING}-{MODEL}-v{version}.json"))
+        extra: list[str] = []
+        if verdicts:
+            extra = ["--verdict", str(verdicts[0]), "--report", str(verdicts[0].with_suffix(".md"))]
+        self.run("release", "--model", MODEL, "--version", str(version), "--env", STAGING, "--publisher", "local",
+                 "--build-record", str(record), *extra)
+        return record
+
+    def deploy(self, record: Path, *, traffic: bool) -> Completed:
+        args = ("deploy", "--env", STAGING, "--model", MODEL, "--build-record", str(record))
+        if not traffic:
+            return self.run(*args)
+        with self._traffic() as report:
+            done = self.run(*args, check=False)
+        self.say(f"  traffic replayed: {report()}")
+        return done
+
+    @contextmanager
+    def _traffic(self) -> Iterator[Callable[[], str]]:
+        from cd.demo.traffic import DemoTraffic
+
+        traffic = DemoTraffic(self.ws, f"demo-{STAGING}-{MODEL}", max_seconds=self.traffic_seconds)
+        traffic.start()
+        try:
+            yield traffic.summary
+        finally:
+            traffic.stop()
+
+    def live(self) -> dict[str, Any]:
+        done = self.run("status", "--env", STAGING, "--format", "json")
+        status: dict[str, Any] = json.loads(done.stdout)
+        return status
+
+    # ------------------------------------------------------------------ the story
+
+    def train(self) -> None:
+        with self.stage("1. Train and register churn v1..v4 in MLflow") as facts:
+            self.say("[green]$ python models/churn/train.py[/]")
+            done = self.ws.python("models/churn/train.py", "--repo", ".")
+            self.show(done.stdout)
+            self.versions = _versions_by_role(done.stdout)
+            self.ws.commit_all("Template, demo environments and the churn test set")
+            facts["versions"] = dict(self.versions)
+
+    def first_deploy(self) -> None:
+        with self.stage("2. First deploy: churn v1 to staging") as facts:
+            self.show(self.run("validate").stdout)
+            record = self.build_and_release(1)
+            done = self.deploy(record, traffic=False)
+            self.show(done.stdout)
+            facts["first_deploy"] = done.stdout.strip()
+
+    def promote(self, version: int, title: str, *, merge_if_passed: bool, traffic: bool) -> dict[str, Any]:
+        facts: dict[str, Any] = {}
+        with self.stage(title) as facts:
+            branch = f"promote/{MODEL}-v{version}"
+            self.ws.git("checkout", "-q", "-b", branch, "main")
+            self.ws.set_version(STAGING, MODEL, version)
+            self.ws.commit_all(f"Promote {MODEL} to v{version} in {STAGING}")
+            self.say(f"  branch {branch}: environments/{STAGING}.yaml version -> {version}")
+            self.run("validate")
+            self.show(self.run("plan", "--base", "main").stdout)
+            verdict = self.gate(version, self.ws.root / "reports" / f"v{version}")
+            facts["gate"] = verdict.get("verdict")
+            facts["failed_checks"] = _failed_checks(verdict)
+            if verdict.get("verdict") != "pass" or not merge_if_passed:
+                self.say(f"  [red]gate {verdict.get('verdict')}: not merged, nothing deployed[/]")
+                for check in facts["failed_checks"][:5]:
+                    self.say(f"    {check}")
+                self.ws.git("checkout", "-q", "main")
+                return facts
+            self.ws.git("checkout", "-q", "main")
+            self.ws.git("merge", "-q", "--no-ff", "-m", f"Merge {branch}", branch)
+            self.say(f"  merged {branch} into main")
+            record = self.build_and_release(version)
+            done = self.deploy(record, traffic=traffic)
+            self.show(done.stdout + done.stderr)
+            facts["deploy_exit"] = done.returncode
+            facts["deploy"] = done.stdout.strip()
+        return facts
+
+    def promote_to_production(self) -> None:
+        with self.stage("6. Promote staging's version to production") as facts:
+            done = self.run("promote", MODEL, "--from", STAGING, "--to", PRODUCTION)
+            self.show(done.stdout)
+            branches = self.ws.git("branch", "--list", "--format=%(refname:short)").split()
+            branch = next((b for b in branches if b.startswith("promote/") and PRODUCTION in b), "")
+            diff = self.ws.git("diff", f"main...{branch}") if branch else ""
+            facts["production_branch"] = branch
+            facts["production_diff"] = diff
+            self.show(diff, limit=20)
+
+
+def _versions_by_role(text: str) -> dict[str, int]:
+    versions = {}
+    for line in text.splitlines():
+        name, _, role = line.partition(": ")
+        if name.startswith(f"{MODEL} v") and role:
+            versions[role.strip()] = int(name.removeprefix(f"{MODEL} v"))
+    return versions
+
+
+def _failed_checks(verdict: dict[str, Any]) -> list[str]:
+    out = []
+    for check in verdict.get("checks", []):
+        if check.get("outcome") in ("fail", "inconclusive"):
+            out.append(f"{check.get('outcome')}: {check.get('metric')} on {check.get('slice')} — {check.get('reason', '')}")
+    return out
+
+
+def run_demo(root: Path, say: Say, *, traffic_seconds: float = 90.0) -> DemoResult:
+    ws = create(root)
+    story = Story(ws, say, traffic_seconds)
+    try:
+        story.train()
+        story.first_deploy()
+        story.promote(2, "3. Promote churn v2 to staging: gate, merge, build, release, canary", merge_if_passed=True,
+                      traffic=True)
+        story.promote(3, "4. Promote churn v3: the gate blocks it", merge_if_passed=True, traffic=False)
+        story.promote(4, "5. Promote churn v4: gate passes, canary analysis fails, automatic rollback",
+                      merge_if_passed=True, traffic=True)
+        story.promote_to_production()
+    finally:
+        ws.modelcd("local", "down", check=False, timeout=120)
+    return story.result

@@ -1,0 +1,246 @@
+"""`build_bento`: registry model version -> exported Bento + build record (+ image, where Docker runs)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cd.config.model import Column, ModelSpec, RepoConfig, SageMakerTarget
+from cd.errors import PackageError, UsageError
+from cd.package import context
+from cd.package.bento import bentoml_env, run_build
+from cd.package.record import BuildRecord, write_record
+
+DEFAULT_OUT_DIR = "dist"
+DEFAULT_BENTOML_HOME = Path(".modelcd") / "bentoml"
+
+
+def default_bentoml_home(repo_root: Path) -> Path:
+    """BentoML's stores for this repository: `<repo>/.modelcd/bentoml` (never the shared ~/bentoml)."""
+    return repo_root / DEFAULT_BENTOML_HOME
+
+
+def build_bento(
+    repo_root: Path,
+    spec: ModelSpec,
+    version: int,
+    *,
+    tracking_uri: str | None = None,
+    out_dir: Path | None = None,
+    image_repository: str | None = None,
+    bentoml_home: Path | None = None,
+    lock_packages: bool | None = None,
+    max_body_bytes: int = context.DEFAULT_MAX_BODY_BYTES,
+    containerize: bool = False,
+    push: bool = False,
+    environ: Mapping[str, str] | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> BuildRecord:
+    """Build `spec` version `version` into `out_dir/<model>-v<N>.bento` and `<model>-v<N>.build.json`.
+
+    The model comes from the MLflow registry at `tracking_uri` (default `$MLFLOW_TRACKING_URI` or the
+    repository's sqlite store), checksum-verified. `lock_packages=None` decides from the environment
+    (`context.lock_packages_default`). With `containerize`, the image is built (and with `push`, pushed
+    to `image_repository` on ECR) and the record gains the image digest; both need Docker, checked
+    before anything else is done.
+    """
+    from cd.package import container
+    from cd.registry import Registry, default_tracking_uri
+
+    env = os.environ if environ is None else environ
+    if push and not containerize:
+        raise PackageError("--push needs --containerize (there is no image to push otherwise)")
+    repository = container.parse_image_repository(image_repository) if image_repository else None
+    if containerize:
+        if push and repository is None:
+            raise PackageError(
+                "--push needs an image repository (environments' sagemaker target image_repository)"
+            )
+        container.require_docker(spec.name, version)
+    lock = context.lock_packages_default(env) if lock_packages is None else lock_packages
+    out = (out_dir or repo_root / DEFAULT_OUT_DIR).resolve()
+    home = (bentoml_home or default_bentoml_home(repo_root)).resolve()
+    registry = Registry(tracking_uri or default_tracking_uri(repo_root))
+
+    ref = registry.resolve(spec.registered_model, version)
+    names = context.BentoNames(spec.name, version, ref.sha256)
+    out.mkdir(parents=True, exist_ok=True)
+    # in the system temp dir: BentoML refuses build files below any hidden directory (".modelcd")
+    work = Path(tempfile.mkdtemp(prefix=f"modelcd-build-{names.name}-v{version}-"))
+    try:
+        model_dir = registry.download(
+            spec.registered_model, version, work / "mlflow_model", expected_sha256=ref.sha256
+        )
+        model = _mlflow_model_facts(model_dir, f"model {spec.registered_model!r} version {version}")
+        columns = _serving_columns(spec, model["signature_inputs"], model["where"])
+        requirements = context.pin_requirements(model["requirements"], installed_versions())
+        labels = {
+            "modelcd-model": spec.name,
+            "modelcd-version": str(version),
+            "modelcd-model-sha256": ref.sha256,
+        }
+        ctx = context.write_context(
+            work / "context",
+            context.service_config(spec, names, columns, max_body_bytes),
+            requirements,
+            context.bentofile(spec, names, model["python_version"], lock, labels),
+        )
+        result = run_build(
+            {
+                "model_tag": names.tag,
+                "mlflow_model_dir": str(model_dir),
+                "labels": labels,
+                "metadata": {
+                    "registered_model": spec.registered_model,
+                    "version": version,
+                    "sha256": ref.sha256,
+                },
+                "context_dir": str(ctx),
+                "bento_version": names.bento_version,
+                "export_path": str(out / names.archive_name),
+            },
+            home,
+            work,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    record = BuildRecord(
+        model=spec.name,
+        registered_model=spec.registered_model,
+        version=version,
+        bento_tag=result["bento_tag"],
+        bento_archive=names.archive_name,
+        bento_sha256=file_sha256(out / names.archive_name),
+        model_sha256=ref.sha256,
+        model_source=ref.source,
+        run_id=ref.run_id,
+        requirements=tuple(line for line in result["requirements"].splitlines() if line.strip()),
+        python_version=model["python_version"],
+        bentoml_version=importlib.metadata.version("bentoml"),
+        mlflow_version=importlib.metadata.version("mlflow"),
+        locked=lock,
+        image_tag=names.image_tag(repository.uri) if repository else None,
+        created_at=clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    write_record(record, out / names.record_name)
+    if containerize:
+        image_tag = record.image_tag or record.bento_tag  # without a repository: a local image only
+        container.containerize(record.bento_tag, image_tag, {**os.environ, **bentoml_env(home)})
+        if push and repository is not None:
+            digest = container.push_image(image_tag, repository, container.ecr_login(repository))
+            record = record.with_image(image_tag, digest)
+            write_record(record, out / names.record_name)
+    return record
+
+
+def image_repository_for(
+    config: RepoConfig, model: str, environment: str | None = None, *, required: bool = False
+) -> str | None:
+    """The ECR repository the model's image goes to: the named environment's, else the one every
+    SageMaker environment shares; None when no environment deploys to SageMaker, or when they differ
+    and the repository is not `required` (only the planned image tag is missing then)."""
+    if environment is not None:
+        env = config.environments.get(environment)
+        if env is None:
+            raise UsageError(
+                f"--env {environment}: no environments/{environment}.yaml (have: {', '.join(sorted(config.environments))})"
+            )
+        if not isinstance(env.target, SageMakerTarget):
+            raise UsageError(
+                f"--env {environment}: target is {env.target.kind}, which has no image repository"
+            )
+        return env.target.image_repository
+    repositories = sorted(
+        {
+            e.target.image_repository
+            for e in config.environments.values()
+            if isinstance(e.target, SageMakerTarget)
+        }
+    )
+    if len(repositories) > 1:
+        if not required:
+            return None
+        raise UsageError(
+            f"environments use different image repositories ({', '.join(repositories)}); "
+            f"choose one with --env or --image-repository for {model}"
+        )
+    return repositories[0] if repositories else None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def installed_versions() -> dict[str, str]:
+    """Normalised distribution name -> version, for everything installed in this interpreter."""
+    versions: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            versions.setdefault(re.sub(r"[-_.]+", "-", name).lower(), dist.version)
+    return versions
+
+
+def _mlflow_model_facts(model_dir: Path, where: str) -> dict[str, Any]:
+    """Requirements, Python version and signature inputs of a downloaded MLflow model directory."""
+    from mlflow.models import Model
+
+    try:
+        mlmodel = Model.load(str(model_dir))
+    except Exception as exc:
+        raise PackageError(f"{where}: not an MLflow model ({exc})") from exc
+    if "python_function" not in mlmodel.flavors:
+        raise PackageError(f"{where}: has no python_function flavour; BentoML's MLflow integration needs one")
+    requirements_file = model_dir / "requirements.txt"
+    if not requirements_file.is_file():
+        raise PackageError(
+            f"{where}: no requirements.txt in the model; log it with mlflow>=1.20 to pin its packages"
+        )
+    python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    env_file = model_dir / "python_env.yaml"
+    if env_file.is_file():
+        declared = str((yaml.safe_load(env_file.read_text()) or {}).get("python", ""))
+        if re.match(r"^\d+\.\d+", declared):
+            python_version = ".".join(declared.split(".")[:2])
+    signature_inputs: list[dict[str, Any]] = []
+    if mlmodel.signature is not None and mlmodel.signature.inputs is not None:
+        signature_inputs = list(mlmodel.signature.inputs.to_dict())
+    return {
+        "where": where,
+        "requirements": requirements_file.read_text().splitlines(),
+        "python_version": python_version,
+        "signature_inputs": signature_inputs,
+    }
+
+
+def _serving_columns(
+    spec: ModelSpec, signature_inputs: list[dict[str, Any]], where: str
+) -> tuple[Column, ...]:
+    """model.yaml's inputs (checked against the signature's names when both exist), else the signature's."""
+    if not spec.inputs:
+        return context.columns_from_signature(signature_inputs, where)
+    signed = {str(i["name"]) for i in signature_inputs if i.get("name")}
+    declared = set(spec.input_names)
+    if signed and signed != declared:
+        missing, extra = sorted(signed - declared), sorted(declared - signed)
+        raise PackageError(
+            f"{spec.path or spec.name}: inputs do not match the MLflow signature of {where}"
+            + (f"; the model also needs: {', '.join(missing)}" if missing else "")
+            + (f"; the model does not take: {', '.join(extra)}" if extra else "")
+        )
+    return spec.inputs

@@ -1,0 +1,97 @@
+"""The local target with a real built Bento: `bentoml serve` processes behind the router, boto3 in front."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from cd.package import build_bento, default_bentoml_home
+from cd.rollout.local import processes, runtime
+from cd.rollout.local.state import StateFile
+from cd.rollout.local.target import BentoServe, LocalTarget
+from cd.rollout.local.traffic import replay, rows_from
+from cd.rollout.target import VariantSpec
+from tests.package.churn_model import churn_frame, churn_spec, register_in_subprocess, tracking_uri_in
+
+pytestmark = pytest.mark.slow
+
+EP = "modelcd-staging-churn"
+
+
+@dataclass(frozen=True)
+class Built:
+    repo_root: Path
+    bento_tag: str
+    model: Any  # the registered pyfunc: the answers the Bento must give
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """One real churn model registered in MLflow (sqlite) and built into a Bento in the repo's home."""
+    from cd.registry import Registry
+
+    repo_root = tmp_path_factory.mktemp("local-bento-repo")
+    uri = tracking_uri_in(repo_root)
+    version = register_in_subprocess(uri)
+    record = build_bento(
+        repo_root, churn_spec(), version, tracking_uri=uri, out_dir=repo_root / "dist", environ={}
+    )
+    return Built(repo_root, record.bento_tag, Registry(uri).load_pyfunc("churn", version))
+
+
+@pytest.fixture(scope="module")
+def serving(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalTarget, Path]]:
+    state_dir = tmp_path_factory.mktemp("local-bento-state")
+    target = LocalTarget(state_dir, serve_command=BentoServe(default_bentoml_home(built.repo_root)))
+    target.apply_variants(EP, [VariantSpec(1, built.bento_tag)], {"v1": 100.0})
+    yield target, state_dir
+    runtime.down(state_dir)
+
+
+def test_a_built_bento_served_by_the_local_target_answers_boto3_with_the_models_predictions(
+    built: Built, serving: tuple[LocalTarget, Path]
+) -> None:
+    _, state_dir = serving
+    router = StateFile(state_dir).read().router
+    assert router is not None
+    client = boto3.session.Session().client(
+        "sagemaker-runtime",
+        endpoint_url=router.url,
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    frame = churn_frame(5, seed=3)
+    body = json.dumps(rows_from(frame), default=lambda v: v.item())
+    response = client.invoke_endpoint(EndpointName=EP, Body=body, ContentType="application/json")
+    assert response["InvokedProductionVariant"] == "v1"
+    assert json.loads(response["Body"].read())["predictions"] == built.model.predict(frame).tolist()
+
+
+def test_the_bentos_input_errors_are_model_errors_counted_as_4xx(serving: tuple[LocalTarget, Path]) -> None:
+    target, state_dir = serving
+    router = StateFile(state_dir).read().router
+    assert router is not None
+    start = datetime.now(UTC)
+    report = replay(router.url, EP, [{"tenure_months": "many"}], max_requests=3, max_seconds=60)
+    assert (report.sent, report.model_errors, report.errors) == (3, 3, {"ModelError": 3})
+    metrics = target.read_metrics(EP, "v1", start, datetime.now(UTC), "p99")
+    assert (metrics.invocations, metrics.errors_4xx, metrics.errors_5xx) == (3.0, 3.0, 0.0)
+
+
+def test_down_stops_bentoml_and_all_its_workers(built: Built, tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    target = LocalTarget(state_dir, serve_command=BentoServe(default_bentoml_home(built.repo_root)))
+    target.apply_variants(EP, [VariantSpec(1, built.bento_tag)], {"v1": 100.0})
+    variant = StateFile(state_dir).read().endpoints[EP].variants["v1"]
+    assert len(processes.group_members(variant.process.pid)) >= 1
+    runtime.down(state_dir)
+    assert not processes.is_alive(variant.process)
+    assert processes.group_members(variant.process.pid) == []
