@@ -20,6 +20,11 @@ from cd.errors import EXIT_UNEXPECTED, ModelcdError
 COMMANDS: dict[str, str] = {
     "validate": "cd.cli.config_commands:validate",
     "plan": "cd.cli.config_commands:plan",
+    "deploy": "cd.cli.rollout_commands:deploy",
+    "status": "cd.cli.rollout_commands:status",
+    "abort": "cd.cli.rollout_commands:abort",
+    "pause": "cd.cli.rollout_commands:pause",
+    "resume": "cd.cli.rollout_commands:resume",
     "matrix": "cd.cli.github_commands:matrix",
     "comment": "cd.cli.github_commands:comment",
     "status-checks": "cd.cli.github_commands:status_checks",

@@ -79,7 +79,9 @@ class Story:
     # ------------------------------------------------------------------ building blocks
 
     def gate(self, version: int, out: Path) -> dict[str, Any]:
-        done = self.run("gate", "--env", STAGING, "--model", MODEL, "--base", "main", "--out", str(out), check=False)
+        done = self.run(
+            "gate", "--env", STAGING, "--model", MODEL, "--base", "main", "--out", str(out), check=False
+        )
         if done.returncode not in (0, 1):
             raise DemoError(f"modelcd gate failed to evaluate v{version}:\n{done.stderr[-3000:]}")
         self.show(done.stdout, limit=12)
@@ -93,12 +95,26 @@ class Story:
         artifacts = self.ws.root / "artifacts"
         self.run("build", "--model", MODEL, "--version", str(version), "--out", str(artifacts))
         record = artifacts / f"{MODEL}-v{version}.build.json"
-        verdicts = sorted((self.ws.root / "reports").glob(f"v{version}/gate-{STAGING}-{MODEL}-v{version}.json"))
+        verdicts = sorted(
+            (self.ws.root / "reports").glob(f"v{version}/gate-{STAGING}-{MODEL}-v{version}.json")
+        )
         extra: list[str] = []
         if verdicts:
             extra = ["--verdict", str(verdicts[0]), "--report", str(verdicts[0].with_suffix(".md"))]
-        self.run("release", "--model", MODEL, "--version", str(version), "--env", STAGING, "--publisher", "local",
-                 "--build-record", str(record), *extra)
+        self.run(
+            "release",
+            "--model",
+            MODEL,
+            "--version",
+            str(version),
+            "--env",
+            STAGING,
+            "--publisher",
+            "local",
+            "--build-record",
+            str(record),
+            *extra,
+        )
         return record
 
     def deploy(self, record: Path, *, traffic: bool) -> Completed:
@@ -146,7 +162,6 @@ class Story:
             facts["first_deploy"] = done.stdout.strip()
 
     def promote(self, version: int, title: str, *, merge_if_passed: bool, traffic: bool) -> dict[str, Any]:
-        facts: dict[str, Any] = {}
         with self.stage(title) as facts:
             branch = f"promote/{MODEL}-v{version}"
             self.ws.git("checkout", "-q", "-b", branch, "main")
@@ -199,7 +214,9 @@ def _failed_checks(verdict: dict[str, Any]) -> list[str]:
     out = []
     for check in verdict.get("checks", []):
         if check.get("outcome") in ("fail", "inconclusive"):
-            out.append(f"{check.get('outcome')}: {check.get('metric')} on {check.get('slice')} — {check.get('reason', '')}")
+            out.append(
+                f"{check.get('outcome')}: {check.get('metric')} on {check.get('slice')} — {check.get('reason', '')}"
+            )
     return out
 
 
@@ -209,11 +226,19 @@ def run_demo(root: Path, say: Say, *, traffic_seconds: float = 90.0) -> DemoResu
     try:
         story.train()
         story.first_deploy()
-        story.promote(2, "3. Promote churn v2 to staging: gate, merge, build, release, canary", merge_if_passed=True,
-                      traffic=True)
+        story.promote(
+            2,
+            "3. Promote churn v2 to staging: gate, merge, build, release, canary",
+            merge_if_passed=True,
+            traffic=True,
+        )
         story.promote(3, "4. Promote churn v3: the gate blocks it", merge_if_passed=True, traffic=False)
-        story.promote(4, "5. Promote churn v4: gate passes, canary analysis fails, automatic rollback",
-                      merge_if_passed=True, traffic=True)
+        story.promote(
+            4,
+            "5. Promote churn v4: gate passes, canary analysis fails, automatic rollback",
+            merge_if_passed=True,
+            traffic=True,
+        )
         story.promote_to_production()
     finally:
         ws.modelcd("local", "down", check=False, timeout=120)

@@ -58,27 +58,43 @@ class Workspace:
         }
 
     def git(self, *args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=self.root, env=self.env(), capture_output=True, text=True,
-                              check=False)
+        done = subprocess.run(
+            ["git", *args], cwd=self.root, env=self.env(), capture_output=True, text=True, check=False
+        )
         if done.returncode != 0:
             raise DemoError(f"git {' '.join(args)} failed in {self.root}: {done.stderr.strip()}")
         return done.stdout.strip()
 
-    def modelcd(self, *args: str, check: bool = True, extra_env: Mapping[str, str] | None = None,
-                timeout: float = 900) -> Completed:
+    def modelcd(
+        self, *args: str, check: bool = True, extra_env: Mapping[str, str] | None = None, timeout: float = 900
+    ) -> Completed:
         """Run `modelcd ARGS` in the workspace as its own process, exactly as a user would."""
-        done = subprocess.run([sys.executable, "-m", "cd", *args], cwd=self.root,
-                              env={**self.env(), **(extra_env or {})}, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "cd", *args],
+            cwd=self.root,
+            env={**self.env(), **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         result = Completed(tuple(args), done.returncode, done.stdout, done.stderr)
         if check and done.returncode != 0:
-            raise DemoError(f"`modelcd {' '.join(args)}` exited {done.returncode}:\n{done.stdout[-3000:]}"
-                            f"{done.stderr[-3000:]}")
+            raise DemoError(
+                f"`modelcd {' '.join(args)}` exited {done.returncode}:\n{done.stdout[-3000:]}"
+                f"{done.stderr[-3000:]}"
+            )
         return result
 
     def python(self, script: str, *args: str) -> Completed:
-        done = subprocess.run([sys.executable, script, *args], cwd=self.root, env=self.env(), capture_output=True,
-                              text=True, check=False)
+        done = subprocess.run(
+            [sys.executable, script, *args],
+            cwd=self.root,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise DemoError(f"`python {script}` exited {done.returncode}:\n{done.stderr[-3000:]}")
         return Completed((script, *args), done.returncode, done.stdout, done.stderr)
@@ -98,7 +114,7 @@ class Workspace:
         from cd.promote import set_model_version
 
         rel = f"environments/{env}.yaml"
-        self.write(rel, set_model_version(self.read(rel), model, version, file=rel))
+        self.write(rel, set_model_version(self.read(rel), model, version, path=rel))
 
     def commit_all(self, message: str) -> str:
         self.git("add", "-A")

@@ -1,10 +1,8 @@
-"""GitHub deployments and deployment statuses for environment rollouts (library functions the deploy
-command calls: in_progress when a rollout starts, success or failure when it ends)."""
+"""GitHub deployments and deployment statuses for environment rollouts: in_progress when a rollout
+starts, success or failure when it ends (called by `cd.rollout.github_sync.GitHubDeploymentStatuses`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,17 +47,3 @@ def finish_deployment(
     client.create_deployment_status(
         deployment.id, state, description, log_url=log_url, environment_url=environment_url
     )
-
-
-@contextmanager
-def tracked_deployment(
-    client: GitHubClient, *, env: str, model: str, version: int, ref: str, log_url: str = ""
-) -> Iterator[TrackedDeployment]:
-    """in_progress on entry; success when the block ends normally, failure (with the error) when it raises."""
-    deployment = start_deployment(client, env=env, model=model, version=version, ref=ref, log_url=log_url)
-    try:
-        yield deployment
-    except BaseException as exc:
-        finish_deployment(client, deployment, "failure", f"{model} v{version}: {exc}", log_url=log_url)
-        raise
-    finish_deployment(client, deployment, "success", f"{model} v{version} is live", log_url=log_url)

@@ -3,7 +3,7 @@
 Phases follow Argo Rollouts' AnalysisRun:
 
 - `Failed`: an alarm named in the policy is in ALARM, or a threshold is breached *with confidence*:
-  the candidate's error rate, or its increase over stable, exceeds the limit even at the 95 % lower
+  the candidate's error rate, or its increase over stable, exceeds the limit even at the 99 % lower
   confidence bound (Wilson score interval; Newcombe's interval for the difference); or, with at least
   `min_requests` requests, the latency ratio exceeds its limit. A failure can be certain before
   `min_requests` are in: 5 errors in 40 requests is already far above a 1 % limit.
@@ -28,8 +28,8 @@ from cd.rollout.target import VariantMetrics
 AnalysisPhase = Literal["Successful", "Failed", "Error", "Inconclusive"]
 CheckOutcome = Literal["pass", "fail", "uncertain", "skipped"]
 
-CONFIDENCE = 0.95
-_Z = 1.6448536269514722  # one-sided 95 % normal quantile
+CONFIDENCE = 0.99
+_Z = 2.3263478740408408  # one-sided 99 % normal quantile: repeated looks during a bake stay rare false alarms
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def _error_rate_check(c: VariantMetrics, policy: AnalysisPolicy) -> Check:
         return Check("error_rate", "uncertain", None, limit, "candidate served no requests")
     rate = c.errors / n
     lower, _ = wilson_interval(c.errors, n)
-    detail = f"{c.errors:g}/{n:g} = {_pct(rate)} (95% lower bound {_pct(lower)}), limit {_pct(limit)}"
+    detail = f"{c.errors:g}/{n:g} = {_pct(rate)} (99% lower bound {_pct(lower)}), limit {_pct(limit)}"
     if lower > limit:
         return Check("error_rate", "fail", rate, limit, detail)
     if rate > limit:
@@ -104,7 +104,7 @@ def _increase_check(c: VariantMetrics, s: VariantMetrics, policy: AnalysisPolicy
     lower = difference_lower_bound(c.errors, c.invocations, s.errors, s.invocations)
     detail = (
         f"candidate {_pct(c.errors / c.invocations)} - stable {_pct(s.errors / s.invocations)} = "
-        f"{_pct(increase)} (95% lower bound {_pct(lower)}), limit {_pct(limit)}"
+        f"{_pct(increase)} (99% lower bound {_pct(lower)}), limit {_pct(limit)}"
     )
     if lower > limit:
         return Check("error_rate_increase", "fail", increase, limit, detail)

@@ -75,7 +75,7 @@ class Settings:
     timing: Timing = field(default_factory=Timing)
     change_timeout_seconds: float = 3600.0  # an Updating endpoint that never settles is an error
     max_transient_errors: int = 8  # consecutive throttles/unavailability tolerated (backoff between)
-    max_iterations: int = 100_000
+    max_iterations: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ class RolloutReport:
     outcome: Outcome | None = None
     message: str = ""
     decisions: list[Decision] = field(default_factory=list)
+    stable_version: int | None = None  # after a rollback: the version left serving 100%
 
     @property
     def ok(self) -> bool:
@@ -227,9 +228,10 @@ class Controller:
             self._finish(desired, action.keep, report, set_alias=True)
             return "succeeded"
         elif isinstance(action, Done):
-            self._set_alias(desired, report)
+            self._finish(desired, (desired.candidate,), report, set_alias=True)  # converge leftovers
             return "noop"
         elif isinstance(action, FinishRollback):
+            report.stable_version = action.keep[0].model_version if action.keep else None
             self._write(desired, action.record)
             self._finish(desired, action.keep, report, set_alias=False)
             return "rolled_back"
@@ -320,12 +322,22 @@ class Controller:
         self.target.write_record(desired.endpoint, encode(state))
 
     def _finish(self, desired: Desired, keep: Any, report: RolloutReport, *, set_alias: bool) -> None:
-        try:
-            deleted = self.target.cleanup(desired.endpoint, keep)
+        """Best-effort cleanup (transient errors retried, bounded; a failure leaves things in place)."""
+        for attempt in range(1, self.settings.max_transient_errors + 1):
+            try:
+                deleted = self.target.cleanup(desired.endpoint, keep)
+            except TargetTransientError as exc:
+                if attempt == self.settings.max_transient_errors:
+                    self._note_text(report, "Cleanup", f"cleanup failed (left in place): {exc}")
+                    break
+                self.clock.sleep(min(self.settings.timing.poll_seconds, 2.0**attempt))
+                continue
+            except TargetError as exc:
+                self._note_text(report, "Cleanup", f"cleanup failed (left in place): {exc}")
+                break
             if deleted:
                 self._note_text(report, "Cleanup", f"deleted {', '.join(deleted)}")
-        except TargetError as exc:
-            self._note_text(report, "Cleanup", f"cleanup failed (left in place): {exc}")
+            break
         if set_alias:
             self._set_alias(desired, report)
 

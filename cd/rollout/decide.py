@@ -285,14 +285,14 @@ def decide(
         return Wait(timing.poll_seconds, f"endpoint {observed.name} is {observed.status}")
     if state is None or not state.active:
         return _decide_idle(desired, observed, policy, state, now)
-    if state.lease_expires_at - now < policy.lease_seconds / 2:
-        return RecordState(state, "renew lease")
     if state.phase == "rolling_back":
         return _decide_rollback(observed, state)
     if state.version != candidate.model_version:
         return _begin_rollback(state, f"superseded: git now asks for {candidate.name}")
     if state.phase == "paused":
         return Hold(f"rollout of {candidate.name} is paused at step {state.step_index}: {state.reason}")
+    if state.lease_expires_at - now < policy.lease_seconds / 2:
+        return RecordState(state, "renew lease")
     return _decide_progress(desired, observed, policy, state, analysis, now, timing)
 
 

@@ -70,7 +70,7 @@ def client_config(retry_mode: RetryMode = "standard", max_attempts: int = 5) -> 
     from botocore.config import Config
 
     return Config(
-        retries={"mode": retry_mode, "max_attempts": max_attempts},
+        retries={"mode": retry_mode, "total_max_attempts": max_attempts},
         connect_timeout=10,
         read_timeout=60,
     )

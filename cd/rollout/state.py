@@ -74,6 +74,7 @@ class RolloutState:
 def tag_safe(text: str) -> str:
     """Free text (a reason) made fit for a tag value: disallowed characters replaced, truncated."""
     text = text.replace("%", " pct").replace(">", " gt ").replace("<", " lt ")
+    text = re.sub(r"[(),;]", "", text)
     text = re.sub(r"\s+", " ", _NOT_TAG_CHAR.sub(" ", text)).strip()
     return text[:TAG_VALUE_MAX]
 

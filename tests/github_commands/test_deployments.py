@@ -1,18 +1,22 @@
-"""GitHub deployments and deployment statuses for environment rollouts, against the API double."""
+"""GitHub deployments and their statuses for each rollout, against the contract-checked API double."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from cd.errors import RolloutError
+from cd.config import load_repo
+from cd.config.model import Environment
 from cd.github.api import GitHubClient
-from cd.github.deployments import tracked_deployment
 from cd.github.settings import GitHubSettings
+from cd.rollout.controller import RolloutReport
+from cd.rollout.github_sync import GitHubDeploymentStatuses, GitRollbackProposer
 from tests.github_double import GitHubDouble
+from tests.helpers import GitRepo
 from tests.workflows.events import REPO
 
 SHA = "e5" * 20
-RUN = "https://github.com/acme/models/actions/runs/9"
 
 
 @pytest.fixture
@@ -21,38 +25,101 @@ def client(github_double: GitHubDouble) -> GitHubClient:
     return GitHubClient(GitHubSettings(token=github_double.token, repository=REPO, api_url=github_double.url))
 
 
+def environment(repo: GitRepo, name: str) -> Environment:
+    return load_repo(repo.path).environments[name]
+
+
+def report(outcome: str, version: int = 2, stable: int | None = None) -> RolloutReport:
+    return RolloutReport(
+        "modelcd-staging-churn",
+        "churn",
+        version,
+        outcome,
+        "candidate error rate 4.1% > 1.0%",  # type: ignore[arg-type]
+        stable_version=stable,
+    )
+
+
 def test_a_successful_rollout_goes_in_progress_then_success(
-    github_double: GitHubDouble, client: GitHubClient
+    github_double: GitHubDouble, client: GitHubClient, template_repo: GitRepo
 ) -> None:
-    with tracked_deployment(
-        client, env="production", model="churn", version=2, ref=SHA, log_url=RUN
-    ) as deployment:
-        (created,) = github_double.repo(REPO).deployments.values()
-        assert [s.state for s in created.statuses] == ["in_progress"]
-    assert (created.id, created.environment, created.sha, created.payload) == (
-        deployment.id,
+    statuses = GitHubDeploymentStatuses(client, SHA, say=print)
+    production = environment(template_repo, "production")
+    statuses.started(production, "churn", 2)
+    (created,) = github_double.repo(REPO).deployments.values()
+    assert [s.state for s in created.statuses] == ["in_progress"]
+    statuses.finished(production, "churn", report("succeeded"))
+    assert (created.environment, created.sha, created.payload) == (
         "production",
         SHA,
         {"model": "churn", "version": 2},
     )
-    assert created.production_environment is True
-    assert [(s.state, s.description, s.log_url) for s in created.statuses] == [
-        ("in_progress", "rolling out churn v2", RUN),
-        ("success", "churn v2 is live", RUN),
+    assert [(s.state, s.description) for s in created.statuses] == [
+        ("in_progress", "rolling out churn v2"),
+        ("success", "churn v2: succeeded"),
     ]
 
 
-def test_a_failed_rollout_ends_in_failure_with_the_reason(
-    github_double: GitHubDouble, client: GitHubClient
+def test_a_rolled_back_rollout_ends_in_failure(
+    github_double: GitHubDouble, client: GitHubClient, template_repo: GitRepo
 ) -> None:
-    with (
-        pytest.raises(RolloutError),
-        tracked_deployment(client, env="staging", model="churn", version=3, ref=SHA),
-    ):
-        raise RolloutError("rolled back: candidate error rate 4.1% > 1.0%")
+    statuses = GitHubDeploymentStatuses(client, SHA, say=print)
+    staging = environment(template_repo, "staging")
+    statuses.started(staging, "churn", 2)
+    statuses.finished(staging, "churn", report("rolled_back", stable=1))
     (created,) = github_double.repo(REPO).deployments.values()
-    assert created.production_environment is False
-    assert [(s.state, s.description) for s in created.statuses][-1] == (
-        "failure",
-        "churn v3: rolled back: candidate error rate 4.1% > 1.0%",
+    assert [s.state for s in created.statuses][-1] == "failure"
+
+
+def test_an_api_failure_warns_and_does_not_stop_the_deploy(
+    github_double: GitHubDouble, client: GitHubClient, template_repo: GitRepo
+) -> None:
+    said: list[str] = []
+    github_double.fail("repos/create-deployment", 422, times=1)
+    GitHubDeploymentStatuses(client, SHA, say=said.append).started(
+        environment(template_repo, "staging"), "churn", 2
     )
+    assert said and said[0].startswith("warning: GitHub deployment for churn in staging not recorded:")
+
+
+def _set_staging_version(repo: GitRepo, version: int) -> None:
+    text = repo.read("environments/staging.yaml")
+    repo.write("environments/staging.yaml", text.replace("    version: 1", f"    version: {version}", 1))
+    repo.commit(f"staging v{version}")
+
+
+def test_an_automatic_rollback_proposes_the_branch_that_sets_git_back(template_repo: GitRepo) -> None:
+    _set_staging_version(template_repo, 2)
+    said: list[str] = []
+    GitRollbackProposer(template_repo.path, None, said.append).finished(
+        environment(template_repo, "staging"), "churn", report("rolled_back", stable=1)
+    )
+    branch = "modelcd/rollback-churn-staging-to-v1"
+    diff = template_repo.git("diff", f"main...{branch}", "--", "environments/staging.yaml")
+    assert [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")] == [
+        "-    version: 2",
+        "+    version: 1",
+    ]
+    assert said == [
+        f"git rollback proposed: branch {branch} (local branch only) at "
+        f"{template_repo.git('rev-parse', branch)[:7]}"
+    ]
+
+
+def test_a_successful_rollout_proposes_nothing(template_repo: GitRepo) -> None:
+    before = template_repo.git("branch", "--list")
+    GitRollbackProposer(template_repo.path, None, print).finished(
+        environment(template_repo, "staging"), "churn", report("succeeded")
+    )
+    assert template_repo.git("branch", "--list") == before
+
+
+def test_a_rollback_git_already_agrees_with_warns(template_repo: GitRepo, tmp_path: Path) -> None:
+    said: list[str] = []
+    GitRollbackProposer(template_repo.path, None, said.append).finished(
+        environment(template_repo, "staging"), "churn", report("rolled_back", stable=1)
+    )
+    assert said == [
+        "warning: could not propose the git rollback for churn in staging: "
+        "environments/staging.yaml: git already has churn at v1 in staging"
+    ]

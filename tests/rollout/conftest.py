@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -140,10 +141,14 @@ class World:
         version: int,
         owner: str = "run-1",
         policy: RolloutPolicy = STEPS,
-        settings: Settings = Settings(),
+        settings: Settings | None = None,
     ) -> RolloutReport:
         controller = Controller(
-            self.target, policy, clock=self.clock, settings=settings, alias_setter=self.aliases.append
+            self.target,
+            policy,
+            clock=self.clock,
+            settings=settings or Settings(),
+            alias_setter=self.aliases.append,
         )
         return controller.run(Desired(ENDPOINT, "churn", spec(version), git_sha="abc123", owner=owner))
 
@@ -170,18 +175,25 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Behaviour]:
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield install(monkeypatch)
+    with mock_aws() as mock:
+        behaviour = install(monkeypatch)
+        behaviour.mock = mock  # type: ignore[attr-defined]
+        yield behaviour
 
 
-@pytest.fixture
-def world(aws: Behaviour) -> World:
+def make_world(behaviour: Behaviour) -> World:
+    """A fresh world inside the active moto mock (clients, clock, traffic)."""
     target = SageMakerEndpoints.create(REGION, ROLE, session=boto3.session.Session())
     cw = boto3.client("cloudwatch", region_name=REGION)
     clock = FakeClock()
     traffic = Traffic(cw)
     clock.listeners.append(traffic)
-    return World(target.sm, cw, target, clock, traffic, aws)
+    return World(target.sm, cw, target, clock, traffic, behaviour)
+
+
+@pytest.fixture
+def world(aws: Behaviour) -> World:
+    return make_world(aws)
 
 
 @pytest.fixture
@@ -191,3 +203,106 @@ def live_v1(world: World) -> World:
     assert report.outcome == "succeeded", report.to_markdown()
     world.aliases.clear()
     return world
+
+
+# ------------------------------------------------------------------------------ fault injection
+
+MUTATING_OPS = frozenset(
+    {
+        "CreateModel",
+        "CreateEndpointConfig",
+        "CreateEndpoint",
+        "UpdateEndpoint",
+        "UpdateEndpointWeightsAndCapacities",
+        "AddTags",
+        "DeleteEndpointConfig",
+        "DeleteModel",
+    }
+)
+
+
+class Killed(BaseException):
+    """The process dies here (BaseException: nothing in modelcd may catch it)."""
+
+
+def error_response(code: str, message: str, status: int = 400) -> tuple[object, dict[str, object]]:
+    from botocore.awsrequest import AWSResponse
+
+    return (
+        AWSResponse("https://aws.invalid/", status, {}, None),  # type: ignore[arg-type]
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+    )
+
+
+@dataclass
+class Faults:
+    """Faults on the adapter's real boto3 clients through botocore's event hooks.
+
+    `before`: op -> list of error codes/messages answered instead of the next calls (the request never
+    reaches AWS); `timeout_after`: ops whose next call is accepted by AWS and then times out reading the
+    answer; `kill_after`: die right after the k-th accepted mutating call.
+    """
+
+    clock: FakeClock
+    before: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    timeout_after: dict[str, int] = field(default_factory=dict)
+    kill_after: int | None = None
+    kill_on: str | None = None  # die right after the first accepted call of this operation
+    calls: list[tuple[str, float]] = field(default_factory=list)  # (op, time) of every attempted call
+    accepted: list[tuple[str, dict[str, object]]] = field(
+        default_factory=list
+    )  # mutating calls that reached AWS
+    watchers: list[Callable[[str], None]] = field(default_factory=list)
+
+    def attach(self, *clients: object) -> None:
+        for client in clients:
+            client.meta.events.register("before-call", self._before)  # type: ignore[attr-defined]
+            client.meta.events.register("after-call", self._after)  # type: ignore[attr-defined]
+
+    def _before(self, model: object, params: dict[str, object], **_: object) -> object:
+        op = model.name  # type: ignore[attr-defined]
+        self.calls.append((op, self.clock.now()))
+        queued = self.before.get(op)
+        if queued:
+            code, message = queued.pop(0)
+            return error_response(code, message)
+        body = params.get("body") or b"{}"
+        self._body = json.loads(body) if isinstance(body, bytes | str) else dict(body)  # type: ignore[call-overload]
+        return None
+
+    def _after(self, model: object, http_response: object, **_: object) -> None:
+        from botocore.exceptions import ReadTimeoutError
+
+        op = model.name  # type: ignore[attr-defined]
+        if getattr(http_response, "status_code", 500) >= 300 or op not in MUTATING_OPS:
+            return
+        self.accepted.append((op, self._body))
+        for watch in self.watchers:
+            watch(op)
+        if self.kill_after is not None and len(self.accepted) == self.kill_after:
+            raise Killed(f"killed after accepted call #{self.kill_after} ({op})")
+        if self.kill_on == op:
+            self.kill_on = None
+            raise Killed(f"killed after accepted {op}")
+        if self.timeout_after.get(op, 0) > 0:
+            self.timeout_after[op] -= 1
+            raise ReadTimeoutError(endpoint_url=f"https://api.sagemaker.{REGION}.amazonaws.com/")
+
+    def count(self, op: str) -> int:
+        return sum(1 for o, _ in self.calls if o == op)
+
+    def weight_requests(self) -> list[dict[str, float]]:
+        out = []
+        for op, body in self.accepted:
+            if op == "UpdateEndpointWeightsAndCapacities":
+                out.append(
+                    {w["VariantName"]: w["DesiredWeight"] for w in body["DesiredWeightsAndCapacities"]}
+                )  # type: ignore[index]
+        return out
+
+
+@pytest.fixture
+def faults(world: World) -> Faults:
+    f = Faults(world.clock)
+    f.attach(world.target.sm, world.target.cw)
+    return f

@@ -43,7 +43,7 @@ def test_error_rate_certainly_above_the_limit_fails_before_min_requests() -> Non
     assert result.phase == "Failed"
     check = result.check("error_rate")
     assert check is not None and check.outcome == "fail"
-    assert check.detail == "5/40 = 12.50% (95% lower bound 6.22%), limit 1.00%"
+    assert check.detail == "5/40 = 12.50% (99% lower bound 4.71%), limit 1.00%"
 
 
 def test_error_rate_above_the_limit_but_within_noise_is_inconclusive() -> None:
@@ -106,9 +106,11 @@ def test_4xx_count_as_errors() -> None:
 
 
 def test_wilson_interval_matches_known_values() -> None:
-    low, high = wilson_interval(5, 40)
+    low, high = wilson_interval(5, 40, z=1.6448536269514722)
     assert (round(low, 4), round(high, 4)) == (
         0.0622,
         0.2353,
     )  # by hand: centre 0.1488, half-width 0.0866 at z = 1.645
+    low99, _ = wilson_interval(5, 40)  # the default: one-sided 99 %
+    assert round(low99, 4) == 0.0471  # by hand: centre 0.1697, half-width 0.1226 at z = 2.326
     assert wilson_interval(0, 0) == (0.0, 1.0)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.rollout.conftest import Behavior, World
+from dataclasses import replace
+
+import pytest
+
+from cd.config.model import Analysis
+from cd.rollout.operate import abort, endpoint_status, resume
+from tests.rollout.conftest import ENDPOINT, POLICY, STEPS, Behavior, Faults, Killed, World
 
 
 def test_first_deploy_creates_the_endpoint_with_the_version_alone(world: World) -> None:
@@ -18,4 +24,167 @@ def test_good_canary_goes_through_every_step_and_finalizes(live_v1: World) -> No
     report = w.deploy(2)
     assert report.outcome == "succeeded", report.to_markdown()
     assert w.live() == {"v2": 100.0}
-    print(report.to_markdown())
+    assert [d.action for d in report.decisions if d.action in ("ShiftTraffic", "Analysis", "Finalize")] == [
+        "ShiftTraffic",
+        "Analysis",
+        "ShiftTraffic",
+        "Analysis",
+        "ShiftTraffic",
+        "Analysis",
+        "Finalize",
+    ]
+    assert w.tags()["modelcd:phase"] == "succeeded"
+    assert w.aliases == [2]
+
+
+def test_bad_canary_rolls_back_with_the_numbers_in_the_record(live_v1: World, faults: Faults) -> None:
+    w = live_v1
+    w.traffic.behaviours["v2"] = Behavior(error_rate=0.05)
+    report = w.deploy(2)
+    assert report.outcome == "rolled_back"
+    assert w.live() == {"v1": 100.0}
+    assert w.tags()["modelcd:phase"] == "rolled_back"
+    assert w.tags()["modelcd:reason"].startswith(
+        "step 2/9 bake background analysis: error_rate: 3/60 = 5.00 pct"
+    )
+    analyses = [d for d in report.decisions if d.action == "Analysis"]
+    assert analyses[-1].analysis is not None and analyses[-1].analysis["phase"] == "Failed"
+    assert analyses[-1].analysis["candidate"]["errors_5xx"] == 3.0
+    assert faults.weight_requests() == [{"v2": 10.0, "v1": 90.0}, {"v1": 100.0, "v2": 0.0}]
+    assert w.aliases == []
+
+
+def test_rollback_restores_stable_before_removing_the_candidate(live_v1: World, faults: Faults) -> None:
+    w = live_v1
+    w.traffic.behaviours["v2"] = Behavior(error_rate=0.05)
+    seen: list[dict[str, float]] = []
+    faults.watchers.append(lambda op: seen.append(w.live()) if op == "UpdateEndpoint" else None)
+    w.deploy(2)
+    # the UpdateEndpoint that removes v2 is issued while v1 is verified at 100 % and v2 at 0 %
+    assert seen[-1] == {"v1": 100.0, "v2": 0.0}
+    assert [op for op, _ in faults.accepted if op.startswith("Update")] == [
+        "UpdateEndpoint",
+        "UpdateEndpointWeightsAndCapacities",
+        "UpdateEndpointWeightsAndCapacities",
+        "UpdateEndpoint",
+    ]
+
+
+def test_slow_canary_rolls_back_on_latency(live_v1: World) -> None:
+    w = live_v1
+    w.traffic.behaviours["v2"] = Behavior(latency_ms=150.0)
+    report = w.deploy(2)
+    assert report.outcome == "rolled_back"
+    failed = [d for d in report.decisions if d.action == "Analysis"][-1]
+    assert "latency_ratio: Average 150.0 ms / 50.0 ms = 3.00x, limit 1.50x" in failed.message
+    assert "latency_ratio: Average 150.0 ms / 50.0 ms = 3.00x limit 1.50x" in report.message
+    assert w.live() == {"v1": 100.0}
+
+
+def test_too_quiet_canary_is_held_then_rolled_back_never_passed(live_v1: World) -> None:
+    w = live_v1
+    w.traffic.rate = 0.1
+    report = w.deploy(2)
+    assert report.outcome == "rolled_back"
+    held = [d for d in report.decisions if d.action == "Analysis"]
+    assert [d.analysis["phase"] for d in held if d.analysis] == ["Inconclusive"] * 4
+    assert (
+        w.tags()["modelcd:reason"]
+        == "step 3/9: analysis Inconclusive 4/3: requests: 4.8 candidate requests 200 needed"
+    )
+    assert w.live() == {"v1": 100.0}
+
+
+def test_too_quiet_canary_pauses_when_the_policy_says_so_and_resumes(live_v1: World) -> None:
+    w = live_v1
+    w.traffic.rate = 0.1
+    pausing = replace(POLICY, on_inconclusive="pause")
+    policy = replace(
+        STEPS, steps=tuple(Analysis(pausing) if isinstance(s, Analysis) else s for s in STEPS.steps)
+    )
+    report = w.deploy(2, policy=policy)
+    assert report.outcome == "paused"
+    assert w.tags()["modelcd:phase"] == "paused" and w.tags()["modelcd:lease-owner"] == ""
+    assert w.live() == {"v1": 90.0, "v2": 10.0}
+    assert w.deploy(2, owner="run-2", policy=policy).outcome == "paused"  # a paused rollout holds
+    resume(w.target, ENDPOINT, by="oncall", now=w.clock.now())
+    w.traffic.rate = 20.0  # 2 candidate requests/s: 200 within the held analyses
+    assert w.deploy(2, owner="run-3", policy=policy).outcome == "succeeded"
+    assert w.live() == {"v2": 100.0}
+
+
+def test_alarm_in_alarm_rolls_back(live_v1: World) -> None:
+    w = live_v1
+    w.cw.put_metric_alarm(  # type: ignore[attr-defined]
+        AlarmName="churn-p99",
+        MetricName="ModelLatency",
+        Namespace="AWS/SageMaker",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=2,
+        Threshold=1e6,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    w.cw.set_alarm_state(AlarmName="churn-p99", StateValue="ALARM", StateReason="test")  # type: ignore[attr-defined]
+    alarmed = replace(POLICY, alarms=("churn-p99",))
+    policy = replace(STEPS, analysis=alarmed)
+    report = w.deploy(2, policy=policy)
+    assert report.outcome == "rolled_back"
+    assert "alarms: in ALARM: churn-p99" in report.message, report.message
+
+
+def test_rerun_after_success_is_a_noop(live_v1: World, faults: Faults) -> None:
+    w = live_v1
+    assert w.deploy(2).outcome == "succeeded"
+    before = len(faults.accepted)
+    report = w.deploy(2, owner="run-2")
+    assert report.outcome == "noop"
+    assert faults.accepted[before:] == []
+    assert w.aliases == [2, 2]  # the alias converges on a no-op run too
+
+
+def test_second_deploy_while_one_is_in_progress_refuses(live_v1: World, faults: Faults) -> None:
+    w = live_v1
+    faults.kill_on = "UpdateEndpoint"  # v2 added beside v1: a rollout is in progress
+    with pytest.raises(Killed):
+        w.deploy(2, owner="run-1")
+    before = len(faults.accepted)
+    report = w.deploy(2, owner="run-2")
+    assert report.outcome == "refused"
+    assert "leased by 'run-1'" in report.message
+    assert faults.accepted[before:] == []
+
+
+def test_expired_lease_is_taken_over_and_the_rollout_resumes(live_v1: World, faults: Faults) -> None:
+    w = live_v1
+    faults.kill_on = "UpdateEndpoint"
+    with pytest.raises(Killed):
+        w.deploy(2, owner="run-1")
+    w.clock.sleep(STEPS.lease_seconds + 1)
+    assert w.deploy(2, owner="run-2").outcome == "succeeded"
+
+
+def test_abort_rolls_back_a_running_rollout(live_v1: World, faults: Faults) -> None:
+    w = live_v1
+    faults.kill_on = "UpdateEndpointWeightsAndCapacities"  # v2 at 10 %
+    with pytest.raises(Killed):
+        w.deploy(2, owner="run-1")
+    abort(w.target, ENDPOINT, by="oncall")
+    assert w.tags()["modelcd:phase"] == "rolling_back"
+    report = w.deploy(2, owner="run-1")
+    assert report.outcome == "rolled_back"
+    assert "aborted by oncall" in report.message
+    assert w.live() == {"v1": 100.0}
+
+
+def test_status_shows_what_is_live_and_where_the_rollout_stands(live_v1: World, faults: Faults) -> None:
+    w = live_v1
+    faults.kill_on = "UpdateEndpointWeightsAndCapacities"
+    with pytest.raises(Killed):
+        w.deploy(2, owner="run-1")
+    st = endpoint_status(w.target, ENDPOINT)
+    assert st.exists and st.state is not None
+    assert (st.state.phase, st.state.version, st.state.stable_version) == ("progressing", 2, 1)
+    assert (st.status, st.weights) == ("Updating", {"v1": 100.0, "v2": 0.0})  # the shift is in flight
+    settled = endpoint_status(w.target, ENDPOINT)
+    assert (settled.status, settled.weights) == ("InService", {"v1": 90.0, "v2": 10.0})
