@@ -2,9 +2,9 @@
 
 Data. `generate(n, seed)` draws customers from PCG64's raw 64-bit stream (the one numpy part whose
 output is guaranteed stable across versions) and our own transforms, then rounds every number, so
-the CSV bytes are reproducible. That is why `data/churn_test.csv` is not committed: it is generated
-(`python models/churn/train.py`) and `gates/churn.yaml` pins its sha256 (`TEST_SHA256`, checked by a
-test) so a changed file refuses to evaluate.
+the CSV bytes are reproducible (a test regenerates them and checks `TEST_SHA256`). That is why
+`data/churn_test.csv` is not committed: it is generated (`python models/churn/train.py`), and a gate
+can pin `sha256: TEST_SHA256` so a changed file refuses to evaluate (the gate tests do).
 
 Churn is driven by short tenure, high charges, support calls and no autopay; for `plan=premium`
 customers it is driven mostly by low usage (`usage_gb < 40`), an interaction a model has to learn.
@@ -26,6 +26,7 @@ import csv
 import hashlib
 import io
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,8 @@ REGIONS = ("north", "south", "east", "west")
 TRAIN_ROWS, TEST_ROWS = 6000, 8000
 TRAIN_SEED, TEST_SEED = 20240601, 20240602
 TRAIN_PATH, TEST_PATH = "data/churn_train.csv", "data/churn_test.csv"
-# sha256 of data/churn_test.csv as generated; gates/churn.yaml pins it.
-TEST_SHA256 = "to-be-filled"
+# sha256 of data/churn_test.csv as generated (reproducible: pin it in gates/churn.yaml).
+TEST_SHA256 = "29f921def144b7c820286d127abf618725cf8dd2154824037e0fef2af82588bf"
 SERVING_FAULT_TAG = "modelcd.demo.serving_fault"
 ROLES = ("baseline", "better", "worse_on_premium", "serving_fault")
 
@@ -227,9 +228,13 @@ def train_versions(train: pd.DataFrame) -> dict[str, Any]:
 
 
 def register_versions(
-    tracking_uri: str, models: Mapping[str, Any], example: pd.DataFrame, name: str = MODEL_NAME
+    tracking_uri: str,
+    models: Mapping[str, Any],
+    example: pd.DataFrame,
+    name: str = MODEL_NAME,
+    roles: tuple[str, ...] = ROLES,
 ) -> dict[str, int]:
-    """Log and register each model (in ROLES order) as a new version of `name`: role -> version."""
+    """Log and register each model (in `roles` order) as a new version of `name`: role -> version."""
     import mlflow
     import mlflow.sklearn
     import pandas as pd
@@ -248,9 +253,13 @@ def register_versions(
         f"numpy=={np.__version__}",
         f"pandas=={pd.__version__}",
     ]
-    for role in ROLES:
+    for role in roles:
         model = models[role]
-        with mlflow.start_run(experiment_id=experiment, run_name=f"{name}-{role}"):
+        with (
+            mlflow.start_run(experiment_id=experiment, run_name=f"{name}-{role}"),
+            warnings.catch_warnings(),
+        ):
+            warnings.filterwarnings("ignore", message=".*Integer columns.*", category=UserWarning)
             mlflow.log_params({"role": role, "serving_fault": str(role == "serving_fault").lower()})
             info = mlflow.sklearn.log_model(
                 model,

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from cd.gates.metrics import Counts, FloatArray, Kernel
 
 _TABLE_BITS = 16
-_CHUNK_ELEMENTS = 8_000_000  # rows x resamples per chunk: keeps temporaries small and cache friendly
+_CHUNK_ELEMENTS = 1_000_000  # rows x resamples per chunk: keeps temporaries small and cache friendly
 
 
 def _poisson_table() -> NDArray[np.uint8]:

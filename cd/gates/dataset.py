@@ -90,8 +90,10 @@ def _validate(frame: pd.DataFrame, spec: DatasetSpec, features: Sequence[str], t
     if task == "regression" and not (
         pd.api.types.is_numeric_dtype(label) and not pd.api.types.is_bool_dtype(label)
     ):
+        example = next(iter(label.tolist()), None)
         raise DatasetError(
-            f"dataset {spec.uri}: label column {spec.label!r} must be numeric for regression (found {label.dtype})"
+            f"dataset {spec.uri}: label column {spec.label!r} must be numeric for regression "
+            f"(found values such as {example!r})"
         )
 
 

@@ -22,9 +22,10 @@ precision then need only integer prefix sums of the counts, evaluated at the pos
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-import threading
 from typing import Any, Protocol
 
 import numpy as np
@@ -151,6 +152,30 @@ def ece_bin_index(p: FloatArray, n_bins: int = ECE_BINS) -> IntArray:
 # ------------------------------------------------------------------------------------------ binary
 
 
+def _class_sorted_groups(
+    positive: NDArray[np.bool_], scores: FloatArray, groups: Sequence[IntArray]
+) -> list[tuple[IntArray, IntArray]]:
+    """Per group: (negatives, positives), each ascending by score (ties in row order).
+
+    One float sort for all groups; then a stable sort of small (group, class) keys, which numpy does
+    as a radix sort, so a partition with many groups costs little more than the overall one."""
+    n = len(scores)
+    group_of = np.full(n, -1, np.int64)
+    for g, rows in enumerate(groups):
+        group_of[np.asarray(rows, dtype=np.intp)] = g
+    order = np.argsort(scores, kind="stable")
+    key = group_of[order] * 2 + positive[order]
+    order = order[key >= 0]
+    key = key[key >= 0]
+    key_type = np.int16 if 2 * len(groups) < np.iinfo(np.int16).max else np.int64
+    order = order[np.argsort(key.astype(key_type), kind="stable")]
+    bounds = np.r_[0, np.cumsum(np.bincount(key, minlength=2 * len(groups)))]
+    return [
+        (order[bounds[2 * g] : bounds[2 * g + 1]], order[bounds[2 * g + 1] : bounds[2 * g + 2]])
+        for g in range(len(groups))
+    ]
+
+
 class BinaryKernel:
     """All binary metrics for each group of a partition. `scores` is P(positive).
 
@@ -171,12 +196,7 @@ class BinaryKernel:
         self._blocks: list[slice] = []
         segments: list[tuple[int, int, int, int]] = []  # (start, end, group, ece bin)
         at = blocks_at = 0
-        for g, rows in enumerate(groups):
-            rows = np.asarray(rows, dtype=np.intp)
-            neg = rows[~positive[rows]]
-            pos = rows[positive[rows]]
-            neg = neg[np.argsort(scores[neg], kind="stable")]
-            pos = pos[np.argsort(scores[pos], kind="stable")]
+        for g, (neg, pos) in enumerate(_class_sorted_groups(positive, scores, groups)):
             parts += [neg, pos]
             s_neg, s_pos = scores[neg], scores[pos]
             n0, p0, p1 = at, at + len(neg), at + len(neg) + len(pos)
@@ -201,7 +221,7 @@ class BinaryKernel:
             for offset, s in ((n0, s_neg), (p0, s_pos)):
                 bins = ece_bin_index(s)
                 cuts = np.r_[0, np.flatnonzero(np.diff(bins)) + 1, len(s)]
-                for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+                for a, b in itertools.pairwise(cuts):
                     if b > a:
                         segments.append((offset + int(a), offset + int(b), g, int(bins[a])))
             at, blocks_at = p1, blocks_at + len(starts)
@@ -226,11 +246,14 @@ class BinaryKernel:
 
     def evaluate(self, counts: Counts) -> dict[str, FloatArray]:
         b, g_count = counts.shape[0], self._n_groups
-        w = np.take(counts, self.layout, axis=1, out=_scratch("layout", (b, len(self.layout)), np.uint8))
+        w = _scratch("layout", (b, len(self.layout)), np.uint8)
         z = _scratch("prefix", (b, w.shape[1] + 1), np.int32)
         z[:, 0] = 0
-        np.cumsum(w, axis=1, dtype=np.int32, out=z[:, 1:])
-        at = np.take(z, self._bounds, axis=1).astype(np.float64)  # (b, groups, 5)
+        for i in range(b):  # row by row: numpy's 2-D take/cumsum along axis 1 are several times slower
+            np.take(counts[i], self.layout, out=w[i])
+            np.cumsum(w[i], dtype=np.int32, out=z[i, 1:])
+        zb = np.take(z, self._bounds, axis=1)  # (b, groups, 5) int32
+        at = zb.astype(np.float64)
         n0, p0, p1, neg_thr, pos_thr = (at[:, :, i].T for i in range(5))  # each (groups, b)
         n_total, p_total = p0 - n0, p1 - p0
         total = n_total + p_total
@@ -243,19 +266,21 @@ class BinaryKernel:
         else:
             dt = np.take(w, self._block_start, axis=1).astype(np.float64)
         z_lo = np.take(z, self._neg_below, axis=1)
-        z_hi = np.take(z, self._neg_to, axis=1) if self._neg_ties else z_lo
-        rank_sum = (z_lo + z_hi).astype(np.float64)  # neg weight below, counting ties half, times 2
-        above = z_start + z_lo  # all weight below the block, offset by the group's start
+        if self._neg_ties:  # ties with negatives count half: (below + at-or-below) / 2
+            neg_rank = (z_lo + np.take(z, self._neg_to, axis=1)).astype(np.float64)
+            half = 0.5
+        else:
+            neg_rank, half = z_lo.astype(np.float64), 1.0
+        above = z_start + z_lo  # all weight below each block, offset by the group's start (int32, exact)
         pairs = np.empty((g_count, b))
         ap_sum = np.empty((g_count, b))
         for g, blocks in enumerate(self._blocks):
             d = dt[:, blocks]
-            pairs[g] = np.einsum("bu,bu->b", d, rank_sum[:, blocks]) / 2.0 - n0[g] * p_total[g]
-            # precision at each positive block: tps / (tps + fps), everything at or above its score
-            at_or_above = (p1[g] + p0[g])[:, None] - above[:, blocks]
-            tps = p1[g][:, None] - z_start[:, blocks]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                precision = np.where(at_or_above > 0, tps / at_or_above, 0.0)
+            pairs[g] = np.einsum("bu,bu->b", d, neg_rank[:, blocks]) * half - n0[g] * p_total[g]
+            # precision at each positive block: tps / (tps + fps), i.e. positives / all at or above it
+            at_or_above = (zb[:, g, 2] + zb[:, g, 1])[:, None] - above[:, blocks]
+            tps = zb[:, g, 2][:, None] - z_start[:, blocks]
+            precision = np.divide(tps, at_or_above, out=np.zeros(at_or_above.shape), where=at_or_above > 0)
             ap_sum[g] = np.einsum("bu,bu->b", d, precision)
 
         linear = np.zeros((g_count, b, 3))

@@ -122,7 +122,7 @@ def render_markdown(v: GateVerdict) -> str:
 
 def render_text(v: GateVerdict) -> str:
     """Plain text for a terminal: the summary, notes, and every blocking check."""
-    lines = [v.summary()]
+    lines = [v.headline()]
     lines += [f"  ! {n}" for n in v.notes]
     for c in sorted(v.checks, key=lambda c: c.outcome != "fail"):
         if c.outcome in ("fail", "inconclusive"):

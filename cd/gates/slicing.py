@@ -7,6 +7,7 @@ one group per spec. Group labels read like `plan=premium`, `tenure_months=[12, 3
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -49,7 +50,7 @@ def bucket_labels(edges: Sequence[float]) -> list[str]:
     """Labels of the len(edges) + 1 buckets: (-inf, e0), [e0, e1), ..., [e_last, inf)."""
     points = [_format_number(e) for e in edges]
     labels = [f"<{points[0]}"] if points else ["all"]
-    labels += [f"[{a}, {b})" for a, b in zip(points[:-1], points[1:], strict=True)]
+    labels += [f"[{a}, {b})" for a, b in itertools.pairwise(points)]
     if points:
         labels.append(f">={points[-1]}")
     return labels

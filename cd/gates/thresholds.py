@@ -25,6 +25,7 @@ from typing import Literal
 from cd.config.model import ChangeThreshold, ValueThreshold
 
 Outcome = Literal["pass", "fail", "inconclusive", "skipped"]
+VerdictOutcome = Literal["pass", "fail", "inconclusive"]
 Mode = Literal["point", "confident"]
 FirstDeployPolicy = Literal["value_thresholds", "fail"]
 
@@ -190,7 +191,7 @@ def decide(check: CheckInput, mode: Mode, min_examples: int, first_deploy: First
     )
 
 
-def overall_verdict(outcomes: list[Outcome]) -> Outcome:
+def overall_verdict(outcomes: list[Outcome]) -> VerdictOutcome:
     """fail if anything failed; inconclusive if anything was, or if nothing passed at all; else pass."""
     if "fail" in outcomes:
         return "fail"

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from cd.config.model import ChangeThreshold, ValueThreshold
 from cd.errors import GateError
-from cd.gates.thresholds import Estimate, Outcome
+from cd.gates.thresholds import Estimate, Outcome, VerdictOutcome
 
 SCHEMA = "modelcd/gate-verdict"
 SCHEMA_VERSION = 1
@@ -70,7 +70,7 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class GateVerdict:
-    verdict: Literal["pass", "fail", "inconclusive"]
+    verdict: VerdictOutcome
     environment: str
     model: str
     task: str
@@ -96,9 +96,11 @@ class GateVerdict:
             if self.checks_with(o)
         )
         return (
-            f"{self.verdict.upper()}: {self.model} v{self.candidate.version} vs {inc} in {self.environment} "
-            f"({counts or 'no checks'})"
+            f"{self.model} v{self.candidate.version} vs {inc} in {self.environment} ({counts or 'no checks'})"
         )
+
+    def headline(self) -> str:
+        return f"{self.verdict.upper()}: {self.summary()}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

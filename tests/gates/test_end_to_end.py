@@ -1,0 +1,180 @@
+"""A promotion judged end to end: real git repo, real MLflow sqlite store, the real churn models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cd.errors import RegistryError
+from cd.examples.churn import TEST_SHA256
+from cd.gates.evaluate import evaluate_promotion
+from cd.registry import Registry
+from tests.gates.conftest import ChurnRegistry, open_pr, set_version
+from tests.helpers import GitRepo, run_modelcd
+
+
+def test_a_better_version_passes(churn_repo: GitRepo, churn_registry: ChurnRegistry) -> None:
+    v = churn_registry.versions
+    open_pr(churn_repo, v["baseline"], v["better"])
+    verdict = evaluate_promotion(
+        churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri)
+    )
+    assert verdict.verdict == "pass", [c for c in verdict.checks if c.outcome != "pass"]
+    assert (verdict.candidate.version, verdict.incumbent and verdict.incumbent.version) == (
+        v["better"],
+        v["baseline"],
+    )
+    assert {c.outcome for c in verdict.checks} == {"pass"}
+    assert verdict.dataset.sha256 == TEST_SHA256 and verdict.dataset.pinned
+    assert verdict.gate.status == "unchanged" and verdict.notes == ()
+    assert len(verdict.candidate.sha256) == 64 and verdict.candidate.sha256 != verdict.incumbent.sha256  # type: ignore[union-attr]
+
+
+def test_a_version_worse_on_premium_fails_naming_the_slice_and_the_numbers(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry
+) -> None:
+    v = churn_registry.versions
+    open_pr(churn_repo, v["better"], v["worse_on_premium"])
+    verdict = evaluate_promotion(
+        churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri)
+    )
+    assert verdict.verdict == "fail"
+    failed = {(c.metric, c.slice) for c in verdict.checks_with("fail")}
+    assert ("roc_auc", "plan=premium") in failed
+    assert not {s for _, s in failed} & {"plan=basic", "plan=standard", "overall"}
+    premium = next(c for c in verdict.checks if (c.metric, c.slice) == ("roc_auc", "plan=premium"))
+    assert premium.candidate.value < 0.7 < premium.incumbent.value  # type: ignore[union-attr]
+    assert premium.delta is not None and premium.delta.high is not None and premium.delta.high < -0.01
+    assert premium.reasons[0].startswith(f"roc_auc {premium.candidate.value:.4g} (CI ")
+    assert premium.reasons[0].endswith("below min 0.7")
+
+
+def test_a_pr_that_lowers_its_threshold_is_still_judged_by_the_base_gate(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry
+) -> None:
+    v = churn_registry.versions
+    set_version(churn_repo, "staging", v["better"])
+    churn_repo.commit("staging at better")
+    churn_repo.git("checkout", "-q", "-b", "pr")
+    gate = churn_repo.read("gates/churn.yaml")
+    lowered = gate.replace(
+        "value: {min: 0.70}\n    change: {absolute: 0.01}", "value: {min: 0.50}\n    change: {absolute: 0.50}"
+    )
+    assert lowered != gate
+    churn_repo.write("gates/churn.yaml", lowered.replace("slices: [overall, plan]", "slices: [overall]"))
+    set_version(churn_repo, "staging", v["worse_on_premium"])
+    churn_repo.commit("promote worse, lower the bar")
+    verdict = evaluate_promotion(
+        churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri)
+    )
+    assert verdict.verdict == "fail"
+    assert verdict.gate.status == "changed_in_pr" and verdict.gate.ref == "main"
+    assert verdict.notes[0] == (
+        "gates/churn.yaml is changed by this pull request: judged by the base version (main); "
+        "the gate change needs its own review"
+    )
+    premium = next(c for c in verdict.checks if (c.metric, c.slice) == ("roc_auc", "plan=premium"))
+    assert (premium.value_threshold and premium.value_threshold.min, premium.outcome) == (0.70, "fail")
+
+
+def test_a_new_gate_is_used_from_the_head_and_flagged_and_first_deploy_judges_values_only(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry
+) -> None:
+    v = churn_registry.versions
+    gate = churn_repo.read("gates/churn.yaml")
+    churn_repo.remove("gates/churn.yaml")
+    set_version(churn_repo, "staging", None)
+    set_version(churn_repo, "production", None)
+    churn_repo.commit("no churn anywhere yet")
+    churn_repo.git("checkout", "-q", "-b", "pr")
+    churn_repo.write("gates/churn.yaml", gate)
+    churn_repo.write(
+        "environments/staging.yaml",
+        churn_repo.read("environments/staging.yaml").replace(
+            "models: {}\n", f"models:\n  churn:\n    version: {v['better']}\n"
+        ),
+    )
+    churn_repo.commit("first deploy of churn")
+    verdict = evaluate_promotion(
+        churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri)
+    )
+    assert verdict.gate.status == "new_in_pr"
+    assert verdict.notes[0].startswith(
+        "new gate, needs review: gates/churn.yaml does not exist at the base (main)"
+    )
+    assert verdict.incumbent is None
+    assert verdict.verdict == "pass"
+    skipped = {c.metric for c in verdict.checks_with("skipped")}
+    assert skipped == {"pr_auc"}  # change-only check: not applicable without an incumbent
+    assert all(c.delta is None for c in verdict.checks)
+
+
+def test_a_version_missing_from_the_registry_is_a_clear_error(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry
+) -> None:
+    open_pr(churn_repo, churn_registry.versions["baseline"], 99)
+    with pytest.raises(
+        RegistryError, match=r"^model 'churn' version 99: not found in the MLflow registry at sqlite:///"
+    ):
+        evaluate_promotion(
+            churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri)
+        )
+
+
+def test_cli_fails_with_exit_1_writes_json_markdown_and_the_job_summary(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry, tmp_path: Path
+) -> None:
+    v = churn_registry.versions
+    open_pr(churn_repo, v["better"], v["worse_on_premium"])
+    summary = tmp_path / "summary.md"
+    out = tmp_path / "out"
+    result = run_modelcd(
+        "gate",
+        "--env",
+        "staging",
+        "--model",
+        "churn",
+        "--base",
+        "main",
+        "--head",
+        "pr",
+        "--out",
+        str(out),
+        cwd=churn_repo.path,
+        env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri, "GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith(f"FAIL: churn v{v['worse_on_premium']} vs v{v['better']} in staging (")
+    assert "FAIL         roc_auc on plan=premium" in result.stdout
+    stem = f"gate-staging-churn-v{v['worse_on_premium']}"
+    data = json.loads((out / f"{stem}.json").read_text())
+    assert (data["schema"], data["schema_version"], data["verdict"]) == ("modelcd/gate-verdict", 1, "fail")
+    markdown = (out / f"{stem}.md").read_text()
+    assert markdown == summary.read_text().rstrip("\n") + "\n"
+    assert "## ❌ Gate FAIL" in markdown
+    assert "- ❌ **roc_auc** on **plan=premium**: roc_auc " in markdown
+    assert "```mermaid\nxychart-beta\n" in markdown
+
+
+def test_cli_all_judges_every_promotion_in_the_plan_and_passes(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry
+) -> None:
+    v = churn_registry.versions
+    open_pr(churn_repo, v["baseline"], v["better"])
+    result = run_modelcd(
+        "gate",
+        "--all",
+        "--base",
+        "main",
+        "--head",
+        "pr",
+        "--format",
+        "json",
+        cwd=churn_repo.path,
+        env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri},
+    )
+    assert result.returncode == 0, result.stderr
+    verdicts = json.loads(result.stdout)
+    assert [(d["environment"], d["model"], d["verdict"]) for d in verdicts] == [("staging", "churn", "pass")]
