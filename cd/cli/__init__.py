@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "build": "cd.cli.package_commands:build",
     "release": "cd.cli.release_commands:release",
     "gate": "cd.cli.gate_commands:gate",
+    "demo": "cd.cli.demo_commands:demo",
 }
 
 

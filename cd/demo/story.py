@@ -35,6 +35,19 @@ class DemoResult:
     workspace: Path
     stages: list[StageResult] = field(default_factory=list)
 
+    def where(self) -> list[str]:
+        """Where the story's outputs are, relative to the workspace."""
+        return [
+            "gate reports:     reports/v<N>/gate-staging-churn-v<N>.{json,md}",
+            "Bentos + records: artifacts/churn-v<N>.{bento,build.json}",
+            "releases:         releases/churn-v<N>/ (notes, model card, verdict, SHA256SUMS)",
+            "rollout records:  .modelcd/rollouts/",
+            "MLflow store:     mlflow.db (MLFLOW_TRACKING_URI=sqlite:///"
+            + str(self.workspace / "mlflow.db")
+            + ")",
+            "git history:      git -C " + str(self.workspace) + " log --graph --oneline --all",
+        ]
+
     def fact(self, key: str) -> Any:
         for stage in self.stages:
             if key in stage.facts:
@@ -123,7 +136,7 @@ class Story:
             return self.run(*args)
         with self._traffic() as report:
             done = self.run(*args, check=False)
-        self.say(f"  traffic replayed: {report()}")
+        self.say(f"  traffic replayed during the rollout: {report()}")
         return done
 
     @contextmanager
@@ -150,7 +163,7 @@ class Story:
             done = self.ws.python("models/churn/train.py", "--repo", ".")
             self.show(done.stdout)
             self.versions = _versions_by_role(done.stdout)
-            self.ws.commit_all("Template, demo environments and the churn test set")
+            self.ws.commit("Template, demo environments and the churn test set")
             facts["versions"] = dict(self.versions)
 
     def first_deploy(self) -> None:
@@ -166,16 +179,19 @@ class Story:
             branch = f"promote/{MODEL}-v{version}"
             self.ws.git("checkout", "-q", "-b", branch, "main")
             self.ws.set_version(STAGING, MODEL, version)
-            self.ws.commit_all(f"Promote {MODEL} to v{version} in {STAGING}")
+            self.ws.commit(f"Promote {MODEL} to v{version} in {STAGING}", f"environments/{STAGING}.yaml")
             self.say(f"  branch {branch}: environments/{STAGING}.yaml version -> {version}")
             self.run("validate")
             self.show(self.run("plan", "--base", "main").stdout)
             verdict = self.gate(version, self.ws.root / "reports" / f"v{version}")
             facts["gate"] = verdict.get("verdict")
             facts["failed_checks"] = _failed_checks(verdict)
+            self.say(f"  report: reports/v{version}/gate-{STAGING}-{MODEL}-v{version}.md")
             if verdict.get("verdict") != "pass" or not merge_if_passed:
-                self.say(f"  [red]gate {verdict.get('verdict')}: not merged, nothing deployed[/]")
-                for check in facts["failed_checks"][:5]:
+                self.say(
+                    f"  [red]gate {verdict.get('verdict')}: the PR stays open; nothing is merged or deployed[/]"
+                )
+                for check in facts["failed_checks"][:4]:
                     self.say(f"    {check}")
                 self.ws.git("checkout", "-q", "main")
                 return facts
@@ -184,17 +200,44 @@ class Story:
             self.say(f"  merged {branch} into main")
             record = self.build_and_release(version)
             done = self.deploy(record, traffic=traffic)
-            self.show(done.stdout + done.stderr)
+            self.show(done.stdout)
             facts["deploy_exit"] = done.returncode
             facts["deploy"] = done.stdout.strip()
+            facts["record"] = f".modelcd/rollouts/{STAGING}-{MODEL}-v{version}.md"
+            self.say(f"  rollout record: {facts['record']}")
+            rollback = next(
+                (b for b in self._branches() if b.startswith(f"modelcd/rollback-{MODEL}-{STAGING}")), ""
+            )
+            if rollback:
+                facts["rollback_branch"] = rollback
+                self.say(f"  the reviewer merges {rollback}: git agrees with what is live again")
+                self.ws.git("merge", "-q", "--no-ff", "-m", f"Merge {rollback}", rollback)
+                self.show(self.run("diff", "--env", STAGING).stdout)
+            facts["live"] = self.live_weights()
+            self.say(f"  live in {STAGING}: " + ", ".join(f"{v} {w:g}%" for v, w in facts["live"].items()))
         return facts
+
+    def _branches(self) -> list[str]:
+        return self.ws.git("branch", "--list", "--format=%(refname:short)").split()
+
+    def live_weights(self) -> dict[str, float]:
+        """Variant -> weight of the staging endpoint, from the local target's status."""
+        reports = json.loads(self.ws.modelcd("local", "status", "--format", "json").stdout)
+        weights: dict[str, float] = {}
+        for row in (p for report in reports for p in report.get("processes", [])):
+            if (
+                row.get("role") == "variant"
+                and row.get("endpoint") == f"demo-{STAGING}-{MODEL}"
+                and row.get("alive")
+            ):
+                weights[str(row.get("variant"))] = float(row.get("weight") or 0.0)
+        return weights
 
     def promote_to_production(self) -> None:
         with self.stage("6. Promote staging's version to production") as facts:
             done = self.run("promote", MODEL, "--from", STAGING, "--to", PRODUCTION)
             self.show(done.stdout)
-            branches = self.ws.git("branch", "--list", "--format=%(refname:short)").split()
-            branch = next((b for b in branches if b.startswith("promote/") and PRODUCTION in b), "")
+            branch = next((b for b in self._branches() if PRODUCTION in b and b not in ("main",)), "")
             diff = self.ws.git("diff", f"main...{branch}") if branch else ""
             facts["production_branch"] = branch
             facts["production_diff"] = diff

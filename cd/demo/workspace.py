@@ -116,8 +116,9 @@ class Workspace:
         rel = f"environments/{env}.yaml"
         self.write(rel, set_model_version(self.read(rel), model, version, path=rel))
 
-    def commit_all(self, message: str) -> str:
-        self.git("add", "-A")
+    def commit(self, message: str, *paths: str) -> str:
+        """Commit `paths` (everything not ignored when none are given)."""
+        self.git("add", *(paths or ("-A",)))
         self.git("commit", "-q", "-m", message)
         return self.git("rev-parse", "HEAD")
 
@@ -137,7 +138,9 @@ def create(root: Path, environments_dir: Path = PACKAGE_DIR / "environments") ->
     for name in TEMPLATE_DIRS:
         shutil.copytree(TEMPLATE_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(environments_dir, root / "environments")
-    (root / ".gitignore").write_text("mlflow.db\nmlartifacts/\n.modelcd/\nartifacts/\n.bentoml/\n")
+    (root / ".gitignore").write_text(
+        "# outputs of the story, not desired state\nmlflow.db\nmlartifacts/\n.modelcd/\nartifacts/\nreports/\nreleases/\n"
+    )
     ws = Workspace(root)
     ws.git("init", "-q", "-b", "main")
     return ws

@@ -15,9 +15,10 @@ Versions registered by `register_versions` (in this order, so 1..4 in a fresh re
 - v3 `worse_on_premium`: learns the early-tenure churn spike v2 misses (better on basic and
   standard) but is trained with usage shuffled among premium customers, so it never learns what
   drives premium churn: about as good overall, clearly worse on `plan=premium`.
-- v4 `serving_fault`: identical predictions to v2 (it passes any gate v2 passes). Its model version
-  carries the tag `modelcd.demo.serving_fault=true` (and the run param `serving_fault=true`): the demo
-  uses it to make this version misbehave when served, to show an automatic rollback.
+- v4 `serving_fault`: v2's model behind a feature step that fails on small online batches with many
+  support calls (`cd/examples/serving_fault.py`): identical predictions to v2 offline, so it passes any
+  gate v2 passes, but about 14% of single-row serving requests fail: the demo's automatic rollback. Its
+  version carries the tag `modelcd.demo.serving_fault=true` (and the run param `serving_fault=true`).
 """
 
 from __future__ import annotations
@@ -223,8 +224,17 @@ def train_versions(train: pd.DataFrame) -> dict[str, Any]:
         "baseline": baseline.fit(x, y),
         "better": _interactions().fit(x, y),
         "worse_on_premium": _interactions(tenure_bins=True).fit(shuffled, y),
-        "serving_fault": _interactions().fit(x, y),
+        "serving_fault": _with_online_fault(_interactions()).fit(x, y),
     }
+
+
+def _with_online_fault(model: Any) -> Any:
+    """v2's model behind a feature step that fails on small online batches (see serving_fault.py)."""
+    from sklearn.pipeline import Pipeline
+
+    from cd.examples.serving_fault import OnlineBatchFault
+
+    return Pipeline([("online_features", OnlineBatchFault()), ("model", model)])
 
 
 def register_versions(
@@ -266,10 +276,10 @@ def register_versions(
                 name="model",
                 registered_model_name=name,
                 signature=infer_signature(x, model.predict_proba(x)),
-                input_example=x.head(3),
+                input_example=x[x["support_calls"] < 4].head(3),  # a batch v4 answers too
                 pip_requirements=requirements,  # skips MLflow's slow requirement inference
                 pyfunc_predict_fn="predict_proba",
-                skops_trusted_types=["numpy.dtype"],
+                skops_trusted_types=["numpy.dtype", "cd.examples.serving_fault.OnlineBatchFault"],
             )
         version = int(info.registered_model_version)
         if role == "serving_fault":

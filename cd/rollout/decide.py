@@ -16,10 +16,10 @@ Invariants this module guarantees (table-tested in tests/rollout/test_decide.py)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from cd.config.model import Analysis, AnalysisPolicy, Bake, RolloutPolicy, SetWeight
+from cd.config.model import Analysis, AnalysisPolicy, Bake, RolloutPolicy, SetWeight, Step
 from cd.rollout.analysis import AnalysisResult
 from cd.rollout.state import RolloutState, decode
 from cd.rollout.target import ObservedEndpoint, ObservedVariant, VariantSpec, variant_name
@@ -42,7 +42,9 @@ class Desired:
 class Timing:
     poll_seconds: float = 30.0  # while the endpoint is Updating/Creating
     background_analysis_seconds: float = 60.0  # during a bake: look for a certain failure this often
-    inconclusive_wait_seconds: float = 60.0  # before re-analysing an inconclusive step
+    inconclusive_wait_seconds: float = (
+        60.0  # before re-analysing an inconclusive step (at most the step's bake)
+    )
 
 
 # ------------------------------------------------------------------------------------------ actions
@@ -403,7 +405,10 @@ def _decide_progress(
     if isinstance(step, Bake):
         return _decide_bake(state, step, policy, analysis, now, timing, label)
     assert isinstance(step, Analysis)
-    return _decide_analysis(state, step.policy, analysis, now, timing, label)
+    retry = min(timing.inconclusive_wait_seconds, _bake_before(steps, state.step_index) or float("inf"))
+    return _decide_analysis(
+        state, step.policy, analysis, now, replace(timing, inconclusive_wait_seconds=retry), label
+    )
 
 
 def _decide_bake(
@@ -428,6 +433,13 @@ def _decide_bake(
         )
     until_next = timing.background_analysis_seconds - since_window % timing.background_analysis_seconds
     return Wait(min(remaining, until_next), f"{label}: baking, {remaining:.0f}s left")
+
+
+def _bake_before(steps: Sequence[Step], index: int) -> float | None:
+    """The bake right before an analysis step: an inconclusive analysis is retried after at most that
+    long (a policy with 30-second bakes does not wait a minute for more data)."""
+    previous = steps[index - 1] if index > 0 else None
+    return previous.seconds if isinstance(previous, Bake) else None
 
 
 def _decide_analysis(

@@ -111,7 +111,9 @@ def images_from_build_dir(
         if record.is_file():
             images.update(read_images(record, None, [name], target_kind))
         else:
-            skipped.append(f"{name} v{version}: no build record {record}; nothing new to roll out in {env.name}")
+            skipped.append(
+                f"{name} v{version}: no build record {record}; nothing new to roll out in {env.name}"
+            )
     return images, skipped
 
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from cd.config.model import AnalysisPolicy
+from cd.config.model import AnalysisPolicy, Bake
 from cd.rollout.analysis import AnalysisResult, analyse, measurement_error
 from cd.rollout.decide import (
     AddCandidate,
@@ -242,6 +242,18 @@ def test_inconclusive_analysis_holds_and_counts() -> None:
     )
     assert isinstance(action, RecordState)
     assert (action.record.phase, action.record.inconclusive, action.wait_seconds) == ("progressing", 1, 60.0)
+
+
+def test_inconclusive_analysis_is_retried_after_at_most_the_steps_bake() -> None:
+    short = replace(
+        STEPS, steps=tuple(replace(s, seconds=4.0) if isinstance(s, Bake) else s for s in STEPS.steps)
+    )
+    observed = endpoint(
+        variant(1, 90.0), variant(2, 10.0), record=state(step_index=2, steps_hash=short.steps_hash())
+    )
+    action = run(observed, result("Inconclusive", 2), policy=short)
+    assert isinstance(action, RecordState)
+    assert action.wait_seconds == 4.0
 
 
 def test_inconclusive_beyond_the_limit_rolls_back_when_the_policy_says_rollback() -> None:

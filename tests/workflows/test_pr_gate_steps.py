@@ -157,7 +157,7 @@ def test_a_promotion_is_gated_and_reported_end_to_end(github_double: GitHubDoubl
         "modelcd/gate churn@staging",
         "success",
     )
-    assert status.description.startswith("PASS: churn v2 vs v1 in staging")
+    assert (status.state, status.description) == ("success", "churn v2 vs v1 in staging (52 pass)")
     assert (
         "Gate PASS"
         in (
