@@ -97,7 +97,7 @@ class Story:
         )
         if done.returncode not in (0, 1):
             raise DemoError(f"modelcd gate failed to evaluate v{version}:\n{done.stderr[-3000:]}")
-        self.show(done.stdout, limit=12)
+        self.show(done.stdout, limit=1)
         verdict_files = sorted(out.glob(f"gate-{STAGING}-{MODEL}-v{version}.json"))
         if not verdict_files:
             raise DemoError(f"modelcd gate wrote no verdict for v{version} in {out}")
@@ -254,13 +254,9 @@ def _versions_by_role(text: str) -> dict[str, int]:
 
 
 def _failed_checks(verdict: dict[str, Any]) -> list[str]:
-    out = []
-    for check in verdict.get("checks", []):
-        if check.get("outcome") in ("fail", "inconclusive"):
-            out.append(
-                f"{check.get('outcome')}: {check.get('metric')} on {check.get('slice')} — {check.get('reason', '')}"
-            )
-    return out
+    """`metric on slice: reasons` for each failed check, in the verdict's order."""
+    failed = [c for c in verdict.get("checks", []) if c.get("outcome") == "fail"]
+    return [f"{c.get('metric')} on {c.get('slice')}: {'; '.join(c.get('reasons', []))}" for c in failed]
 
 
 def run_demo(root: Path, say: Say, *, traffic_seconds: float = 90.0) -> DemoResult:

@@ -1,0 +1,141 @@
+"""`modelcd demo` end to end: every stage's outcome, on the embedded default (real MLflow, real Bentos,
+the local router), and no process left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cd.demo.story import DemoResult, run_demo
+from cd.demo.workspace import create
+from tests.helpers import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def alive_processes(workspace: Path) -> list[dict[str, object]]:
+    from cd.rollout.local.runtime import status
+
+    state_dir = workspace / ".modelcd" / "local"
+    if not state_dir.exists():
+        return []
+    return [p.__dict__ for p in status(state_dir).processes if p.alive]
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+    said: list[str] = []
+    result = run_demo(tmp_path_factory.mktemp("demo") / "ws", said.append, traffic_seconds=300)
+    print("\n".join(said))
+    return result
+
+
+def stage(result: DemoResult, number: int) -> dict[str, object]:
+    (found,) = [s.facts for s in result.stages if s.title.startswith(f"{number}.")]
+    return found
+
+
+def test_four_versions_are_registered(story: DemoResult) -> None:
+    assert stage(story, 1)["versions"] == {
+        "baseline": 1,
+        "better": 2,
+        "worse_on_premium": 3,
+        "serving_fault": 4,
+    }
+
+
+def test_v1_is_deployed_first(story: DemoResult) -> None:
+    assert "v1 succeeded" in str(stage(story, 2)["first_deploy"])
+
+
+def test_v2_passes_its_gate_and_goes_live_through_the_canary(story: DemoResult) -> None:
+    facts = stage(story, 3)
+    assert (facts["gate"], facts["deploy_exit"], facts["live"]) == ("pass", 0, {"v2": 100.0})
+    assert "v2 succeeded" in str(facts["deploy"])
+
+
+def test_v3_is_blocked_by_its_gate_on_the_premium_slice(story: DemoResult) -> None:
+    facts = stage(story, 4)
+    assert facts["gate"] == "fail"
+    failed = facts["failed_checks"]
+    assert isinstance(failed, list)
+    assert any(c.startswith("roc_auc on plan=premium: roc_auc 0.5") for c in failed)
+    assert "deploy" not in facts
+
+
+def test_v4_passes_its_gate_then_is_rolled_back_with_stable_at_100(story: DemoResult) -> None:
+    facts = stage(story, 5)
+    assert (facts["gate"], facts["deploy_exit"]) == ("pass", 1)
+    assert "v4 rolled_back" in str(facts["deploy"])
+    assert "analysis Failed: error_rate" in str(facts["deploy"])
+    assert facts["rollback_branch"] == "modelcd/rollback-churn-staging-to-v2"
+    assert facts["live"] == {"v2": 100.0}
+
+
+def test_the_rollout_records_keep_the_numbers(story: DemoResult) -> None:
+    record = json.loads((story.workspace / ".modelcd/rollouts/staging-churn-v4.json").read_text())
+    assert record["outcome"] == "rolled_back"
+    assert any(d["analysis"] and d["analysis"]["phase"] == "Failed" for d in record["decisions"])
+
+
+def test_promote_to_production_changes_only_the_version_line(story: DemoResult) -> None:
+    facts = stage(story, 6)
+    assert facts["production_branch"] == "modelcd/promote-churn-v2-to-production"
+    changed = [
+        line
+        for line in str(facts["production_diff"]).splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    assert changed == ["-    version: 1", "+    version: 2"]
+
+
+def test_releases_hold_every_artifact_with_checksums(story: DemoResult) -> None:
+    release = story.workspace / "releases" / "churn-v2"
+    sums = (release / "SHA256SUMS").read_text()
+    for name in ("churn-v2.bento", "gate-verdict-staging.json", "gate-report-staging.md", "model-card.md"):
+        assert (release / name).is_file()
+        assert name in sums
+
+
+def test_no_serving_process_outlives_the_demo(story: DemoResult) -> None:
+    assert alive_processes(story.workspace) == []
+
+
+def test_running_again_starts_from_a_fresh_workspace(story: DemoResult) -> None:
+    ws = create(story.workspace)
+    assert sorted(p.name for p in ws.root.iterdir()) == [
+        ".git",
+        ".gitignore",
+        "environments",
+        "gates",
+        "models",
+    ]
+
+
+def test_interrupting_the_demo_leaves_no_stray_processes(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cd", "demo", "--workspace", str(workspace)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 400
+    for line in proc.stdout:  # wait until a Bento server is up: the first deploy finished
+        if "v1 succeeded" in line or time.monotonic() > deadline:
+            break
+    assert alive_processes(workspace), "the first deploy should have started serving processes"
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=180)
+    assert alive_processes(workspace) == []
