@@ -85,6 +85,11 @@ def test_the_rollout_records_keep_the_numbers(story: DemoResult) -> None:
     assert any(d["analysis"] and d["analysis"]["phase"] == "Failed" for d in record["decisions"])
 
 
+def test_the_bad_candidate_never_took_all_traffic(story: DemoResult) -> None:
+    record = json.loads((story.workspace / ".modelcd/rollouts/staging-churn-v4.json").read_text())
+    assert max((d["weights"] or {}).get("v4", 0.0) for d in record["decisions"]) < 100.0
+
+
 def test_promote_to_production_changes_only_the_version_line(story: DemoResult) -> None:
     facts = stage(story, 6)
     assert facts["production_branch"] == "modelcd/promote-churn-v2-to-production"
