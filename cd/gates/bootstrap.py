@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from cd.gates.metrics import Counts, FloatArray, Kernel
 
 _TABLE_BITS = 16
-_CHUNK_ELEMENTS = 1_000_000  # rows x resamples per chunk: keeps temporaries small and cache friendly
+_CHUNK_ELEMENTS = 8_000_000  # rows x resamples per chunk: bounds memory (~60 bytes per element per thread)
 
 
 def _poisson_table() -> NDArray[np.uint8]:
@@ -47,11 +47,16 @@ def _stream(seed: int, resample: int) -> np.random.Generator:
 
 
 def resample_counts(n_rows: int, resamples: range, seed: int) -> Counts:
-    """Counts (len(resamples), n_rows) for the given resample numbers."""
-    out = np.empty((len(resamples), n_rows), np.uint8)
+    """Counts (len(resamples), n_rows) for the given resample numbers.
+
+    Each resample's 16-bit numbers are its stream's raw 64-bit outputs read as little-endian 16-bit
+    words (stable across numpy versions and platforms). The array is stored resample-minor (Fortran
+    order), so a row's counts in all resamples sit together and kernels can gather them at once."""
+    out = np.empty((n_rows, len(resamples)), np.uint8).T
     for i, b in enumerate(resamples):
-        draws = _stream(seed, b).integers(0, 1 << _TABLE_BITS, n_rows, dtype=np.uint16)
-        np.take(_TABLE, draws, out=out[i])
+        raw = _stream(seed, b).bit_generator.random_raw((n_rows + 3) // 4)
+        draws = np.asarray(raw, dtype="<u8").view("<u2")[:n_rows]
+        out[i] = np.take(_TABLE, draws)
     return out
 
 

@@ -122,6 +122,7 @@ def _divide(num: FloatArray, den: FloatArray) -> FloatArray:
 
 _SCRATCH = threading.local()
 _BLOCK_COLUMNS = 32768
+_RANK_COLUMNS = 16384
 
 
 def _scratch(name: str, shape: tuple[int, ...], dtype: type[np.generic]) -> NDArray[Any]:
@@ -134,13 +135,33 @@ def _scratch(name: str, shape: tuple[int, ...], dtype: type[np.generic]) -> NDAr
     return buf[:size].reshape(shape)
 
 
-def _weighted_sums(w: Counts, stats: FloatArray, start: int, end: int) -> FloatArray:
-    """counts[:, start:end] @ stats[start:end], converting to float in cache-sized blocks."""
-    out = np.zeros((w.shape[0], stats.shape[1]))
-    for a in range(start, end, _BLOCK_COLUMNS):
-        b = min(end, a + _BLOCK_COLUMNS)
-        out += w[:, a:b].astype(np.float64) @ stats[a:b]
-    return out
+_WORDS: dict[int, type[np.unsignedinteger[Any]]] = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _gather(counts: Counts, columns: IntArray) -> Counts:
+    """counts[:, columns] into a per-thread buffer. When counts is stored resample-minor (Fortran
+    order, as `resample_counts` makes it) with 1, 2, 4 or 8 resamples, each row's counts are one
+    machine word: one gather of words, then a transpose, instead of one gather per resample."""
+    b = counts.shape[0]
+    w = _scratch("layout", (b, len(columns)), np.uint8)
+    word = _WORDS.get(b)
+    if word is not None and counts.T.flags.c_contiguous:
+        gathered = _scratch("gathered", (len(columns),), word)
+        np.take(counts.T.view(word).reshape(-1), columns, out=gathered)
+        np.copyto(w, gathered.view(np.uint8).reshape(len(columns), b).T)
+    else:  # row by row: numpy's 2-D take along axis 1 is several times slower
+        for i in range(b):
+            np.take(counts[i], columns, out=w[i])
+    return w
+
+
+def _pieces(segments: Sequence[tuple[int, int]], block: int) -> list[tuple[int, int, int]]:
+    """(start, end, segment index): the segments cut into pieces of at most `block` columns."""
+    return [
+        (a, min(end, a + block), i)
+        for i, (start, end) in enumerate(segments)
+        for a in range(start, end, block)
+    ]
 
 
 def ece_bin_index(p: FloatArray, n_bins: int = ECE_BINS) -> IntArray:
@@ -155,7 +176,7 @@ def ece_bin_index(p: FloatArray, n_bins: int = ECE_BINS) -> IntArray:
 def _class_sorted_groups(
     positive: NDArray[np.bool_], scores: FloatArray, groups: Sequence[IntArray]
 ) -> list[tuple[IntArray, IntArray]]:
-    """Per group: (negatives, positives), each ascending by score (ties in row order).
+    """Per group: (negatives, positives), each ascending by score (ties in any fixed order).
 
     One float sort for all groups; then a stable sort of small (group, class) keys, which numpy does
     as a radix sort, so a partition with many groups costs little more than the overall one."""
@@ -163,7 +184,7 @@ def _class_sorted_groups(
     group_of = np.full(n, -1, np.int64)
     for g, rows in enumerate(groups):
         group_of[np.asarray(rows, dtype=np.intp)] = g
-    order = np.argsort(scores, kind="stable")
+    order = np.argsort(scores)  # ties: any order (rows with equal score and class are interchangeable)
     key = group_of[order] * 2 + positive[order]
     order = order[key >= 0]
     key = key[key >= 0]
@@ -233,7 +254,17 @@ class BinaryKernel:
         self._neg_below, self._neg_to = cat(neg_below), cat(neg_to)
         self._pos_ties = bool(np.any(self._block_end - self._block_start != 1))
         self._neg_ties = bool(np.any(self._neg_below != self._neg_to))
-        self._segments = tuple(segments)
+        # linear sums: per (group, ece bin) segment, in pieces of at most _BLOCK_COLUMNS columns
+        self._pieces = _pieces([(a, b) for a, b, _, _ in segments], _BLOCK_COLUMNS)
+        self._segment_group = np.asarray([g for _, _, g, _ in segments], dtype=np.intp)
+        self._segment_bin = np.asarray([bin_ for _, _, _, bin_ in segments], dtype=np.intp)
+        # ranking sums: per group, its positive blocks in pieces of at most _RANK_COLUMNS blocks;
+        # `contiguous`: one positive per block (no ties), so block starts are a plain column range
+        self._rank_pieces = [
+            (g, u, min(blocks.stop, u + _RANK_COLUMNS))
+            for g, blocks in enumerate(self._blocks)
+            for u in range(blocks.start, blocks.stop, _RANK_COLUMNS)
+        ]
         s = scores[self.layout]
         y = positive[self.layout]
         log_loss = np.where(y, -np.log(np.clip(s, _EPS, 1 - _EPS)), -np.log(np.clip(1 - s, _EPS, 1 - _EPS)))
@@ -246,11 +277,10 @@ class BinaryKernel:
 
     def evaluate(self, counts: Counts) -> dict[str, FloatArray]:
         b, g_count = counts.shape[0], self._n_groups
-        w = _scratch("layout", (b, len(self.layout)), np.uint8)
+        w = _gather(counts, self.layout)
         z = _scratch("prefix", (b, w.shape[1] + 1), np.int32)
         z[:, 0] = 0
-        for i in range(b):  # row by row: numpy's 2-D take/cumsum along axis 1 are several times slower
-            np.take(counts[i], self.layout, out=w[i])
+        for i in range(b):  # row by row: numpy's cumsum along axis 1 is several times slower
             np.cumsum(w[i], dtype=np.int32, out=z[i, 1:])
         zb = np.take(z, self._bounds, axis=1)  # (b, groups, 5) int32
         at = zb.astype(np.float64)
@@ -259,36 +289,13 @@ class BinaryKernel:
         total = n_total + p_total
         tp = p1 - pos_thr
         fp = p0 - neg_thr
-
-        z_start = np.take(z, self._block_start, axis=1)
-        if self._pos_ties:
-            dt = (np.take(z, self._block_end, axis=1) - z_start).astype(np.float64)
-        else:
-            dt = np.take(w, self._block_start, axis=1).astype(np.float64)
-        z_lo = np.take(z, self._neg_below, axis=1)
-        if self._neg_ties:  # ties with negatives count half: (below + at-or-below) / 2
-            neg_rank = (z_lo + np.take(z, self._neg_to, axis=1)).astype(np.float64)
-            half = 0.5
-        else:
-            neg_rank, half = z_lo.astype(np.float64), 1.0
-        above = z_start + z_lo  # all weight below each block, offset by the group's start (int32, exact)
-        pairs = np.empty((g_count, b))
-        ap_sum = np.empty((g_count, b))
-        for g, blocks in enumerate(self._blocks):
-            d = dt[:, blocks]
-            pairs[g] = np.einsum("bu,bu->b", d, neg_rank[:, blocks]) * half - n0[g] * p_total[g]
-            # precision at each positive block: tps / (tps + fps), i.e. positives / all at or above it
-            at_or_above = (zb[:, g, 2] + zb[:, g, 1])[:, None] - above[:, blocks]
-            tps = zb[:, g, 2][:, None] - z_start[:, blocks]
-            precision = np.divide(tps, at_or_above, out=np.zeros(at_or_above.shape), where=at_or_above > 0)
-            ap_sum[g] = np.einsum("bu,bu->b", d, precision)
-
-        linear = np.zeros((g_count, b, 3))
-        bin_gap = np.zeros((g_count, b, ECE_BINS))
-        for start, end, g, bin_ in self._segments:
-            sums = _weighted_sums(w, self._linear, start, end)
-            linear[g] += sums
-            bin_gap[g, :, bin_] += sums[:, 2]
+        pairs, ap_sum = self._ranking_sums(w, z, zb)
+        pairs = pairs * (0.5 if self._neg_ties else 1.0) - n0 * p_total
+        linear = self._linear_sums(w)  # (segments, b, 3)
+        group_linear = np.zeros((g_count, b, 3))
+        np.add.at(group_linear, self._segment_group, linear)
+        bin_gap = np.zeros((g_count, ECE_BINS, b))
+        np.add.at(bin_gap, (self._segment_group, self._segment_bin), linear[:, :, 2])
         fn = p_total - tp
         tn = n_total - fp
         return {
@@ -299,10 +306,46 @@ class BinaryKernel:
             "f1": _divide(2 * tp, 2 * tp + fp + fn),
             "roc_auc": _divide(pairs, p_total * n_total),
             "pr_auc": _divide(ap_sum, p_total),
-            "log_loss": _divide(linear[:, :, 0], total),
-            "brier": _divide(linear[:, :, 1], total),
-            "expected_calibration_error": _divide(np.abs(bin_gap).sum(axis=2), total),
+            "log_loss": _divide(group_linear[:, :, 0], total),
+            "brier": _divide(group_linear[:, :, 1], total),
+            "expected_calibration_error": _divide(np.abs(bin_gap).sum(axis=1), total),
         }
+
+    def _ranking_sums(
+        self, w: Counts, z: NDArray[np.int32], zb: NDArray[np.int32]
+    ) -> tuple[FloatArray, FloatArray]:
+        """Per group and resample: sum over positives of (negative weight ranked below) and of
+        precision at the positive, each weighted by the positive's count. Integer-exact pairs."""
+        b = w.shape[0]
+        pairs = np.zeros((self._n_groups, b))
+        ap_sum = np.zeros((self._n_groups, b))
+        for g, u0, u1 in self._rank_pieces:
+            if self._pos_ties:
+                z_start = np.take(z, self._block_start[u0:u1], axis=1)
+                dt = np.take(z, self._block_end[u0:u1], axis=1) - z_start
+            else:  # block u is the single layout column block_start[u], and they are consecutive
+                c0 = int(self._block_start[u0])
+                z_start, dt = z[:, c0 : c0 + u1 - u0], w[:, c0 : c0 + u1 - u0]
+            z_lo = np.take(z, self._neg_below[u0:u1], axis=1)
+            # ties with negatives count half: (below + at-or-below), halved by the caller
+            neg_rank = z_lo + np.take(z, self._neg_to[u0:u1], axis=1) if self._neg_ties else z_lo
+            pairs[g] += np.einsum("bu,bu->b", dt, neg_rank, dtype=np.float64, casting="unsafe")
+            # precision at each positive block: positives / all weight at or above it
+            tps = zb[:, g, 2][:, None] - z_start
+            at_or_above = tps + (zb[:, g, 1][:, None] - z_lo)
+            precision = np.divide(tps, at_or_above, out=np.zeros(at_or_above.shape), where=at_or_above > 0)
+            ap_sum[g] += np.einsum("bu,bu->b", dt, precision, dtype=np.float64, casting="unsafe")
+        return pairs, ap_sum
+
+    def _linear_sums(self, w: Counts) -> FloatArray:
+        """Per (group, ece bin) segment: counts @ [log loss, squared error, y - p], (segments, b, 3)."""
+        out = np.zeros((len(self._segment_group), w.shape[0], 3))
+        buf = _scratch("floats", (w.shape[0], _BLOCK_COLUMNS), np.float64)
+        for a, e, seg in self._pieces:
+            f = buf[:, : e - a]
+            np.copyto(f, w[:, a:e], casting="unsafe")
+            out[seg] += f @ self._linear[a:e]
+        return out
 
 
 # -------------------------------------------------------------------------------------- multiclass
