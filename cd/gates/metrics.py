@@ -319,6 +319,7 @@ class BinaryKernel:
         b = w.shape[0]
         pairs = np.zeros((self._n_groups, b))
         ap_sum = np.zeros((self._n_groups, b))
+        dt: NDArray[Any]
         for g, u0, u1 in self._rank_pieces:
             if self._pos_ties:
                 z_start = np.take(z, self._block_start[u0:u1], axis=1)
