@@ -267,9 +267,13 @@ class BinaryKernel:
         ]
         s = scores[self.layout]
         y = positive[self.layout]
-        log_loss = np.where(y, -np.log(np.clip(s, _EPS, 1 - _EPS)), -np.log(np.clip(1 - s, _EPS, 1 - _EPS)))
         # per-row linear statistics in layout order: [log loss, squared error, y - p]
-        self._linear = np.ascontiguousarray(np.stack([log_loss, (y - s) ** 2, y - s], axis=1))
+        self._linear = np.empty((len(s), 3))
+        p_true = np.where(y, s, 1 - s)  # probability given to the true class
+        self._linear[:, 0] = -np.log(np.clip(p_true, _EPS, 1 - _EPS, out=p_true), out=p_true)
+        gap = np.subtract(y, s, out=p_true)
+        self._linear[:, 2] = gap
+        self._linear[:, 1] = np.square(gap, out=gap)
 
     @property
     def n_groups(self) -> int:
@@ -334,7 +338,8 @@ class BinaryKernel:
             # precision at each positive block: positives / all weight at or above it
             tps = zb[:, g, 2][:, None] - z_start
             at_or_above = tps + (zb[:, g, 1][:, None] - z_lo)
-            precision = np.divide(tps, at_or_above, out=np.zeros(at_or_above.shape), where=at_or_above > 0)
+            # nothing at or above means no positives there either (tps = 0): precision 0 / 1 = 0
+            precision = np.true_divide(tps, np.maximum(at_or_above, 1, out=at_or_above))
             ap_sum[g] += np.einsum("bu,bu->b", dt, precision, dtype=np.float64, casting="unsafe")
         return pairs, ap_sum
 
