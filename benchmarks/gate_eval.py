@@ -18,6 +18,7 @@ import resource
 import sys
 import time
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,8 @@ def evaluate_ours(
     workers: int,
 ) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
     """Point estimates and bootstrap samples for every (model, partition) kernel."""
-    kernels = [BinaryKernel(y, s, g) for s in scores for g in groups]
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # as cd.gates.evaluate.make_kernels
+        kernels = list(pool.map(lambda sg: BinaryKernel(y, *sg), [(s, g) for s in scores for g in groups]))
     ones = np.ones((1, len(y)), np.uint8)
     points = [k.evaluate(ones) for k in kernels]
     samples = bootstrap(kernels, len(y), resamples, seed, workers=workers)

@@ -7,8 +7,10 @@ gate file that is new in the PR is used from the head and flagged "new gate, nee
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +46,19 @@ def make_kernel(predictions: Predictions, partition: Partition) -> Kernel:
     raise GateError(f"unknown task {predictions.task!r}")
 
 
+def make_kernels(
+    models: Sequence[Predictions], parts: Sequence[Partition], workers: int | None = None
+) -> list[Kernel]:
+    """A kernel per (model, partition), model-major; prepared on `workers` threads (the sorts and
+    gathers release the GIL)."""
+    pairs = [(m, p) for m in models for p in parts]
+    workers = workers or min(2, os.cpu_count() or 1)
+    if workers > 1 and len(pairs) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(lambda pair: make_kernel(*pair), pairs))
+    return [make_kernel(m, p) for m, p in pairs]
+
+
 @dataclass(frozen=True)
 class _Values:
     point: dict[str, FloatArray]  # metric -> (groups,)
@@ -73,7 +88,7 @@ def judge(
     for check in gate.metrics:
         metric_info(task, check.metric)
     models = [candidate] if incumbent is None else [candidate, incumbent]
-    kernels = [make_kernel(m, p) for m in models for p in parts]
+    kernels = make_kernels(models, parts)
     ones = np.ones((1, n_rows), np.uint8)
     points = [{k: v[:, 0] for k, v in kernel.evaluate(ones).items()} for kernel in kernels]
     samples = bootstrap(kernels, n_rows, gate.bootstrap_resamples, gate.seed)
