@@ -254,6 +254,10 @@ class BinaryKernel:
         self._neg_below, self._neg_to = cat(neg_below), cat(neg_to)
         self._pos_ties = bool(np.any(self._block_end - self._block_start != 1))
         self._neg_ties = bool(np.any(self._neg_below != self._neg_to))
+        if not self._pos_ties:  # not needed without ties: keep only what evaluate reads
+            self._block_end = np.zeros(0, np.intp)
+        if not self._neg_ties:
+            self._neg_to = np.zeros(0, np.intp)
         # linear sums: per (group, ece bin) segment, in pieces of at most _BLOCK_COLUMNS columns
         self._pieces = _pieces([(a, b) for a, b, _, _ in segments], _BLOCK_COLUMNS)
         self._segment_group = np.asarray([g for _, _, g, _ in segments], dtype=np.intp)
@@ -268,12 +272,13 @@ class BinaryKernel:
         s = scores[self.layout]
         y = positive[self.layout]
         # per-row linear statistics in layout order: [log loss, squared error, y - p]
-        self._linear = np.empty((len(s), 3))
+        # (3, n): statistic-major, for the per-resample sum of products in `_linear_sums`
+        self._linear = np.empty((3, len(s)))
         p_true = np.where(y, s, 1 - s)  # probability given to the true class
-        self._linear[:, 0] = -np.log(np.clip(p_true, _EPS, 1 - _EPS, out=p_true), out=p_true)
+        self._linear[0] = -np.log(np.clip(p_true, _EPS, 1 - _EPS, out=p_true), out=p_true)
         gap = np.subtract(y, s, out=p_true)
-        self._linear[:, 2] = gap
-        self._linear[:, 1] = np.square(gap, out=gap)
+        self._linear[2] = gap
+        self._linear[1] = np.square(gap, out=gap)
 
     @property
     def n_groups(self) -> int:
@@ -312,7 +317,10 @@ class BinaryKernel:
             "pr_auc": _divide(ap_sum, p_total),
             "log_loss": _divide(group_linear[:, :, 0], total),
             "brier": _divide(group_linear[:, :, 1], total),
-            "expected_calibration_error": _divide(np.abs(bin_gap).sum(axis=1), total),
+            # bins contiguous and last, so each resample's sum runs the same way whatever b is
+            "expected_calibration_error": _divide(
+                np.ascontiguousarray(np.abs(bin_gap).transpose(0, 2, 1)).sum(axis=2), total
+            ),
         }
 
     def _ranking_sums(
@@ -350,7 +358,9 @@ class BinaryKernel:
         for a, e, seg in self._pieces:
             f = buf[:, : e - a]
             np.copyto(f, w[:, a:e], casting="unsafe")
-            out[seg] += f @ self._linear[a:e]
+            # einsum sums each resample's row on its own: values do not depend on how many
+            # resamples share the call (BLAS matmul may change its blocking, and the last bits)
+            out[seg] += np.einsum("bu,ku->bk", f, self._linear[:, a:e])
         return out
 
 

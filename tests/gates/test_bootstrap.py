@@ -79,3 +79,18 @@ def test_percentile_interval_is_nan_when_any_resample_is_nan() -> None:
     low, high = percentile_interval(samples, 0.9)
     assert low[0] == pytest.approx(0.11) and high[0] == pytest.approx(0.29)
     assert np.isnan(low[1]) and np.isnan(high[1])
+
+
+def test_every_metric_is_bit_identical_whatever_the_chunking(
+    data: tuple[np.ndarray, np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    y, a, _ = data
+    groups = [np.flatnonzero(np.arange(len(y)) % 3 == k) for k in range(3)]
+    kernel = BinaryKernel(y, a, groups)
+    monkeypatch.setattr(bootstrap_module, "_CHUNK_ELEMENTS", len(y))  # 1 resample per chunk
+    one = bootstrap([kernel], len(y), 20, seed=5, workers=1)[0]
+    monkeypatch.setattr(bootstrap_module, "_CHUNK_ELEMENTS", 8 * len(y))  # 8, 8 and 4 per chunk
+    eight = bootstrap([kernel], len(y), 20, seed=5, workers=2)[0]
+    assert sorted(one) == sorted(eight)
+    for name in one:
+        assert np.array_equal(one[name], eight[name], equal_nan=True), name
