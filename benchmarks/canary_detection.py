@@ -24,37 +24,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cd.config.model import Analysis, AnalysisPolicy, Bake, RolloutPolicy, SetWeight
+from cd.config import load_repo
 from cd.rollout.controller import Controller, Settings
 from cd.rollout.decide import Desired
 from cd.rollout.target import ObservedEndpoint, ObservedVariant, VariantMetrics, VariantSpec
 
 STABLE_ERR, BAD_ERR = 0.005, 0.05
 LAT_MEDIAN_MS, LAT_SIGMA = 40.0, 0.5  # lognormal model latency; p99 ~ 128 ms
-POLICY = AnalysisPolicy(  # the template's staging analysis (environments/staging.yaml)
-    min_requests=200,
-    max_error_rate=0.01,
-    max_error_rate_increase=0.005,
-    max_latency_ratio=1.5,
-    latency_statistic="p99",
-    max_inconclusive=3,
-    on_inconclusive="rollback",
-)
-STEPS = RolloutPolicy(  # the template's staging steps
-    strategy="canary",
-    steps=(
-        SetWeight(10),
-        Bake(300),
-        Analysis(POLICY),
-        SetWeight(50),
-        Bake(300),
-        Analysis(POLICY),
-        SetWeight(100),
-        Bake(120),
-        Analysis(POLICY),
-    ),
-    analysis=POLICY,
-)
+# The template's staging rollout policy (environments/staging.yaml), read the way modelcd reads it.
+STEPS = load_repo(Path(__file__).resolve().parent.parent).environments["staging"].rollout
+POLICY = STEPS.analysis
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cd.config.model import Analysis, AnalysisPolicy, Bake, RolloutPolicy, SetWeight
+from cd.config.model import AnalysisPolicy
 from cd.rollout.controller import Controller, RolloutReport, Settings
 from cd.rollout.decide import Desired
 from cd.rollout.local import processes, runtime
@@ -23,7 +23,7 @@ from cd.rollout.local.router import Router, RouterServer, make_server
 from cd.rollout.local.state import ProcessRef, StateFile
 from cd.rollout.local.target import LocalTarget
 from cd.rollout.target import Target, VariantSpec
-from tests.rollout.conftest import FakeClock
+from tests.rollout.conftest import FakeClock, canary_steps
 
 from .conftest import make_target
 
@@ -41,21 +41,7 @@ POLICY = AnalysisPolicy(
     max_inconclusive=3,
     on_inconclusive="rollback",
 )
-STEPS = RolloutPolicy(
-    strategy="canary",
-    steps=(
-        SetWeight(10),
-        Bake(300),
-        Analysis(POLICY),
-        SetWeight(50),
-        Bake(300),
-        Analysis(POLICY),
-        SetWeight(100),
-        Bake(120),
-        Analysis(POLICY),
-    ),
-    analysis=POLICY,
-)
+STEPS = canary_steps(POLICY)
 
 # how each version serves (the fake image's options): v1 and v2 are healthy, v3 fails 20 % of requests
 IMAGES = {1: "fake:ok", 2: "fake:ok", 3: "fake:errors=0.2"}

@@ -34,21 +34,28 @@ POLICY = AnalysisPolicy(
     max_inconclusive=3,
     on_inconclusive="rollback",
 )
-STEPS = RolloutPolicy(
-    strategy="canary",
-    steps=(
-        SetWeight(10),
-        Bake(300),
-        Analysis(POLICY),
-        SetWeight(50),
-        Bake(300),
-        Analysis(POLICY),
-        SetWeight(100),
-        Bake(120),
-        Analysis(POLICY),
-    ),
-    analysis=POLICY,
-)
+
+
+def canary_steps(policy: AnalysisPolicy) -> RolloutPolicy:
+    """The template's staging steps (10% -> 50% -> 100%, bakes of 5, 5 and 2 minutes) with `policy`."""
+    return RolloutPolicy(
+        strategy="canary",
+        steps=(
+            SetWeight(10),
+            Bake(300),
+            Analysis(policy),
+            SetWeight(50),
+            Bake(300),
+            Analysis(policy),
+            SetWeight(100),
+            Bake(120),
+            Analysis(policy),
+        ),
+        analysis=policy,
+    )
+
+
+STEPS = canary_steps(POLICY)
 
 
 def image(version: int) -> str:
