@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from cd.gates.metrics import Counts, FloatArray, Kernel
 
 _TABLE_BITS = 16
-_CHUNK_ELEMENTS = 8_000_000  # rows x resamples per chunk: bounds memory (~60 bytes per element per thread)
+_CHUNK_ELEMENTS = 4_000_000  # rows x resamples per chunk: bounds memory (~8 bytes per element per thread)
 
 
 def _poisson_table() -> NDArray[np.uint8]:
