@@ -103,26 +103,10 @@ def numpy_floor(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> dict[str, n
 
 
 def sklearn_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    from sklearn import metrics as skm
-    from sklearn.calibration import calibration_curve
+    """The scikit-learn reference the metric tests check cd.gates against."""
+    from tests.gates.sklearn_reference import sklearn_binary
 
-    pred = p > 0.5
-    prob_true, prob_pred = calibration_curve(y, p, n_bins=10, strategy="uniform")
-    counts = np.bincount(np.searchsorted(np.linspace(0, 1 + 1e-8, 11)[1:-1], p), minlength=10)
-    return {
-        "example_count": float(len(y)),
-        "accuracy": skm.accuracy_score(y, pred),
-        "precision": skm.precision_score(y, pred, zero_division=np.nan),
-        "recall": skm.recall_score(y, pred, zero_division=np.nan),
-        "f1": skm.f1_score(y, pred, zero_division=np.nan),
-        "roc_auc": skm.roc_auc_score(y, p),
-        "pr_auc": skm.average_precision_score(y, p),
-        "log_loss": skm.log_loss(y, p, labels=[False, True]),
-        "brier": skm.brier_score_loss(y, p),
-        "expected_calibration_error": float(
-            np.sum(counts[counts > 0] / len(y) * np.abs(prob_true - prob_pred))
-        ),
-    }
+    return sklearn_binary(y, p)
 
 
 def sklearn_resample(

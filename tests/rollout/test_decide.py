@@ -264,7 +264,8 @@ def test_inconclusive_beyond_the_limit_rolls_back_when_the_policy_says_rollback(
     assert isinstance(action, RecordState) and action.record.phase == "rolling_back"
 
 
-def test_inconclusive_beyond_the_limit_pauses_when_the_policy_says_pause() -> None:
+def _at_the_inconclusive_limit_of_a_pause_policy():  # type: ignore[no-untyped-def]
+    """An endpoint at step 3 whose analysis policy pauses on inconclusive, with the limit reached."""
     paused_policy = replace(POLICY, on_inconclusive="pause")
     policy = replace(STEPS, steps=(*STEPS.steps[:2], type(STEPS.steps[2])(paused_policy), *STEPS.steps[3:]))
     obs = endpoint(
@@ -272,18 +273,17 @@ def test_inconclusive_beyond_the_limit_pauses_when_the_policy_says_pause() -> No
         variant(2, 10.0),
         record=state(step_index=2, inconclusive=3, steps_hash=policy.steps_hash()),
     )
+    return obs, policy
+
+
+def test_inconclusive_beyond_the_limit_pauses_when_the_policy_says_pause() -> None:
+    obs, policy = _at_the_inconclusive_limit_of_a_pause_policy()
     action = run(obs, result("Inconclusive", 2), policy=policy)
     assert isinstance(action, RecordState) and action.record.phase == "paused"
 
 
 def test_error_beyond_the_limit_rolls_back_even_when_the_policy_says_pause() -> None:
-    paused_policy = replace(POLICY, on_inconclusive="pause")
-    policy = replace(STEPS, steps=(*STEPS.steps[:2], type(STEPS.steps[2])(paused_policy), *STEPS.steps[3:]))
-    obs = endpoint(
-        variant(1, 90.0),
-        variant(2, 10.0),
-        record=state(step_index=2, inconclusive=3, steps_hash=policy.steps_hash()),
-    )
+    obs, policy = _at_the_inconclusive_limit_of_a_pause_policy()
     action = run(obs, result("Error", 2), policy=policy)
     assert isinstance(action, RecordState) and action.record.phase == "rolling_back"
 
