@@ -11,10 +11,11 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cd.errors import RegistryError
 
@@ -66,6 +67,40 @@ class ModelVersionRef:
     @property
     def uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class FluentState:
+    """MLflow's process-wide tracking and registry URIs: module globals plus their environment mirrors."""
+
+    tracking_uri: str | None
+    registry_uri: str | None
+    environ: Mapping[str, str | None]
+
+    ENV_NAMES: ClassVar[tuple[str, ...]] = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+    @classmethod
+    def capture(cls) -> FluentState:
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        return cls(
+            tracking_utils._tracking_uri,
+            registry_utils._registry_uri,
+            {name: os.environ.get(name) for name in cls.ENV_NAMES},
+        )
+
+    def restore(self) -> None:
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        tracking_utils.set_tracking_uri(self.tracking_uri)  # type: ignore[arg-type]  # None = unset
+        registry_utils._registry_uri = self.registry_uri  # type: ignore[assignment]  # no public unset
+        for name, value in self.environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class Registry:
@@ -184,18 +219,29 @@ class Registry:
     def load_pyfunc(self, name: str, version: int) -> Any:
         import mlflow.pyfunc
 
-        self.client  # noqa: B018
-        previous = os.environ.get("MLFLOW_TRACKING_URI")
-        os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
-        try:
+        with self.fluent():
             return self._call(
                 f"model {name!r} version {version}", mlflow.pyfunc.load_model, f"models:/{name}/{version}"
             )
+
+    @contextmanager
+    def fluent(self) -> Iterator[None]:
+        """Point MLflow's process-wide ("fluent") API at this store for a block, then restore it.
+
+        `mlflow.start_run`, `log_model(registered_model_name=...)` and `models:/` URIs read process
+        globals for both the tracking and the registry URI, which MLflow also mirrors into
+        `MLFLOW_TRACKING_URI`/`MLFLOW_REGISTRY_URI`. Setting only one, or leaving either behind,
+        silently sends a later registration to another store."""
+        self.client  # noqa: B018 - checks reachability first
+        saved = FluentState.capture()
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        try:
+            yield
         finally:
-            if previous is None:
-                os.environ.pop("MLFLOW_TRACKING_URI", None)
-            else:
-                os.environ["MLFLOW_TRACKING_URI"] = previous
+            saved.restore()
 
     # ------------------------------------------------------------------ aliases (mirror of git)
 

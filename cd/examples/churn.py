@@ -245,17 +245,13 @@ def register_versions(
     roles: tuple[str, ...] = ROLES,
 ) -> dict[str, int]:
     """Log and register each model (in `roles` order) as a new version of `name`: role -> version."""
-    import mlflow
-    import mlflow.sklearn
     import pandas as pd
     import sklearn
-    from mlflow.models import infer_signature
 
     from cd.registry import Registry
 
     registry = Registry(tracking_uri)
     experiment = registry.ensure_experiment(name)
-    mlflow.set_tracking_uri(tracking_uri)
     x = example[list(FEATURES)].head(20)
     versions: dict[str, int] = {}
     requirements = [
@@ -263,29 +259,40 @@ def register_versions(
         f"numpy=={np.__version__}",
         f"pandas=={pd.__version__}",
     ]
-    for role in roles:
-        model = models[role]
-        with (
-            mlflow.start_run(experiment_id=experiment, run_name=f"{name}-{role}"),
-            warnings.catch_warnings(),
-        ):
-            warnings.filterwarnings("ignore", message=".*Integer columns.*", category=UserWarning)
-            mlflow.log_params({"role": role, "serving_fault": str(role == "serving_fault").lower()})
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                registered_model_name=name,
-                signature=infer_signature(x, model.predict_proba(x)),
-                input_example=x[x["support_calls"] < 4].head(3),  # a batch v4 answers too
-                pip_requirements=requirements,  # skips MLflow's slow requirement inference
-                pyfunc_predict_fn="predict_proba",
-                skops_trusted_types=["numpy.dtype", "cd.examples.serving_fault.OnlineBatchFault"],
-            )
-        version = int(info.registered_model_version)
-        if role == "serving_fault":
-            registry.client.set_model_version_tag(name, str(version), SERVING_FAULT_TAG, "true")
-        versions[role] = version
+    with registry.fluent():
+        for role in roles:
+            version = _log_and_register(models[role], name, role, experiment, x, requirements)
+            if role == "serving_fault":
+                registry.client.set_model_version_tag(name, str(version), SERVING_FAULT_TAG, "true")
+            versions[role] = version
     return versions
+
+
+def _log_and_register(
+    model: Any, name: str, role: str, experiment: str, x: pd.DataFrame, requirements: list[str]
+) -> int:
+    """One run logging `model`, registered as a new version of `name` in the active fluent store."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    with (
+        mlflow.start_run(experiment_id=experiment, run_name=f"{name}-{role}"),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("ignore", message=".*Integer columns.*", category=UserWarning)
+        mlflow.log_params({"role": role, "serving_fault": str(role == "serving_fault").lower()})
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            registered_model_name=name,
+            signature=infer_signature(x, model.predict_proba(x)),
+            input_example=x[x["support_calls"] < 4].head(3),  # a batch v4 answers too
+            pip_requirements=requirements,  # skips MLflow's slow requirement inference
+            pyfunc_predict_fn="predict_proba",
+            skops_trusted_types=["numpy.dtype", "cd.examples.serving_fault.OnlineBatchFault"],
+        )
+    return int(info.registered_model_version)
 
 
 def train_and_register(root: Path, tracking_uri: str) -> dict[str, int]:

@@ -100,10 +100,8 @@ def register_churn_model(tracking_uri: str, name: str = "churn") -> int:
         ]
     ).fit(frame, label)
     registry = Registry(tracking_uri)
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
     experiment_id = registry.ensure_experiment(f"{name}-training")
-    with mlflow.start_run(experiment_id=experiment_id):
+    with registry.fluent(), mlflow.start_run(experiment_id=experiment_id):
         mlflow.log_param("max_iter", 500)
         mlflow.log_metric("train_accuracy", float(model.score(frame, label)))
         info = mlflow.sklearn.log_model(

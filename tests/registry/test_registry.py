@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,11 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     root = tmp_path_factory.mktemp("mlflow")
     reg = Registry(f"sqlite:///{root / 'mlflow.db'}")
     experiment = reg.ensure_experiment("registry-tests")
-    mlflow.set_tracking_uri(reg.tracking_uri)
     rng = np.random.default_rng(0)
     x = rng.random((40, 2))
     y = (x[:, 0] > 0.5).astype(int)
     for c in (1.0, 0.1):
-        with mlflow.start_run(experiment_id=experiment):
+        with reg.fluent(), mlflow.start_run(experiment_id=experiment):
             mlflow.log_param("C", c)
             mlflow.log_metric("train_auc", 0.9)
             mlflow.sklearn.log_model(
@@ -98,3 +98,33 @@ def test_loaded_pyfunc_predicts(registry: Registry) -> None:
 
     model = registry.load_pyfunc("churn", 1)
     assert len(model.predict(pd.DataFrame({"0": [0.1, 0.9], "1": [0.5, 0.5]}).to_numpy())) == 2
+
+
+def test_fluent_points_both_process_wide_uris_at_the_store_and_restores_them(tmp_path: Path) -> None:
+    import mlflow
+
+    outer, inner = Registry(f"sqlite:///{tmp_path / 'a.db'}"), Registry(f"sqlite:///{tmp_path / 'b.db'}")
+    with outer.fluent():
+        with inner.fluent():
+            assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == (inner.tracking_uri,) * 2
+        assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == (outer.tracking_uri,) * 2
+        assert os.environ["MLFLOW_REGISTRY_URI"] == outer.tracking_uri
+
+
+def test_registering_through_fluent_ignores_a_registry_uri_left_in_the_environment(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+    import mlflow.sklearn
+    from sklearn.dummy import DummyClassifier
+
+    elsewhere = Registry(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", elsewhere.tracking_uri)
+    experiment = registry.ensure_experiment("registry-tests")
+    with registry.fluent(), mlflow.start_run(experiment_id=experiment):
+        info = mlflow.sklearn.log_model(
+            DummyClassifier().fit([[0], [1]], [0, 1]), name="model", registered_model_name="fluent-check"
+        )
+    assert registry.resolve("fluent-check", int(info.registered_model_version)).version == 1
+    assert elsewhere.client.search_registered_models(filter_string="name = 'fluent-check'") == []
+    assert os.environ["MLFLOW_REGISTRY_URI"] == elsewhere.tracking_uri

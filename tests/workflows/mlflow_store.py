@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cd.registry import Registry
 from tests.helpers import git
 
 DATASET = "data/churn_test.csv"
@@ -80,15 +81,14 @@ def churn_store(directory: Path) -> ChurnStore:
 
     directory.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{directory.resolve() / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    experiment = mlflow.create_experiment(
+    store = Registry(uri)
+    experiment = store.client.create_experiment(
         "churn-training", artifact_location=(directory / "artifacts").resolve().as_uri()
     )
     for rows, c in ((300, 0.05), (3000, 1.0)):
         frame, label = churn_frame(rows, seed=rows)
         model = _train(frame, label, c)
-        with mlflow.start_run(experiment_id=experiment):
+        with store.fluent(), mlflow.start_run(experiment_id=experiment):
             mlflow.sklearn.log_model(
                 model,
                 name="model",
