@@ -67,6 +67,8 @@ class PullInfo:
     head_sha: str
     base_ref: str
     html_url: str
+    merged: bool = False
+    merge_commit_sha: str | None = None
 
 
 @dataclass(frozen=True)
@@ -288,6 +290,18 @@ class GitHubClient:
                 state="open", head=f"{self.settings.owner}:{head}", base=base
             ):
                 return _pull_info(pull)
+        return None
+
+    def merged_pull_for_commit(self, sha: str, look_back: int = 100) -> PullInfo | None:
+        """The merged pull request whose merge commit is `sha`, among the `look_back` most recently
+        updated closed ones; None for a direct push. GitHub records `merge_commit_sha` for merge,
+        squash and rebase merges alike."""
+        with api_call(f"list closed pull requests {self._in()}"):
+            for pull in self._repo.pull_requests(
+                state="closed", sort="updated", direction="desc", number=look_back
+            ):
+                if pull.merged_at and pull.merge_commit_sha == sha:
+                    return _pull_info(pull)
         return None
 
     def create_pull(self, title: str, head: str, base: str, body: str) -> PullInfo:
@@ -531,6 +545,8 @@ def _pull_info(pull: Any) -> PullInfo:
         head_sha=pull.head.sha,
         base_ref=pull.base.ref,
         html_url=pull.html_url,
+        merged=bool(pull.merged_at),
+        merge_commit_sha=pull.merge_commit_sha,
     )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 COMMAND = "/modelcd override"
 WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
 _COMMAND_RE = re.compile(r"^\s*/modelcd\s+override(?:\s+(?P<reason>.*))?$", re.DOTALL)
+_STATUS_RE = re.compile(r"^overridden by @(?P<user>[A-Za-z0-9-]+(?:\[bot\])?): (?P<reason>.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,17 @@ def parse_override_comment(body: str) -> OverrideRequest | None:
         return None
     reason = " ".join((match.group("reason") or "").split())
     return OverrideRequest(reason=reason)
+
+
+def override_status_description(user: str, reason: str) -> str:
+    """The description an overridden gate status carries (GitHub keeps its first 140 characters)."""
+    return f"overridden by @{user}: {reason}"
+
+
+def parse_override_status(description: str | None) -> tuple[str, str] | None:
+    """(user, reason) from an overridden gate status's description; None for any other description."""
+    match = _STATUS_RE.match(description or "")
+    return (match.group("user"), match.group("reason")) if match else None
 
 
 def decide_override(

@@ -21,7 +21,12 @@ from cd.github.actions import IssueCommentEvent
 from cd.github.api import GitHubClient
 from cd.github.comment import parse_status_context
 from cd.github.gate_results import Override
-from cd.github.override import OverrideDecision, decide_override, parse_override_comment
+from cd.github.override import (
+    OverrideDecision,
+    decide_override,
+    override_status_description,
+    parse_override_comment,
+)
 from cd.github.review_policy import team_memberships
 
 FAILED_STATES = ("failure", "error")
@@ -85,7 +90,7 @@ def handle_override_comment(
         message = f"Override ignored: {decision.why}."
         _reply(client, pull.number, message)
         return OverrideOutcome(False, message)
-    description = f"overridden by @{event.commenter}: {request.reason}"
+    description = override_status_description(event.commenter, request.reason)
     for context, _ in failed:
         client.create_status(pull.head_sha, "success", context, description, event.html_url or None)
     override = Override(
@@ -107,10 +112,11 @@ def handle_override_comment(
 
 
 def record_override(verdicts: Path, pairs: list[tuple[str, str]], override: Override) -> list[Path]:
-    """Add `"override": {...}` to the verdict JSON of each (model, env); atomic rewrite per file."""
+    """Add `"override": {...}` to the verdict JSON of each (model, env) in `verdicts` (a verdict file or a
+    directory of them); atomic rewrite per file."""
     wanted = set(pairs)
     written = []
-    for path in sorted(verdicts.rglob("*.json")):
+    for path in [verdicts] if verdicts.is_file() else sorted(verdicts.rglob("*.json")):
         data: Any = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             continue

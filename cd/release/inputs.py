@@ -115,7 +115,10 @@ class ReleaseRequest:
 
 
 def gather_inputs(
-    request: ReleaseRequest, approvals: tuple[Approval, ...] = (), pull_number: int | None = None
+    request: ReleaseRequest,
+    approvals: tuple[Approval, ...] = (),
+    pull_number: int | None = None,
+    gate_override: Mapping[str, str] | None = None,
 ) -> ReleaseInputs:
     from cd.config import load_repo
 
@@ -144,6 +147,7 @@ def gather_inputs(
         plan_entry=_plan_entry(request),
         approvals=approvals,
         pull_number=pull_number,
+        gate_override=gate_override,
         run_url=run_url(os.environ),
         now=now_iso(),
     )

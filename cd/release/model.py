@@ -64,6 +64,7 @@ class ReleaseInputs:
     plan_entry: str | None = None  # e.g. "staging: churn v1 -> v2"
     approvals: tuple[Approval, ...] = ()
     pull_number: int | None = None
+    gate_override: Mapping[str, str] | None = None  # {by, reason, at, url}, as a verdict records it
     run_url: str = ""
     now: str = ""
 

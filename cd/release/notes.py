@@ -96,7 +96,7 @@ def render_notes(inputs: ReleaseInputs, history: Sequence[HistoryEntry], checksu
             inputs=inputs,
             verdict=verdict,
             verdict_summary=verdict_summary(verdict) if verdict is not None else "",
-            override=override_text(verdict) if verdict is not None else "",
+            override=override_text(verdict or {}) or override_text({"override": inputs.gate_override}),
             check_columns=columns,
             check_rows=rows,
             build_fields=BUILD_FIELDS,

@@ -158,6 +158,23 @@ def test_cli_fails_with_exit_1_writes_json_markdown_and_the_job_summary(
     assert "```mermaid\nxychart-beta\n" in markdown
 
 
+def test_cli_exit_zero_records_a_failing_verdict_without_failing(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry, tmp_path: Path
+) -> None:
+    v = churn_registry.versions
+    open_pr(churn_repo, v["better"], v["worse_on_premium"])
+    result = run_modelcd(
+        "gate", "--env", "staging", "--model", "churn", "--base", "main", "--head", "pr",
+        "--out", str(tmp_path), "--exit-zero",
+        cwd=churn_repo.path, env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("FAIL: ")
+    assert "gate did not pass; exiting 0 as --exit-zero asks" in result.stderr
+    verdict = json.loads((tmp_path / f"gate-staging-churn-v{v['worse_on_premium']}.json").read_text())
+    assert verdict["verdict"] == "fail"
+
+
 def test_cli_all_judges_every_promotion_in_the_plan_and_passes(
     churn_repo: GitRepo, churn_registry: ChurnRegistry
 ) -> None:

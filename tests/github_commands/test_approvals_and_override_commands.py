@@ -200,3 +200,59 @@ def test_other_comments_do_nothing(
         done.stdout.strip() == "not a `/modelcd override <reason>` comment on a pull request: nothing to do"
     )
     assert github_double.requests == []
+
+
+# ---------------------------------------------------------------- the override reaches the release
+
+MERGE = "e5" * 20
+
+
+def _release_of_the_merge(double: GitHubDouble, tmp_path: Path, repo: GitRepo, verdict: Path):  # type: ignore[no-untyped-def]
+    """What deploy.yml runs after the merge: `modelcd release --pr auto` with the merge's gate verdict."""
+    cli = make_cli(double, tmp_path, "push", {"after": MERGE}, repo.path, {"GITHUB_SHA": MERGE})
+    return cli(
+        "release", "--model", "churn", "--version", "2", "--env", "production", "--no-registry",
+        "--publisher", "github", "--pr", "auto", "--verdict", str(verdict),
+    )  # fmt: skip
+
+
+def test_an_override_is_read_back_into_the_release_notes_and_verdict_of_the_merge(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    _failed_gate(github_double)
+    overridden = _override(
+        github_double, tmp_path, template_repo, pr, "lee", "/modelcd override label noise in EU"
+    )
+    assert overridden.returncode == 0, overridden.stderr
+    github_double.add_review(REPO, pr, user="lee", commit_id=HEAD)
+    github_double.add_review(REPO, pr, user="kim", commit_id=HEAD)
+    github_double.merge_pull(REPO, pr, MERGE)
+    verdict = write_verdict(tmp_path / "dist", "production", "churn", "fail", "recall 0.38 < 0.40")
+
+    done = _release_of_the_merge(github_double, tmp_path, template_repo, verdict)
+
+    assert done.returncode == 0, done.stderr
+    assert f"gate churn@production was overridden by @lee on #{pr}" in done.stdout
+    [release] = github_double.repo(REPO).releases.values()
+    body = release.body or ""
+    assert f"**Pull request:** #{pr}" in body
+    assert "Gate overridden by @lee: label noise in EU" in body
+    assert f"| @kim | APPROVED | `{HEAD[:12]}` | head |" in body
+    asset = github_double.asset_bytes(REPO, "churn-v2", "gate-verdict-production.json")
+    recorded = json.loads(asset)["override"]
+    assert (recorded["by"], recorded["reason"]) == ("lee", "label noise in EU")
+
+
+def test_a_direct_push_releases_without_approvals_and_says_so(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    github_double.add_commit(REPO, MERGE, "pushed straight to main", branch="main")
+    verdict = write_verdict(tmp_path / "dist", "production", "churn", "pass", "all checks pass")
+
+    done = _release_of_the_merge(github_double, tmp_path, template_repo, verdict)
+
+    assert done.returncode == 0, done.stderr
+    assert f"no merged pull request has {MERGE[:12]} as its merge commit" in done.stdout
+    [release] = github_double.repo(REPO).releases.values()
+    assert "No pull-request approvals recorded." in (release.body or "")
+    assert "overridden" not in (release.body or "")

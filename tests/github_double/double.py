@@ -241,6 +241,20 @@ class GitHubDouble:
         repo.refs.setdefault(f"heads/{head_ref}", head_sha)
         return pull
 
+    def merge_pull(self, full_name: str, number: int, merge_commit_sha: str) -> Pull:
+        """Merge as GitHub does on the merge button: the PR closes as merged and its merge commit
+        becomes the head of the base branch."""
+        repo = self.repo(full_name)
+        pull = repo.pulls[number]
+        self.add_commit(full_name, merge_commit_sha, f"Merge pull request #{number}", branch=pull.base_ref)
+        pull.state, pull.merged, pull.merge_commit_sha, pull.updated_at = (
+            "closed",
+            True,
+            merge_commit_sha,
+            now_iso(),
+        )
+        return pull
+
     def add_review(
         self,
         full_name: str,
@@ -649,7 +663,7 @@ class GitHubDouble:
             "updated_at": pull.updated_at,
             "closed_at": pull.updated_at if closed else None,
             "merged_at": pull.updated_at if pull.merged else None,
-            "merge_commit_sha": None,
+            "merge_commit_sha": pull.merge_commit_sha,
             "assignee": None,
             "assignees": [],
             "requested_reviewers": [],

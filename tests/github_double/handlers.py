@@ -252,7 +252,12 @@ def list_pulls(d: GitHubDouble, ctx: Ctx) -> Response:
     head = ctx.query.get("head")
     base = ctx.query.get("base")
     found = []
-    for pull in sorted(repo.pulls.values(), key=lambda p: -p.number):
+    newest_first = ctx.query.get("direction", "desc") == "desc"
+    if ctx.query.get("sort") == "updated":
+        order = sorted(repo.pulls.values(), key=lambda p: (p.updated_at, p.number), reverse=newest_first)
+    else:
+        order = sorted(repo.pulls.values(), key=lambda p: p.number, reverse=newest_first)
+    for pull in order:
         if state != "all" and pull.state != state:
             continue
         if head and head not in (f"{repo.owner}:{pull.head_ref}", pull.head_ref):

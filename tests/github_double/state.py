@@ -74,6 +74,7 @@ class Pull:
     state: str = "open"
     draft: bool = False
     merged: bool = False
+    merge_commit_sha: str | None = None
     files: list[dict[str, Any]] = field(default_factory=list)
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
