@@ -95,3 +95,13 @@ def test_github_publisher_without_token_is_a_clear_error(template_repo: GitRepo)
 
     assert result.returncode == 1
     assert "GitHub settings: GITHUB_TOKEN not set" in result.stderr
+
+
+def test_pr_must_be_a_number_or_auto(template_repo: GitRepo) -> None:
+    result = run_modelcd(
+        "release", "--model", "churn", "--version", "1", "--no-registry", "--pr", "latest",
+        cwd=template_repo.path,
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: --pr 'latest': give a pull request number or `auto`"
