@@ -117,7 +117,10 @@ def record_override(verdicts: Path, pairs: list[tuple[str, str]], override: Over
     wanted = set(pairs)
     written = []
     for path in [verdicts] if verdicts.is_file() else sorted(verdicts.rglob("*.json")):
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            data: Any = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            continue  # not a verdict; its reader reports it
         if not isinstance(data, dict):
             continue
         pair = (str(data.get("model")), str(data.get("env") or data.get("environment")))
