@@ -86,6 +86,7 @@ class CommentInfo:
     user: str
     body: str
     html_url: str
+    created_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -553,7 +554,11 @@ def _pull_info(pull: Any) -> PullInfo:
 def _comment_info(data: Mapping[str, Any]) -> CommentInfo:
     user = data.get("user") or {}
     return CommentInfo(
-        int(data["id"]), str(user.get("login", "")), str(data.get("body") or ""), str(data["html_url"])
+        int(data["id"]),
+        str(user.get("login", "")),
+        str(data.get("body") or ""),
+        str(data["html_url"]),
+        str(data.get("created_at") or ""),
     )
 
 

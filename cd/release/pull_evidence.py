@@ -53,21 +53,24 @@ def overridden_gates(
 def override_from_pull(
     statuses: Sequence[StatusInfo], comments: Sequence[CommentInfo], model: str, environment: str | None
 ) -> GateOverride | None:
-    """The first override of `model`'s gate on the PR: who from the status, the reason from the
+    """The first override of `model`'s gate on the PR: who from the status; the reason and time from the
     `/modelcd override` comment the status links to (else the status's own, possibly clipped, text)."""
     for env, told in overridden_gates(statuses, model, environment):
-        reason = next(
+        comment = next(
             (
-                request.reason
+                (c, request)
                 for c in comments
                 if c.html_url == told.url
                 and c.user.lower() == told.by.lower()
                 and (request := parse_override_comment(c.body)) is not None
                 and request.reason
             ),
-            told.reason,
+            None,
         )
-        return GateOverride(env, Override(by=told.by, reason=reason, url=told.url))
+        if comment is None:
+            return GateOverride(env, told)
+        found, request = comment
+        return GateOverride(env, Override(told.by, request.reason, found.created_at, told.url))
     return None
 
 

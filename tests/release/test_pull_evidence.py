@@ -28,12 +28,14 @@ def test_a_gate_summary_is_not_an_override() -> None:
     assert parse_override_status(None) is None
 
 
-def test_the_whole_reason_comes_from_the_linked_override_comment() -> None:
-    comment = CommentInfo(555, "lee", f"/modelcd override {LONG_REASON}", URL)
+def test_the_whole_reason_and_its_time_come_from_the_linked_override_comment() -> None:
+    comment = CommentInfo(555, "lee", f"/modelcd override {LONG_REASON}", URL, "2026-11-21T10:00:00Z")
 
     found = override_from_pull([overridden(reason=LONG_REASON)], [comment], "churn", "production")
 
-    assert found == GateOverride("production", Override(by="lee", reason=LONG_REASON.strip(), url=URL))
+    assert found == GateOverride(
+        "production", Override(by="lee", reason=LONG_REASON.strip(), at="2026-11-21T10:00:00Z", url=URL)
+    )
 
 
 def test_without_the_comment_the_status_text_is_the_reason() -> None:
