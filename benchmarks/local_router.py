@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cd.rollout.local import runtime  # noqa: E402
-from cd.rollout.local.state import StateFile  # noqa: E402
-from cd.rollout.local.target import LocalTarget  # noqa: E402
+from cd.rollout.local.statefile import StateFile  # noqa: E402
+from cd.rollout.local.target import LocalEndpoints  # noqa: E402
 from cd.rollout.local.traffic import runtime_client  # noqa: E402
 from cd.rollout.target import VariantSpec  # noqa: E402
 
@@ -72,7 +72,7 @@ def main() -> None:
     state_dir = Path(tempfile.mkdtemp()) / "state"
     try:
         started = time.perf_counter()
-        target = LocalTarget(state_dir, serve_command=serve, ready_timeout=30)
+        target = LocalEndpoints(state_dir, serve_command=serve, ready_timeout=30)
         target.apply_variants("bench", [VariantSpec(1, "fake:ok")], {"v1": 100.0})
         print(f"router + 1 variant up in {time.perf_counter() - started:.2f} s")
         state = StateFile(state_dir).read()

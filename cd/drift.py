@@ -1,18 +1,24 @@
-"""Drift: the desired state in git against what each endpoint actually serves. Pure.
+"""Drift: the desired state in git against what each endpoint actually serves.
 
 For every model of an environment the endpoint must exist, be InService, route 100 % of traffic to the
 desired version, and run it on the instance type and count git asks for. An endpoint that is changing
-(Creating, Updating, ...) is reported as a rollout in progress, not as drift.
+(Creating, Updating, ...) is reported as a rollout in progress, not as drift. The comparison is pure;
+`observe_drift` and `check_all_environments` read the endpoints for `modelcd diff` and `modelcd drift`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from cd.config.model import Environment
 from cd.rollout.target import ObservedEndpoint
+
+if TYPE_CHECKING:
+    from cd.github.api import IssueInfo
+    from cd.github.drift_issues import IssuePlan
+    from cd.workspace import Workspace
 
 FULL_TRAFFIC = 99.99  # percent; weights are floats
 Severity = Literal["drift", "in_progress"]
@@ -110,3 +116,32 @@ def render_drift(drift: EnvironmentDrift) -> str:
         note = " (rollout in progress)" if f.severity == "in_progress" else ""
         lines.append(f"| {f.model} | {f.field} | {f.desired} | {f.actual}{note} |")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- `modelcd diff` and `modelcd drift`
+
+
+def observe_drift(ws: Workspace, env_name: str) -> EnvironmentDrift:
+    """Desired (the working tree) vs actual (the environment's endpoints, observed now)."""
+    env = ws.environment(env_name)
+    target = ws.target(env)
+    return environment_drift(env, {m: target.observe(env.endpoint_name(m)) for m in sorted(env.models)})
+
+
+@dataclass(frozen=True)
+class DriftRun:
+    drifts: tuple[EnvironmentDrift, ...]
+    issues: tuple[tuple[IssuePlan, IssueInfo | None], ...] | None  # None: no GitHub settings
+
+
+def check_all_environments(ws: Workspace) -> DriftRun:
+    """Every environment against its endpoints; with GitHub settings, one issue per drifted environment
+    is opened or updated and resolved ones are closed."""
+    from cd.github.actions import run_url
+    from cd.github.drift_issues import sync_drift_issues
+
+    drifts = tuple(observe_drift(ws, name) for name in sorted(ws.config.environments))
+    client = ws.github_if_configured()
+    if client is None:
+        return DriftRun(drifts, None)
+    return DriftRun(drifts, tuple(sync_drift_issues(client, drifts, run_url(ws.environ))))

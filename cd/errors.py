@@ -39,6 +39,10 @@ class UsageError(ModelcdError):
     exit_code = EXIT_USAGE
 
 
+class WorkspaceError(ModelcdError):
+    """Not inside a modelcd repository (or `--repo` does not name one)."""
+
+
 class ConfigError(ModelcdError):
     """Invalid configuration: carries every problem found, not just the first."""
 
@@ -85,6 +89,10 @@ class RolloutError(ModelcdError):
 
 class TargetError(ModelcdError):
     """The serving target (SageMaker, local) failed an operation."""
+
+
+class CredentialsError(ModelcdError):
+    """AWS credentials are missing, expired or rejected; the message says how to provide them."""
 
 
 class PromotionError(ModelcdError):

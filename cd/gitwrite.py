@@ -5,29 +5,16 @@ user's working tree, index and current branch are never touched; and a push to `
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from cd.errors import GitError
-from cd.gitrepo import read_file_at_ref, rev_parse
+from cd.gitrepo import read_file_at_ref, rev_parse, run_git
 
 
 def _git(repo: Path, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None) -> str:
-    full_env = {**os.environ, **(env or {})}
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=repo, input=input, capture_output=True, env=full_env, check=False
-        )
-    except FileNotFoundError as exc:
-        raise GitError("git is not installed or not on PATH") from exc
-    if done.returncode != 0:
-        detail = done.stderr.decode(errors="replace").strip().splitlines()
-        shown = [a if "extraheader" not in a else "http.extraheader=***" for a in args]
-        raise GitError(f"git {' '.join(shown)} failed in {repo}: {detail[-1] if detail else done.returncode}")
-    return done.stdout.decode().strip()
+    return run_git(repo, *args, input=input, env=env).decode().strip()
 
 
 def branch_exists(repo: Path, branch: str) -> bool:

@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cd.config.model import Environment, ModelDeployment, RepoConfig
 from cd.errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    from cd.workspace import Workspace
 
 ChangeKind = Literal["added", "removed", "promoted", "reconfigured"]
 DEPLOYABLE: frozenset[str] = frozenset({"added", "promoted", "reconfigured"})
@@ -183,3 +186,24 @@ def plan_between_refs(repo: Path, base: str, head: str = "HEAD") -> Plan:
         head_ref=head_sha,
         changed_files=tuple(changed_files(repo, base_sha, head_sha)),
     )
+
+
+def plan_workspace(ws: Workspace, base: str, head: str = "HEAD") -> Plan:
+    """`modelcd plan`: the plan between two commits. When `head` is HEAD, uncommitted edits to the
+    configuration are not part of it, and the workspace is told so (plan and gate read commits)."""
+    if head == "HEAD":
+        note_uncommitted(ws)
+    return plan_between_refs(ws.root, base, head)
+
+
+def note_uncommitted(ws: Workspace) -> None:
+    """Say which configuration files have uncommitted changes that a command reading HEAD ignores."""
+    from cd.config.load import CONFIG_DIRS
+    from cd.gitrepo import uncommitted
+
+    dirty = [f for f in uncommitted(ws.root, CONFIG_DIRS) if f.endswith((".yaml", ".yml"))]
+    if dirty:
+        ws.say(
+            f"uncommitted changes to {', '.join(dirty)} are not included: plan and gate read commits "
+            "(commit them first)"
+        )

@@ -8,26 +8,13 @@ from pathlib import Path
 
 import click
 
+from cd.cli.options import repo_option, workspace
 from cd.cli.render import default_format, problem_annotations
-from cd.errors import EXIT_FAILURE, ConfigError, GitError, Problem
-
-
-def _repo_root(path: str | None) -> Path:
-    start = Path(path or ".").resolve()
-    if not start.is_dir():
-        raise click.BadParameter(f"{start} is not a directory", param_hint="--repo")
-    try:
-        from cd.gitrepo import toplevel
-
-        return toplevel(start) if path is None else start
-    except GitError:
-        return start
+from cd.errors import EXIT_FAILURE, ConfigError, Problem
 
 
 @click.command()
-@click.option(
-    "--repo", "repo", type=click.Path(file_okay=False), help="Repository root (default: the git top level)."
-)
+@repo_option
 @click.option(
     "--format",
     "fmt",
@@ -35,14 +22,11 @@ def _repo_root(path: str | None) -> Path:
     default=None,
     help="Output format (default: github inside GitHub Actions, else text).",
 )
-def validate(repo: str | None, fmt: str | None) -> None:
+def validate(repo: Path | None, fmt: str | None) -> None:
     """Validate every environment, gate and model file; list every problem."""
-    from cd.config import load_repo
-
-    root = _repo_root(repo)
     fmt = fmt or default_format()
     try:
-        config = load_repo(root)
+        config = workspace(repo).config
     except ConfigError as exc:
         _render_problems(exc.problems, fmt)
         raise click.exceptions.Exit(EXIT_FAILURE) from exc
@@ -78,9 +62,7 @@ def _render_problems(problems: tuple[Problem, ...], fmt: str) -> None:
 @click.command()
 @click.option("--base", required=True, help="Base ref (e.g. origin/main, HEAD~1).")
 @click.option("--head", default="HEAD", show_default=True, help="Head ref.")
-@click.option(
-    "--repo", "repo", type=click.Path(file_okay=False), help="Repository root (default: the git top level)."
-)
+@repo_option
 @click.option(
     "--format",
     "fmt",
@@ -88,11 +70,11 @@ def _render_problems(problems: tuple[Problem, ...], fmt: str) -> None:
     default="text",
     show_default=True,
 )
-def plan(base: str, head: str, repo: str | None, fmt: str) -> None:
+def plan(base: str, head: str, repo: Path | None, fmt: str) -> None:
     """Explain a promotion: which models change in which environment between two refs."""
-    from cd.plan import plan_between_refs
+    from cd.plan import plan_workspace
 
-    result = plan_between_refs(_repo_root(repo), base, head)
+    result = plan_workspace(workspace(repo, say=_note), base, head)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
     elif fmt == "matrix":
@@ -105,6 +87,10 @@ def plan(base: str, head: str, repo: str | None, fmt: str) -> None:
         click.echo(f"error: {problem}", err=True)
     if result.problems:
         raise click.exceptions.Exit(EXIT_FAILURE)
+
+
+def _note(text: str) -> None:
+    click.echo(f"note: {text}", err=True)
 
 
 def _symbol(kind: str) -> str:

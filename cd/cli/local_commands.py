@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
+from cd.cli.options import repo_option, workspace
+from cd.cli.render import describe_time
+from cd.errors import RolloutError
+from cd.rollout.record import RolloutState, decode
 
-def _state_dirs(repo: str | None, state_dirs: tuple[str, ...]) -> tuple[Path, ...]:
+
+def _state_dirs(repo: Path | None, state_dirs: tuple[str, ...]) -> tuple[Path, ...]:
     if state_dirs:
         return tuple(Path(d).resolve() for d in state_dirs)
     from cd.rollout.local.runtime import state_dirs_of_repo
 
-    return state_dirs_of_repo(Path(repo or ".").resolve())
+    return state_dirs_of_repo(workspace(repo).root)
 
 
-_repo_option = click.option(
-    "--repo",
-    type=click.Path(file_okay=False),
-    help="Repository whose local environments to use (default: .).",
-)
 _state_dir_option = click.option(
     "--state-dir",
     "state_dirs",
@@ -36,10 +37,10 @@ def local() -> None:
 
 
 @local.command()
-@_repo_option
+@repo_option
 @_state_dir_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def status(repo: str | None, state_dirs: tuple[str, ...], fmt: str) -> None:
+def status(repo: Path | None, state_dirs: tuple[str, ...], fmt: str) -> None:
     """Show the router, each endpoint's variants (port, pid, weight, alive) and rollout records."""
     from cd.rollout.local.runtime import status as local_status
 
@@ -64,15 +65,34 @@ def status(repo: str | None, state_dirs: tuple[str, ...], fmt: str) -> None:
                 + ("" if p.weight is not None else " (leftover)")
             )
         for endpoint, record in sorted(report.records.items()):
-            if record:
+            rollout = _decoded(record)
+            if rollout is None and record:
                 fields = ", ".join(f"{k}={v}" for k, v in sorted(record.items()))
                 click.echo(f"  {endpoint} record: {fields}")
+            elif rollout is not None:
+                r = rollout
+                lease = (
+                    f", lease {r.lease_owner} until {describe_time(r.lease_expires_at)}"
+                    if r.lease_owner
+                    else ""
+                )
+                click.echo(
+                    f"  {endpoint} rollout v{r.version} (stable v{r.stable_version}): {r.phase}, "
+                    f"step {r.step_index}{lease}; {r.reason}"
+                )
+
+
+def _decoded(record: Mapping[str, str]) -> RolloutState | None:
+    try:
+        return decode(record)
+    except RolloutError:  # a partial record: shown field by field
+        return None
 
 
 @local.command()
-@_repo_option
+@repo_option
 @_state_dir_option
-def down(repo: str | None, state_dirs: tuple[str, ...]) -> None:
+def down(repo: Path | None, state_dirs: tuple[str, ...]) -> None:
     """Stop the router and every variant process; clear the local state."""
     from cd.rollout.local.runtime import down as local_down
 

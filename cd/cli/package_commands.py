@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cd.cli.config_commands import _repo_root
+from cd.cli.options import repo_option, workspace
 
 
 @click.command()
@@ -21,9 +21,7 @@ from cd.cli.config_commands import _repo_root
     default=None,
     help="Output directory [default: <repo>/dist].",
 )
-@click.option(
-    "--repo", "repo", type=click.Path(file_okay=False), help="Repository root (default: the git top level)."
-)
+@repo_option
 @click.option(
     "--env", "env_name", default=None, help="Take the image repository from this environment's target."
 )
@@ -51,7 +49,7 @@ def build(
     model: str,
     version: int,
     out: str | None,
-    repo: str | None,
+    repo: Path | None,
     env_name: str | None,
     image_repository: str | None,
     containerize: bool,
@@ -61,33 +59,21 @@ def build(
     fmt: str,
 ) -> None:
     """Build, export and record a Bento for MODEL version VERSION (and its image, where Docker runs)."""
-    from cd.config import load_repo
-    from cd.errors import UsageError
-    from cd.package import build_bento
-    from cd.package.build import image_repository_for
+    from cd.package.build import BuildArgs, build_model
     from cd.package.context import DEFAULT_MAX_BODY_BYTES
 
-    root = _repo_root(repo)
-    config = load_repo(root)
-    spec = config.models.get(model)
-    if spec is None:
-        raise UsageError(
-            f"--model {model}: no models/{model}/model.yaml (have: {', '.join(sorted(config.models)) or 'none'})"
-        )
-    repository = image_repository or image_repository_for(config, model, env_name, required=containerize)
-    out_dir = Path(out).resolve() if out else None
-    record = build_bento(
-        root,
-        spec,
+    args = BuildArgs(
+        model,
         version,
-        out_dir=out_dir,
-        image_repository=repository,
-        lock_packages=lock,
-        max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
-        containerize=containerize,
-        push=push,
+        Path(out).resolve() if out else None,
+        env_name,
+        image_repository,
+        containerize,
+        push,
+        lock,
+        max_body_bytes or DEFAULT_MAX_BODY_BYTES,
     )
-    where = out_dir or root / "dist"
+    record, where = build_model(workspace(repo), args)
     if fmt == "json":
         click.echo(record.to_json(), nl=False)
         return

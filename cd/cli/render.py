@@ -7,6 +7,9 @@ from collections.abc import Iterable
 
 from cd.errors import Problem
 from cd.github.actions import annotation
+from cd.humantime import describe_time
+
+__all__ = ["default_format", "describe_time", "problem_annotations"]
 
 
 def default_format() -> str:

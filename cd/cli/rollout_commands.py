@@ -1,4 +1,4 @@
-"""`modelcd deploy`, `status`, `abort`, `pause`, `resume`: thin wrappers over `cd.rollout`."""
+"""`modelcd deploy`, `status`, `abort`, `pause`, `resume`: parse, one call into `cd.rollout`, render."""
 
 from __future__ import annotations
 
@@ -7,52 +7,30 @@ from pathlib import Path
 
 import click
 
-from cd.cli.render import default_format
-
-
-def _root(repo: str | None) -> Path:
-    start = Path(repo or ".").resolve()
-    if repo is None:
-        try:
-            from cd.gitrepo import toplevel
-
-            return toplevel(start)
-        except Exception:
-            return start
-    return start
-
-
-def _load(root: Path):  # type: ignore[no-untyped-def]
-    from cd.config import load_repo
-
-    return load_repo(root)
-
-
-def _env_option(f):  # type: ignore[no-untyped-def]
-    f = click.option(
-        "--repo", type=click.Path(file_okay=False), help="Repository root (default: git top level)."
-    )(f)
-    return click.option("--env", "env", required=True, help="Environment name (environments/<env>.yaml).")(f)
+from cd.cli.options import env_option, repo_option, workspace
+from cd.cli.render import default_format, describe_time
+from cd.github.actions import append_summary
 
 
 @click.command()
-@_env_option
+@env_option()
+@repo_option
 @click.option("--model", "models", multiple=True, help="Only this model (repeatable; default: all).")
 @click.option("--image", help="Image to deploy, pinned by digest: <repo>@sha256:<digest> (one model).")
 @click.option(
     "--build-record",
-    type=click.Path(dir_okay=False, exists=True),
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Build record JSON naming the image(s).",
 )
 @click.option(
     "--build-dir",
-    type=click.Path(file_okay=False, exists=True),
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Directory of `modelcd build` records: deploys each model whose <model>-v<N>.build.json matches git.",
 )
 @click.option("--owner", help="Lease owner (default: the GitHub run id, else user@host).")
 @click.option(
     "--record-dir",
-    type=click.Path(file_okay=False),
+    type=click.Path(file_okay=False, path_type=Path),
     default=".modelcd/rollouts",
     show_default=True,
     help="Where the JSON and markdown rollout records go (relative to the repository).",
@@ -62,116 +40,65 @@ def _env_option(f):  # type: ignore[no-untyped-def]
 )
 def deploy(
     env: str,
-    repo: str | None,
+    repo: Path | None,
     models: tuple[str, ...],
     image: str | None,
-    build_record: str | None,
-    build_dir: str | None,
+    build_record: Path | None,
+    build_dir: Path | None,
     owner: str | None,
-    record_dir: str,
+    record_dir: Path,
     tracking_uri: str | None,
 ) -> None:
     """Make the environment's endpoints match git: canary, analyse, finalize or roll back."""
-    from cd.rollout import deploy as d
+    from cd.rollout.deploy import DeployArgs, deploy_environment, raise_if_failed
 
-    root = _root(repo)
-    config = _load(root)
-    environment = d.environment(config, env)
-    names = list(models) or sorted(environment.models)
-    kind = environment.target.kind
-    if build_dir is not None:
-        images, skipped = d.images_from_build_dir(Path(build_dir), environment, names, kind)
-        for note in skipped:
-            click.echo(note)
-        models = tuple(images)
-        if not models:
-            return
-    else:
-        images = d.read_images(Path(build_record) if build_record else None, image, names, kind)
-    from cd.errors import GitError
-    from cd.gitrepo import rev_parse
-
-    try:
-        sha = rev_parse(root, "HEAD")
-    except GitError:
-        sha = ""
-    request = d.DeployRequest(
-        root,
-        env,
-        tuple(models),
-        images,
-        owner or d.default_owner(),
-        sha,
-        (root / record_dir) if not Path(record_dir).is_absolute() else Path(record_dir),
-    )
-    from cd.rollout.github_sync import observers_from_env
-
-    reports = d.deploy(
-        config,
-        request,
-        alias_setter_for=d.registry_alias_setter(tracking_uri),
-        observers=observers_from_env(root, say=click.echo),
-    )
-    from cd.github.actions import append_summary
-
+    args = DeployArgs(env, models, image, build_record, build_dir, owner, record_dir, tracking_uri)
+    reports = deploy_environment(workspace(repo), args)
     for report in reports:
         click.echo(f"{report.endpoint}: v{report.version} {report.outcome}: {report.message}")
         append_summary(report.to_markdown() + "\n")
-    d.raise_if_failed(reports)
+    raise_if_failed(reports)
 
 
 @click.command()
-@_env_option
+@env_option()
+@repo_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default=None)
-def status(env: str, repo: str | None, fmt: str | None) -> None:
+def status(env: str, repo: Path | None, fmt: str | None) -> None:
     """What is live on each endpoint of the environment, and where a rollout stands."""
-    from cd.rollout.deploy import make_target
-    from cd.rollout.operate import endpoint_status
+    from cd.rollout.operate import environment_status
 
-    root = _root(repo)
-    environment = _environment(root, env)
-    target = make_target(environment, root)
-    rows = [endpoint_status(target, environment.endpoint_name(m)) for m in sorted(environment.models)]
+    rows = environment_status(workspace(repo), env)
     if (fmt or default_format()) == "json":
-        click.echo(json.dumps([r.to_dict() for r in rows], indent=2, default=str))
+        click.echo(json.dumps([row.endpoint.to_dict() for row in rows], indent=2, default=str))
         return
-    for r, name in zip(rows, sorted(environment.models), strict=True):
-        wanted = environment.models[name].version
+    for row in rows:
+        r = row.endpoint
         if not r.exists:
-            click.echo(f"{r.endpoint}: not deployed (git wants v{wanted})")
+            click.echo(f"{r.endpoint}: not deployed (git wants v{row.wanted_version})")
             continue
         weights = ", ".join(f"{k} {v:g}" for k, v in (r.weights or {}).items())
-        click.echo(f"{r.endpoint}: {r.status} [{weights}] (git wants v{wanted})")
+        click.echo(f"{r.endpoint}: {r.status} [{weights}] (git wants v{row.wanted_version})")
         if r.state is not None:
             s = r.state
+            lease = f"{s.lease_owner} until {describe_time(s.lease_expires_at)}" if s.lease_owner else "-"
             click.echo(
                 f"  rollout v{s.version} (stable v{s.stable_version}): {s.phase}, step {s.step_index}, "
-                f"lease {s.lease_owner or '-'}; {s.reason}"
+                f"lease {lease}; {s.reason}"
             )
 
 
-def _environment(root: Path, env: str):  # type: ignore[no-untyped-def]
-    from cd.errors import UsageError
-
-    config = _load(root)
-    if env not in config.environments:
-        raise UsageError(f"no environment {env!r} (have: {', '.join(sorted(config.environments))})")
-    return config.environments[env]
-
-
-def _operator(verb: str):  # type: ignore[no-untyped-def]
+def _operator(verb: str) -> click.Command:
     @click.command(name=verb, help=f"{verb.capitalize()} the rollout on the model's endpoint in ENV.")
-    @_env_option
+    @env_option()
+    @repo_option
     @click.option("--model", required=True, help="Model name.")
     @click.option("--by", help="Who acts (recorded; default: user@host or the GitHub run).")
-    def command(env: str, repo: str | None, model: str, by: str | None) -> None:
-        from cd.rollout import operate
-        from cd.rollout.deploy import default_owner, make_target
+    def command(env: str, repo: Path | None, model: str, by: str | None) -> None:
+        from cd.rollout.deploy import default_owner
+        from cd.rollout.operate import operate
 
-        root = _root(repo)
-        environment = _environment(root, env)
-        endpoint = environment.endpoint_name(model)
-        state = getattr(operate, verb)(make_target(environment, root), endpoint, by=by or default_owner())
+        endpoint, state = operate(workspace(repo), verb, env, model, by or default_owner())  # type: ignore[arg-type]
         click.echo(f"{endpoint}: rollout of v{state.version} is now {state.phase} ({state.reason})")
 
     return command

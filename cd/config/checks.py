@@ -6,7 +6,7 @@ import itertools
 import re
 from collections.abc import Mapping
 
-from cd.config.model import Environment, Gate, RepoConfig, SageMakerTarget, SetWeight
+from cd.config.model import Environment, Gate, RepoConfig, SageMakerTargetConfig, SetWeight
 from cd.config.yamlload import Document
 from cd.errors import Problem
 
@@ -146,7 +146,7 @@ def _promotion_source(
 
 def _target_key(env: Environment) -> tuple[str, str]:
     target = env.target
-    scope = target.region if isinstance(target, SageMakerTarget) else "local"
+    scope = target.region if isinstance(target, SageMakerTargetConfig) else "local"
     return target.kind, scope
 
 

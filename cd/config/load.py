@@ -24,13 +24,13 @@ from cd.config.model import (
     DatasetSpec,
     Environment,
     Gate,
-    LocalTarget,
+    LocalTargetConfig,
     MetricCheck,
     ModelDeployment,
     ModelSpec,
     RepoConfig,
     RolloutPolicy,
-    SageMakerTarget,
+    SageMakerTargetConfig,
     Serving,
     SetWeight,
     SliceSpec,
@@ -181,11 +181,11 @@ def build_environment(doc: Document, file_stem: str) -> Environment:
     )
 
 
-def _target(raw: dict[str, Any]) -> SageMakerTarget | LocalTarget:
+def _target(raw: dict[str, Any]) -> SageMakerTargetConfig | LocalTargetConfig:
     fields = {k: v for k, v in raw.items() if k != "kind"}
     if raw["kind"] == "sagemaker":
-        return SageMakerTarget(**fields)
-    return LocalTarget(**fields)
+        return SageMakerTargetConfig(**fields)
+    return LocalTargetConfig(**fields)
 
 
 def _analysis_policy(raw: dict[str, Any], base: AnalysisPolicy) -> AnalysisPolicy:

@@ -121,7 +121,7 @@ class Gate:
 
 
 @dataclass(frozen=True)
-class SageMakerTarget:
+class SageMakerTargetConfig:
     region: str
     role_arn: str
     image_repository: str  # ECR repository URI, without tag or digest
@@ -133,7 +133,7 @@ class SageMakerTarget:
 
 
 @dataclass(frozen=True)
-class LocalTarget:
+class LocalTargetConfig:
     """Bento servers behind a weighted router on loopback (the embedded default)."""
 
     endpoint_prefix: str
@@ -144,7 +144,7 @@ class LocalTarget:
         return f"{self.endpoint_prefix}-{model}"
 
 
-Target = SageMakerTarget | LocalTarget
+TargetConfig = SageMakerTargetConfig | LocalTargetConfig
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ class ModelDeployment:
 @dataclass(frozen=True)
 class Environment:
     name: str
-    target: Target
+    target: TargetConfig
     rollout: RolloutPolicy
     approvals: Approvals
     models: Mapping[str, ModelDeployment]

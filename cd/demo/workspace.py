@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cd.errors import ModelcdError
+from cd.files import write_atomic
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATE_ROOT = PACKAGE_DIR.parent.parent  # the project checkout holding models/, gates/, environments/
@@ -103,11 +104,7 @@ class Workspace:
         return (self.root / rel).read_text()
 
     def write(self, rel: str, text: str) -> None:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_atomic(self.root / rel, text)
 
     def set_version(self, env: str, model: str, version: int) -> None:
         """Edit `environments/<env>.yaml` the way a data scientist does: the version line only."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from cd.files import write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,13 +120,6 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     return out.getvalue().encode()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 @dataclass(frozen=True)
 class Datasets:
     train: pd.DataFrame
@@ -141,7 +135,7 @@ def write_datasets(root: Path) -> Datasets:
     digest = ""
     for rel, n, seed in ((TRAIN_PATH, TRAIN_ROWS, TRAIN_SEED), (TEST_PATH, TEST_ROWS, TEST_SEED)):
         data = to_csv_bytes(generate(n, seed))
-        _write_atomic(root / rel, data)
+        write_atomic(root / rel, data)
         frames[rel] = pd.read_csv(io.BytesIO(data))
         digest = hashlib.sha256(data).hexdigest()
     return Datasets(frames[TRAIN_PATH], frames[TEST_PATH], digest)

@@ -1,96 +1,102 @@
-"""An environment's approval policy (count, teams) against a PR's reviews. Pure.
-
-Rules: only each reviewer's latest decisive review counts (APPROVED, CHANGES_REQUESTED or DISMISSED;
-a COMMENTED review changes nothing); an approval counts only on the PR's head commit (a push after the
-approval makes it stale); the PR author's own approval never counts; when the policy names teams, the
-approver must belong to one of them.
-"""
+"""`modelcd approvals`: each environment's approval policy against the PR's reviews, read through the API,
+with a `modelcd/approvals <env>` commit status per environment."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-from cd.config.model import Approvals
+from cd.config.model import Environment
+from cd.github.api import GitHubClient, ReviewInfo
+from cd.github.approval_policy import ApprovalDecision, Review, evaluate_approvals, latest_decisive_reviews
 
-DECISIVE_STATES = frozenset({"APPROVED", "CHANGES_REQUESTED", "DISMISSED"})
-
-
-@dataclass(frozen=True)
-class Review:
-    id: int
-    reviewer: str
-    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED | PENDING
-    commit_id: str
-    submitted_at: str = ""  # ISO 8601; reviews are ordered by it, then by id
+if TYPE_CHECKING:
+    from cd.workspace import Workspace
 
 
-@dataclass(frozen=True)
-class ApprovalDecision:
-    env: str
-    required: int
-    teams: tuple[str, ...]
-    counted: tuple[str, ...]  # reviewers whose approval counts
-    ignored: tuple[tuple[str, str], ...]  # (reviewer, why their review does not count)
-
-    @property
-    def satisfied(self) -> bool:
-        return len(self.counted) >= self.required
-
-    @property
-    def summary(self) -> str:
-        who = f" from {' or '.join(self.teams)}" if self.teams else ""
-        text = f"{len(self.counted)} of {self.required} required approvals{who}"
-        return text + (" (satisfied)" if self.satisfied else "")
+def team_memberships(
+    client: GitHubClient, teams: tuple[str, ...], logins: set[str]
+) -> dict[str, frozenset[str]]:
+    """For each "org/slug" in `teams`, which of `logins` (lower-cased) are active members."""
+    members: dict[str, frozenset[str]] = {}
+    for team in teams:
+        org, _, slug = team.partition("/")
+        members[team] = frozenset(
+            login.lower() for login in sorted(logins) if client.team_member(org, slug, login)
+        )
+    return members
 
 
-def latest_decisive_reviews(reviews: Iterable[Review]) -> dict[str, Review]:
-    """Each reviewer's latest APPROVED / CHANGES_REQUESTED / DISMISSED review, by lower-cased login."""
-    latest: dict[str, Review] = {}
-    for review in sorted(reviews, key=lambda r: (r.submitted_at, r.id)):
-        if review.state.upper() in DECISIVE_STATES:
-            latest[review.reviewer.lower()] = review
-    return latest
-
-
-def evaluate_approvals(
-    env: str,
-    policy: Approvals,
-    *,
-    author: str,
-    head_sha: str,
-    reviews: Iterable[Review],
-    team_members: Mapping[str, frozenset[str]],
-) -> ApprovalDecision:
-    """Which reviews count towards `policy`. `team_members` maps "org/slug" to lower-cased logins."""
-    counted: list[str] = []
-    ignored: list[tuple[str, str]] = []
-    for login, review in sorted(latest_decisive_reviews(reviews).items()):
-        name = review.reviewer
-        state = review.state.upper()
-        if state != "APPROVED":
-            ignored.append(
-                (name, "changes requested" if state == "CHANGES_REQUESTED" else "approval dismissed")
-            )
-        elif login == author.lower():
-            ignored.append((name, "the author's own approval never counts"))
-        elif review.commit_id != head_sha:
-            ignored.append(
-                (name, f"approved an older commit {review.commit_id[:7]}, not the head {head_sha[:7]}")
-            )
-        elif policy.teams and not any(login in team_members.get(t, frozenset()) for t in policy.teams):
-            ignored.append((name, f"not a member of {' or '.join(policy.teams)}"))
-        else:
-            counted.append(name)
-    return ApprovalDecision(
-        env=env, required=policy.required, teams=policy.teams, counted=tuple(counted), ignored=tuple(ignored)
+def _review(info: ReviewInfo) -> Review:
+    return Review(
+        id=info.id,
+        reviewer=info.user,
+        state=info.state,
+        commit_id=info.commit_id,
+        submitted_at=info.submitted_at or "",
     )
 
 
-def render_decision(decision: ApprovalDecision) -> str:
-    """Markdown for the job summary / command output."""
-    mark = "✅" if decision.satisfied else "❌"
-    lines = [f"{mark} **{decision.env}**: {decision.summary}"]
-    lines += [f"- @{name}: counts" for name in decision.counted]
-    lines += [f"- @{name}: does not count ({why})" for name, why in decision.ignored]
-    return "\n".join(lines) + "\n"
+def check_approvals(
+    client: GitHubClient, pr_number: int, env: Environment, org_client: GitHubClient | None = None
+) -> ApprovalDecision:
+    """Evaluate `env.approvals` for PR `pr_number`. Team membership is read with `org_client` when given
+    (the default GITHUB_TOKEN cannot read organisation teams)."""
+    pull = client.pull_request(pr_number)
+    reviews = [_review(r) for r in client.pull_reviews(pr_number)]
+    approvers = {
+        r.reviewer for r in latest_decisive_reviews(reviews).values() if r.state.upper() == "APPROVED"
+    }
+    teams = (
+        team_memberships(org_client or client, env.approvals.teams, approvers) if env.approvals.teams else {}
+    )
+    return evaluate_approvals(
+        env.name,
+        env.approvals,
+        author=pull.author,
+        head_sha=pull.head_sha,
+        reviews=reviews,
+        team_members=teams,
+    )
+
+
+@dataclass(frozen=True)
+class ApprovalsRun:
+    pr: int
+    decisions: tuple[ApprovalDecision, ...]  # empty: the PR changes no environment
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        return tuple(d.env for d in self.decisions if not d.satisfied)
+
+
+def environments_changed(files: Sequence[str]) -> list[str]:
+    """Environment names whose `environments/<env>.yaml` is among `files`."""
+    return [PurePosixPath(f).stem for f in files if f.startswith("environments/") and f.endswith(".yaml")]
+
+
+def check_pull_approvals(
+    ws: Workspace, pr: int, envs: Sequence[str], *, changed: bool, set_status: bool | None
+) -> ApprovalsRun:
+    """Check the named environments (and, with `changed`, every environment whose file the PR changes)
+    against PR `pr`'s reviews; set a status per environment when asked (default: inside Actions)."""
+    client = ws.github()
+    names = list(envs)
+    if changed:
+        names += [n for n in environments_changed(client.pull_files(pr)) if n in ws.config.environments]
+    names = list(dict.fromkeys(names))
+    if not names:
+        return ApprovalsRun(pr, ())
+    environments = [ws.environment(name) for name in names]
+    head = client.pull_request(pr).head_sha
+    org_client = ws.org_github(client)
+    decisions = []
+    for env in environments:
+        decision = check_approvals(client, pr, env, org_client)
+        if set_status if set_status is not None else ws.in_actions():
+            state = "success" if decision.satisfied else "failure"
+            client.create_status(head, state, f"modelcd/approvals {env.name}", decision.summary)
+        decisions.append(decision)
+    return ApprovalsRun(pr, tuple(decisions))

@@ -1,10 +1,20 @@
-"""GitHub Actions matrices from a plan: one gate per promotion, one build per model version. Pure."""
+"""GitHub Actions matrices from a plan: one gate per promotion, one build per model version.
+
+The matrices are pure functions of a plan; `plan_matrix` reads the plan from git for `modelcd matrix`.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
+from cd.files import write_atomic
 from cd.plan import Plan
+
+if TYPE_CHECKING:
+    from cd.workspace import Workspace
 
 MatrixKind = Literal["gate", "build", "deploy"]
 GATED = ("added", "promoted")
@@ -59,3 +69,23 @@ def plan_matrix_file(plan: Plan) -> dict[str, list[dict[str, Any]]]:
             for c in plan.changes
         ]
     }
+
+
+@dataclass(frozen=True)
+class PlanMatrix:
+    """`modelcd matrix`: the plan, its matrix of `kind`, and the environments with something to deploy."""
+
+    plan: Plan
+    matrix: dict[str, list[dict[str, Any]]]
+    environments: list[str]
+
+
+def plan_matrix(ws: Workspace, base: str, head: str, kind: MatrixKind, write: Path | None) -> PlanMatrix:
+    """The matrix of the plan between two commits; with `write`, every change also goes to that file
+    (what the PR report reads). A plan with problems writes nothing."""
+    from cd.plan import plan_between_refs
+
+    plan = plan_between_refs(ws.root, base, head)
+    if not plan.problems and write is not None:
+        write_atomic(write, json.dumps(plan_matrix_file(plan), indent=2) + "\n")
+    return PlanMatrix(plan, matrix_for(plan, kind), changed_environments(plan))

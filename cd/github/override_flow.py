@@ -9,16 +9,16 @@ saying why the override is ignored.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cd.config.model import RepoConfig
+from cd.files import write_atomic
 from cd.github.actions import IssueCommentEvent
 from cd.github.api import GitHubClient
+from cd.github.approvals import team_memberships
 from cd.github.comment import parse_status_context
 from cd.github.gate_results import Override
 from cd.github.override import (
@@ -27,7 +27,9 @@ from cd.github.override import (
     override_status_description,
     parse_override_comment,
 )
-from cd.github.review_policy import team_memberships
+
+if TYPE_CHECKING:
+    from cd.workspace import Workspace
 
 FAILED_STATES = ("failure", "error")
 
@@ -132,18 +134,17 @@ def record_override(verdicts: Path, pairs: list[tuple[str, str]], override: Over
             "at": override.at,
             "url": override.url,
         }
-        _write_json_atomic(path, data)
+        write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
         written.append(path)
     return written
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def override_from_event(ws: Workspace, verdicts: Path | None) -> OverrideOutcome | None:
+    """`modelcd override`: handle this run's issue_comment event (None: not an override request)."""
+    from cd.github.actions import read_event
+
+    comment = read_event(ws.environ).issue_comment()
+    client = ws.github()
+    return handle_override_comment(
+        client, comment, ws.config, org_client=ws.org_github(client), verdicts=verdicts
+    )

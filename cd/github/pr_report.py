@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from cd.errors import GitHubError
+from cd.errors import GitHubError, UsageError
 from cd.github.api import CommentInfo, GitHubClient
 from cd.github.comment import STICKY_MARKER, CommitStatus
+
+if TYPE_CHECKING:
+    from cd.github.gate_results import GateResult, PlannedChange
+    from cd.workspace import Workspace
 
 ACTIONS_BOT = "github-actions[bot]"
 UpsertResult = Literal["created", "updated", "unchanged"]
@@ -47,3 +53,82 @@ def upsert_sticky_comment(
 def publish_statuses(client: GitHubClient, sha: str, statuses: Sequence[CommitStatus]) -> None:
     for status in statuses:
         client.create_status(sha, status.state, status.context, status.description, status.target_url)
+
+
+# ---------------------------------------------------------------- `modelcd comment` and `status-checks`
+
+FORK_NOTE = (
+    "Pull request from a fork: its token is read-only, so the {what} {were} skipped. "
+    "The gate verdicts are in this run's job summaries and artifacts."
+)
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    """What a PR-report command did: `lines` for the terminal, `summary` for the job summary."""
+
+    lines: tuple[str, ...]
+    summary: str = ""
+
+
+def fork_note(ws: Workspace, what: str, were: str = "were") -> str | None:
+    """On a fork PR (read-only token) the note saying what is skipped; None elsewhere."""
+    from cd.github.actions import is_fork_pr
+
+    event = ws.event()
+    if event is not None and is_fork_pr(event):
+        return FORK_NOTE.format(what=what, were=were)
+    return None
+
+
+def head_sha_of_run(ws: Workspace, explicit: str | None = None) -> str:
+    """The commit a PR report is about: `explicit`, the PR head on a pull_request event, else GITHUB_SHA."""
+    if explicit:
+        return explicit
+    event = ws.event()
+    if event is not None and event.name in ("pull_request", "pull_request_review"):
+        return event.pull_request().head_sha
+    sha = ws.environ.get("GITHUB_SHA")
+    if not sha:
+        raise UsageError("no commit to set statuses on: pass --sha (or run inside GitHub Actions)")
+    return sha
+
+
+def gate_results(
+    verdicts: Path, plan: Path | None
+) -> tuple[tuple[PlannedChange, ...], tuple[GateResult, ...]]:
+    """The planned changes (from `modelcd matrix --write`) and one gate result per gated change."""
+    from cd.github.gate_results import read_matrix_file, read_verdicts, results_for_plan
+
+    changes = read_matrix_file(plan) if plan else ()
+    return changes, results_for_plan(changes, read_verdicts(verdicts))
+
+
+def post_comment(ws: Workspace, pr: int, verdicts: Path, plan: Path | None) -> ReportRun:
+    """Create or update the one sticky PR comment with the plan and each gate's verdict."""
+    from cd.github.actions import run_url
+    from cd.github.comment import render_comment
+
+    changes, results = gate_results(verdicts, plan)
+    sha = head_sha_of_run(ws) if ws.event() is not None else None
+    body = render_comment(changes, results, run_url=run_url(ws.environ), head_sha=sha)
+    note = fork_note(ws, "PR comment", "was")
+    if note is not None:
+        return ReportRun((note,), f"> [!NOTE]\n> {note}\n\n{body}")
+    action, posted = upsert_sticky_comment(ws.github(), pr, body)
+    return ReportRun((f"{action} the modelcd comment on #{pr}: {posted.html_url}",))
+
+
+def post_gate_statuses(ws: Workspace, verdicts: Path, plan: Path | None, sha: str | None) -> ReportRun:
+    """One commit status per (environment, model) gate: `modelcd/gate <model>@<env>`."""
+    from cd.github.actions import run_url
+    from cd.github.comment import status_for
+
+    _, results = gate_results(verdicts, plan)
+    note = fork_note(ws, "commit statuses")
+    if note is not None:
+        return ReportRun((note,), f"> [!NOTE]\n> {note}\n")
+    statuses = [status_for(r, run_url(ws.environ)) for r in results]
+    publish_statuses(ws.github(), head_sha_of_run(ws, sha), statuses)
+    lines = [f"{s.context}: {s.state} ({s.description})" for s in statuses]
+    return ReportRun(tuple(lines or ["no gates in the plan: no statuses to set"]))

@@ -10,16 +10,18 @@ plumbing (the working tree is not touched). Then, in order of preference:
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cd.config.model import Environment
-from cd.errors import GitError
 from cd.github.api import DeploymentInfo, GitHubClient, PullInfo, ReleaseInfo
 from cd.gitwrite import commit_file_on_new_branch, push_branch, read_text_at_ref, remote_url
-from cd.promote import Promotion, Rollback, set_model_version
+from cd.promote import Promotion, Rollback, plan_promotion, plan_rollback, set_model_version
+
+if TYPE_CHECKING:
+    from cd.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -43,19 +45,6 @@ class Evidence:
     release: ReleaseInfo | None = None
     deployments: tuple[DeploymentInfo, ...] = ()
     rollout_record: Mapping[str, str] | None = None
-
-
-def current_branch(repo: Path) -> str:
-    done = subprocess.run(
-        ["git", "symbolic-ref", "--quiet", "--short", "HEAD"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise GitError(f"{repo}: HEAD is detached; pass --base BRANCH")
-    return done.stdout.strip()
 
 
 def render_promotion_body(promotion: Promotion, evidence: Evidence) -> str:
@@ -206,3 +195,40 @@ def propose_rollback(
         base=base,
         client=client,
     )
+
+
+# ---------------------------------------------------------------- `modelcd promote` and `rollback`
+
+
+def _live(ws: Workspace, env: Environment, model: str) -> tuple[int | None, dict[str, str]]:
+    """The version `model`'s endpoint in `env` serves alone, and its rollout record."""
+    from cd.drift import live_version
+
+    observed = ws.target(env).observe(env.endpoint_name(model))
+    return live_version(observed), dict(observed.record) if observed is not None else {}
+
+
+def promote(ws: Workspace, model: str, from_env: str, to_env: str, base: str | None) -> Proposal:
+    """Propose promoting the version of `model` that is desired and live in `from_env` to `to_env`."""
+    base = base or ws.current_branch()
+    config = ws.config_at(base)
+    source, target = ws.environment(from_env, config), ws.environment(to_env, config)
+    live, record = _live(ws, source, model)
+    promotion = plan_promotion(source, target, model, live)
+    return propose_promotion(
+        ws.root, target, promotion, base=base, client=ws.github_if_configured(), rollout_record=record
+    )
+
+
+def rollback(ws: Workspace, env_name: str, model: str, to_version: int | None, base: str | None) -> Proposal:
+    """Propose setting git back to what `model`'s endpoint serves (or to `to_version`)."""
+    base = base or ws.current_branch()
+    env = ws.environment(env_name, ws.config_at(base))
+    live = _live(ws, env, model)[0] if to_version is None else None
+    plan = plan_rollback(env, model, live, to_version)
+    reason = (
+        "Requested with `modelcd rollback`."
+        if to_version is not None
+        else "The endpoint serves this version."
+    )
+    return propose_rollback(ws.root, env, plan, base=base, client=ws.github_if_configured(), reason=reason)

@@ -1,8 +1,7 @@
-"""`build_bento`: registry model version -> exported Bento + build record (+ image, where Docker runs)."""
+"""`modelcd build` (`build_model`, `build_bento`): registry model version -> exported Bento + build record (+ image, where Docker runs)."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 import re
@@ -10,17 +9,22 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from cd.config.model import Column, ModelSpec, RepoConfig, SageMakerTarget
+from cd.config.model import Column, ModelSpec, RepoConfig, SageMakerTargetConfig
 from cd.errors import PackageError, UsageError
+from cd.files import file_sha256
 from cd.package import context
 from cd.package.bento import bentoml_env, run_build
 from cd.package.record import BuildRecord, write_record
+
+if TYPE_CHECKING:
+    from cd.workspace import Workspace
 
 DEFAULT_OUT_DIR = "dist"
 DEFAULT_BENTOML_HOME = Path(".modelcd") / "bentoml"
@@ -153,10 +157,11 @@ def image_repository_for(
     if environment is not None:
         env = config.environments.get(environment)
         if env is None:
+            known = ", ".join(sorted(config.environments)) or "none"
             raise UsageError(
-                f"--env {environment}: no environments/{environment}.yaml (have: {', '.join(sorted(config.environments))})"
+                f"no environment {environment!r} (environments/{environment}.yaml); known: {known}"
             )
-        if not isinstance(env.target, SageMakerTarget):
+        if not isinstance(env.target, SageMakerTargetConfig):
             raise UsageError(
                 f"--env {environment}: target is {env.target.kind}, which has no image repository"
             )
@@ -165,7 +170,7 @@ def image_repository_for(
         {
             e.target.image_repository
             for e in config.environments.values()
-            if isinstance(e.target, SageMakerTarget)
+            if isinstance(e.target, SageMakerTargetConfig)
         }
     )
     if len(repositories) > 1:
@@ -176,14 +181,6 @@ def image_repository_for(
             f"choose one with --env or --image-repository for {model}"
         )
     return repositories[0] if repositories else None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def installed_versions() -> dict[str, str]:
@@ -244,3 +241,38 @@ def _serving_columns(
             + (f"; the model does not take: {', '.join(extra)}" if extra else "")
         )
     return spec.inputs
+
+
+@dataclass(frozen=True)
+class BuildArgs:
+    """What `modelcd build` was asked."""
+
+    model: str
+    version: int
+    out_dir: Path | None = None
+    env: str | None = None
+    image_repository: str | None = None
+    containerize: bool = False
+    push: bool = False
+    lock_packages: bool | None = None
+    max_body_bytes: int = context.DEFAULT_MAX_BODY_BYTES
+
+
+def build_model(ws: Workspace, args: BuildArgs) -> tuple[BuildRecord, Path]:
+    """`modelcd build`: the Bento (and image) of a model version, and the directory it was written to."""
+    spec = ws.model(args.model)
+    repository = args.image_repository or image_repository_for(
+        ws.config, args.model, args.env, required=args.containerize
+    )
+    record = build_bento(
+        ws.root,
+        spec,
+        args.version,
+        out_dir=args.out_dir,
+        image_repository=repository,
+        lock_packages=args.lock_packages,
+        max_body_bytes=args.max_body_bytes,
+        containerize=args.containerize,
+        push=args.push,
+    )
+    return record, args.out_dir or ws.root / "dist"

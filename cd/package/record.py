@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from cd.errors import PackageError
+from cd.files import write_atomic
 
 RECORD_FORMAT = 1
 
@@ -62,17 +61,7 @@ class BuildRecord:
 
 def write_record(record: BuildRecord, path: Path) -> Path:
     """Write the record atomically (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(record.to_json())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, record.to_json())
 
 
 def read_record(path: Path) -> BuildRecord:

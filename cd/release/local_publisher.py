@@ -6,43 +6,15 @@ a half-written asset: an interrupted run leaves only complete files (and maybe a
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from cd.errors import ReleaseError
+from cd.files import copy_atomic, file_sha256, write_atomic
 from cd.release.model import ExistingAsset, ExistingRelease, WantedAsset
 
 METADATA = "release.json"
 NOTES = "NOTES.md"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _atomic_write(target: Path, data: bytes | None = None, source: Path | None = None) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            if source is not None:
-                with source.open("rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 20)
-            else:
-                out.write(data or b"")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class LocalPublisher:
@@ -81,11 +53,11 @@ class LocalPublisher:
     def create_draft(self, tag: str, target: str, title: str, body: str) -> ExistingRelease:
         folder = self._folder(tag)
         self._write_meta(folder, {"tag": tag, "target_commitish": target, "name": title, "draft": True})
-        _atomic_write(folder / NOTES, body.encode())
+        write_atomic(folder / NOTES, body)
         return ExistingRelease(id=tag, tag=tag, draft=True, body=body, assets=(), url=str(folder.resolve()))
 
     def upload(self, release: ExistingRelease, asset: WantedAsset) -> None:
-        _atomic_write(self._folder(release.tag) / asset.name, source=asset.path)
+        copy_atomic(asset.path, self._folder(release.tag) / asset.name)
 
     def delete_asset(self, release: ExistingRelease, asset: ExistingAsset) -> None:
         (self._folder(release.tag) / asset.name).unlink(missing_ok=True)
@@ -93,10 +65,10 @@ class LocalPublisher:
     def publish(self, release: ExistingRelease, title: str, body: str) -> str:
         folder = self._folder(release.tag)
         meta = json.loads((folder / METADATA).read_text())
-        _atomic_write(folder / NOTES, body.encode())
+        write_atomic(folder / NOTES, body)
         self._write_meta(folder, {**meta, "name": title, "draft": False})
         return str(folder.resolve())
 
     @staticmethod
     def _write_meta(folder: Path, meta: dict[str, object]) -> None:
-        _atomic_write(folder / METADATA, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
+        write_atomic(folder / METADATA, json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -7,10 +7,14 @@ notes gains one entry per (environment, commit). The publisher is an adapter (Gi
 from __future__ import annotations
 
 import shutil
+import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from cd.errors import ReleaseError
-from cd.release.local_publisher import file_sha256
+from cd.errors import ReleaseError, UsageError
+from cd.files import file_sha256
+from cd.gitrepo import rev_parse
 from cd.release.model import (
     MANIFEST,
     AssetAction,
@@ -23,6 +27,11 @@ from cd.release.model import (
 from cd.release.notes import render_model_card, render_notes
 from cd.release.plan import decide_asset_actions, merge_history, parse_state, sha256sums
 from cd.release.publisher import Publisher
+
+if TYPE_CHECKING:
+    from cd.github.api import GitHubClient
+    from cd.release.pull_evidence import PullEvidence
+    from cd.workspace import Workspace
 
 CONTENT_TYPES = {
     ".bento": "application/octet-stream",
@@ -127,3 +136,104 @@ def _apply(publisher: Publisher, release: ExistingRelease, action: AssetAction) 
     if action.kind == "replace" and action.existing is not None:
         publisher.delete_asset(release, action.existing)
     publisher.upload(release, action.asset)
+
+
+# ---------------------------------------------------------------- `modelcd release`
+
+PublisherKind = Literal["github", "local"]
+
+
+@dataclass(frozen=True)
+class ReleaseArgs:
+    """What `modelcd release` was asked."""
+
+    model: str
+    version: int
+    environment: str | None = None
+    publisher: PublisherKind | None = None  # None: github inside Actions, else local
+    bento: Path | None = None
+    verdict: Path | None = None
+    report: Path | None = None
+    build_record: Path | None = None
+    target: str | None = None  # the commit to tag; None: $GITHUB_SHA, else HEAD
+    base: str | None = None
+    pull: str | None = None  # "N", "auto" (the merged PR whose merge commit is the target), or None
+    registry: bool = True
+    releases_dir: Path | None = None
+
+
+def pull_number(pull: str | None) -> int | None:
+    """`--pr`: a positive number, or `auto` (None: look it up from the target commit)."""
+    if pull is None or pull == "auto":
+        return None
+    if not pull.isdigit() or int(pull) < 1:
+        raise UsageError(f"--pr {pull!r}: give a pull request number or `auto`")
+    return int(pull)
+
+
+def release_version(ws: Workspace, args: ReleaseArgs) -> ReleaseResult:
+    """Publish (or update) the release `<model>-v<N>` with notes and assets; safe to run again. With
+    `pull`, the PR's approvals and any gate override go into the notes (and the verdict file)."""
+    from cd.registry import default_tracking_uri
+    from cd.release.inputs import ReleaseRequest, gather_inputs
+
+    kind = args.publisher or ("github" if ws.in_actions() else "local")
+    commit = args.target or ws.environ.get("GITHUB_SHA") or rev_parse(ws.root, "HEAD")
+    request = ReleaseRequest(
+        root=ws.root,
+        model=args.model,
+        version=args.version,
+        target=commit,
+        environment=args.environment,
+        bento=args.bento,
+        verdict=args.verdict,
+        report=args.report,
+        build_record=args.build_record,
+        base=args.base,
+        registry_uri=default_tracking_uri(ws.root) if args.registry else None,
+    )
+    number = pull_number(args.pull)
+    client = ws.github() if kind == "github" or args.pull is not None else None
+    evidence = None
+    if args.pull is not None and client is not None:
+        evidence = _pull_evidence(ws, client, number, commit, args)
+    inputs = gather_inputs(
+        request,
+        evidence.approvals if evidence else (),
+        evidence.number if evidence else None,
+        asdict(evidence.override.override) if evidence and evidence.override else None,
+    )
+    publisher: Publisher
+    if kind == "github":
+        from cd.release.github_publisher import GitHubPublisher
+
+        assert client is not None
+        publisher = GitHubPublisher(client)
+    else:
+        from cd.release.local_publisher import LocalPublisher
+
+        publisher = LocalPublisher(args.releases_dir or ws.root / "releases")
+    with tempfile.TemporaryDirectory(prefix="modelcd-release-") as tmp:
+        return publish_release(inputs, publisher, Path(tmp))
+
+
+def _pull_evidence(
+    ws: Workspace, client: GitHubClient, number: int | None, commit: str, args: ReleaseArgs
+) -> PullEvidence | None:
+    """The PR's approvals and gate override; the override is also written into the verdict file."""
+    from cd.github.override_flow import record_override
+    from cd.release.pull_evidence import gather_pull_evidence
+
+    evidence = gather_pull_evidence(client, number, commit, args.model, args.environment)
+    if evidence is None:
+        ws.say(f"no merged pull request has {commit[:12]} as its merge commit: no approvals in the notes")
+    elif evidence.override is not None:
+        found = evidence.override
+        ws.say(
+            f"gate {args.model}@{found.environment} was overridden by @{found.override.by} on #{evidence.number}"
+        )
+        if args.verdict is not None and record_override(
+            args.verdict, [(args.model, found.environment)], found.override
+        ):
+            ws.say(f"  recorded in {args.verdict}")
+    return evidence

@@ -38,7 +38,7 @@ from cd.rollout.decide import (
     Wait,
     decide,
 )
-from cd.rollout.state import ACTIVE_PHASES, RolloutState, decode, encode
+from cd.rollout.record import ACTIVE_PHASES, RolloutState, decode, encode
 from cd.rollout.target import (
     ObservedEndpoint,
     Target,

@@ -20,8 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from cd.config.model import Analysis, AnalysisPolicy, Bake, RolloutPolicy, SetWeight, Step
+from cd.humantime import describe_time
 from cd.rollout.analysis import AnalysisResult
-from cd.rollout.state import RolloutState, decode
+from cd.rollout.record import RolloutState, decode
 from cd.rollout.target import ObservedEndpoint, ObservedVariant, VariantSpec, variant_name
 
 WEIGHT_TOLERANCE = 0.01  # percentage points
@@ -274,7 +275,7 @@ def decide(
     if state is not None and state.leased_by_other(desired.owner, now):
         return Refuse(
             f"a rollout of v{state.version} on {observed.name} is in progress ({state.phase}, step "
-            f"{state.step_index}), leased by {state.lease_owner!r} until {state.lease_expires_at:.0f}; "
+            f"{state.step_index}), leased by {state.lease_owner!r} until {describe_time(state.lease_expires_at, now)}; "
             f"wait for it, or `modelcd abort` it"
         )
     if observed.broken:

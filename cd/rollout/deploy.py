@@ -1,7 +1,7 @@
-"""Wiring for `modelcd deploy`: from the repository's desired state to one controller run per model.
+"""`modelcd deploy`: from the repository's desired state to one controller run per model.
 
-The CLI only parses arguments and renders; this module picks the target adapter, the image, the lease
-owner and the alias setter, runs the controller, and writes the rollout records.
+The CLI only parses arguments and renders; this module picks the image, the lease owner and the alias
+setter, runs the controller on the workspace's target, and writes the rollout records.
 """
 
 from __future__ import annotations
@@ -14,13 +14,17 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cd.config.model import Environment, RepoConfig
 from cd.errors import RolloutError, UsageError
+from cd.files import write_atomic
 from cd.rollout.controller import AliasSetter, Clock, Controller, RolloutReport, Settings
 from cd.rollout.decide import Desired
 from cd.rollout.target import Target, VariantSpec
+
+if TYPE_CHECKING:
+    from cd.workspace import Workspace
 
 
 def default_owner() -> str:
@@ -36,21 +40,6 @@ def default_owner() -> str:
         else f"{getpass.getuser()}@{socket.gethostname()}"
     )
     return re.sub(r"[^A-Za-z0-9 _.:/=+\-@]", "-", raw)[:128]
-
-
-def make_target(env: Environment, root: Path) -> Target:
-    """The adapter for the environment's target kind."""
-    if env.target.kind == "sagemaker":
-        from cd.rollout.sagemaker import SageMakerEndpoints
-
-        retry_mode = os.environ.get("MODELCD_AWS_RETRY_MODE", "standard")
-        if retry_mode not in ("standard", "adaptive"):
-            raise UsageError(f"MODELCD_AWS_RETRY_MODE must be 'standard' or 'adaptive', not {retry_mode!r}")
-        return SageMakerEndpoints.create(env.target.region, env.target.role_arn, retry_mode=retry_mode)  # type: ignore[arg-type]
-    from cd.rollout.local.target import LocalTarget
-
-    assert env.target.kind == "local"
-    return LocalTarget.from_config(env.target, root)
 
 
 def read_images(
@@ -86,14 +75,6 @@ def read_images(
     if missing:
         raise UsageError(f"{build_record}: no image for model(s) {', '.join(missing)}")
     return images
-
-
-def environment(config: RepoConfig, name: str) -> Environment:
-    """The environment named `name`; UsageError listing the known ones when there is none."""
-    env = config.environments.get(name)
-    if env is None:
-        raise UsageError(f"no environment {name!r} (have: {', '.join(sorted(config.environments))})")
-    return env
 
 
 def images_from_build_dir(
@@ -148,25 +129,74 @@ class DeployRequest:
     record_dir: Path | None = None
 
 
+@dataclass(frozen=True)
+class DeployArgs:
+    """What `modelcd deploy` was asked: the environment, and where the images come from."""
+
+    env: str
+    models: tuple[str, ...] = ()  # empty: every model of the environment
+    image: str | None = None
+    build_record: Path | None = None
+    build_dir: Path | None = None
+    owner: str | None = None
+    record_dir: Path = Path(".modelcd/rollouts")  # relative to the repository root unless absolute
+    tracking_uri: str | None = None
+
+
+def deploy_environment(ws: Workspace, args: DeployArgs) -> list[RolloutReport]:
+    """Make the environment's endpoints match git: pick each model's image from the build records (or
+    `--image`), then run the controller per model with GitHub deployment statuses and git sync."""
+    from cd.rollout.github_sync import observers_for
+
+    env = ws.environment(args.env)
+    names = list(args.models) or sorted(env.models)
+    if args.build_dir is not None:
+        images, skipped = images_from_build_dir(args.build_dir, env, names, env.target.kind)
+        for note in skipped:
+            ws.say(note)
+        if not images:
+            return []
+        names = list(images)
+    else:
+        images = read_images(args.build_record, args.image, names, env.target.kind)
+    request = DeployRequest(
+        ws.root,
+        env.name,
+        tuple(names),
+        images,
+        args.owner or default_owner(),
+        ws.head_commit(),
+        ws.root / args.record_dir,
+    )
+    return deploy(
+        ws.config,
+        request,
+        target=ws.target(env),
+        alias_setter_for=registry_alias_setter(args.tracking_uri),
+        observers=observers_for(ws),
+    )
+
+
 def deploy(
     config: RepoConfig,
     request: DeployRequest,
     *,
-    target: Target | None = None,
+    target: Target,
     clock: Clock | None = None,
     settings: Settings | None = None,
     alias_setter_for: Callable[[str, str], AliasSetter | None] | None = None,
     observers: Sequence[DeployObserver] = (),
 ) -> list[RolloutReport]:
     """Run the controller for each requested model; write JSON + markdown records; return the reports."""
-    env = environment(config, request.env)
+    env = config.environments.get(request.env)
+    if env is None:
+        raise UsageError(f"no environment {request.env!r} (environments/{request.env}.yaml)")
     names = list(request.models) or sorted(env.models)
     unknown = [n for n in names if n not in env.models]
     if unknown:
         raise UsageError(
             f"{env.path or env.name}: model(s) {', '.join(unknown)} not in environment {env.name}"
         )
-    target = target or make_target(env, request.root)
     reports = []
     for name in names:
         deployment = env.models[name]
@@ -195,14 +225,11 @@ def deploy(
 
 def write_record_files(directory: Path, env: str, report: RolloutReport) -> tuple[Path, Path]:
     """`<env>-<model>-v<version>.json` and `.md`, each written atomically."""
-    directory.mkdir(parents=True, exist_ok=True)
     stem = f"{env}-{report.model}-v{report.version}"
-    paths = (directory / f"{stem}.json", directory / f"{stem}.md")
-    for path, text in zip(paths, (report.to_json(), report.to_markdown()), strict=True):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    return paths
+    return (
+        write_atomic(directory / f"{stem}.json", report.to_json()),
+        write_atomic(directory / f"{stem}.md", report.to_markdown()),
+    )
 
 
 def registry_alias_setter(tracking_uri: str | None) -> Callable[[str, str], AliasSetter | None]:

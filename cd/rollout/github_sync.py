@@ -4,15 +4,17 @@ what is live, so that git and reality agree again."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cd.config.model import Environment
 from cd.errors import ModelcdError
 from cd.rollout.controller import RolloutReport
 from cd.rollout.deploy import DeployObserver
+
+if TYPE_CHECKING:
+    from cd.workspace import Workspace
 
 Say = Callable[[str], None]
 
@@ -29,7 +31,8 @@ class GitRollbackProposer:
     def finished(self, env: Environment, model: str, report: RolloutReport) -> None:
         if report.outcome != "rolled_back":
             return
-        from cd.github.proposals import current_branch, propose_rollback
+        from cd.github.proposals import propose_rollback
+        from cd.gitrepo import current_branch
         from cd.promote import plan_rollback
 
         stable = report.stable_version
@@ -87,15 +90,11 @@ class GitHubDeploymentStatuses:
             self.say(f"warning: GitHub deployment status for {model} in {env.name} not recorded: {exc}")
 
 
-def observers_from_env(root: Path, say: Say) -> list[DeployObserver]:
+def observers_for(ws: Workspace) -> list[DeployObserver]:
     """Git sync always; GitHub deployment statuses when GITHUB_TOKEN and GITHUB_REPOSITORY are set."""
-    client = None
-    if os.environ.get("GITHUB_TOKEN") and os.environ.get("GITHUB_REPOSITORY"):
-        from cd.github.api import GitHubClient
-
-        client = GitHubClient.from_env()
-    observers: list[DeployObserver] = [GitRollbackProposer(root, client, say)]
+    client = ws.github_if_configured()
+    observers: list[DeployObserver] = [GitRollbackProposer(ws.root, client, ws.say)]
     if client is not None:
-        ref = os.environ.get("GITHUB_SHA") or "HEAD"
-        observers.append(GitHubDeploymentStatuses(client, ref, say))
+        ref = ws.environ.get("GITHUB_SHA") or "HEAD"
+        observers.append(GitHubDeploymentStatuses(client, ref, ws.say))
     return observers

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal, assert_never
 
-from cd.errors import RolloutError
-from cd.rollout.state import RolloutState, decode, encode
+from cd.errors import RolloutError, UsageError
+from cd.rollout.record import RolloutState, decode, encode
 from cd.rollout.target import ObservedEndpoint, Target
+
+if TYPE_CHECKING:
+    from cd.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,45 @@ def resume(target: Target, endpoint: str, *, by: str, now: float | None = None) 
     new = replace(state, phase="progressing", inconclusive=0, reason=f"resumed by {by}", step_started_at=t)
     target.write_record(endpoint, encode(new))
     return new
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One model of an environment: what git wants and what its endpoint reports."""
+
+    model: str
+    wanted_version: int
+    endpoint: EndpointStatus
+
+
+OperatorVerb = Literal["abort", "pause", "resume"]
+
+
+def environment_status(ws: Workspace, env_name: str) -> list[ModelStatus]:
+    """`modelcd status`: every model endpoint of the environment, in model order."""
+    env = ws.environment(env_name)
+    target = ws.target(env)
+    return [
+        ModelStatus(name, env.models[name].version, endpoint_status(target, env.endpoint_name(name)))
+        for name in sorted(env.models)
+    ]
+
+
+def operate(
+    ws: Workspace, verb: OperatorVerb, env_name: str, model: str, by: str
+) -> tuple[str, RolloutState]:
+    """`modelcd abort|pause|resume`: edit the rollout record of `model`'s endpoint in the environment."""
+    env = ws.environment(env_name)
+    if model not in env.models:
+        raise UsageError(f"{env.path or env.name}: model {model!r} is not in environment {env.name}")
+    endpoint = env.endpoint_name(model)
+    target = ws.target(env)
+    match verb:
+        case "abort":
+            return endpoint, abort(target, endpoint, by=by)
+        case "pause":
+            return endpoint, pause(target, endpoint, by=by)
+        case "resume":
+            return endpoint, resume(target, endpoint, by=by)
+        case _:
+            assert_never(verb)

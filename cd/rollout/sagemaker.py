@@ -7,7 +7,7 @@
   config (nothing when it is already the live config). The controller checks afterwards that the
   endpoint settled on that config: a SageMaker-initiated rollback also ends `InService`.
 - `set_weights`: UpdateEndpointWeightsAndCapacities; the controller reads `CurrentWeight` back.
-- The rollout record lives in the endpoint's tags (`modelcd:*`, see `cd.rollout.state`).
+- The rollout record lives in the endpoint's tags (`modelcd:*`, see `cd.rollout.record`).
 - Metrics: CloudWatch GetMetricData per variant over the window (AWS/SageMaker Invocations,
   Invocation4XXErrors, Invocation5XXErrors, ModelLatency in microseconds); alarms: DescribeAlarms.
 - Retries: botocore's `standard` (or `adaptive`) retry mode, set explicitly and bounded; what is left
@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from cd.errors import TargetError
-from cd.rollout.state import PREFIX
+from cd.rollout.record import PREFIX
 from cd.rollout.target import (
     LatencyStatistic,
     ObservedEndpoint,

@@ -3,7 +3,7 @@
 The controller (`cd.rollout.controller`) never talks to SageMaker or to local processes directly: it
 talks to a `Target`. Two adapters implement it:
 
-- `cd.rollout.sagemaker.SageMakerTarget` (boto3): one SageMaker endpoint per (environment, model); each
+- `cd.rollout.sagemaker.SageMakerEndpoints` (boto3): one SageMaker endpoint per (environment, model); each
   model version is a production variant; the rollout record lives in the endpoint's tags.
 - `cd.rollout.local` (issue 7): Bento processes behind a weighted router on loopback; the rollout
   record lives in the router's state file.
@@ -36,7 +36,7 @@ and `TargetOutcomeUnknownError` when a change request may or may not have been a
 timeout): the controller reconciles by observing. Any other `TargetError` stops the run.
 
 *Record.* `ObservedEndpoint.record` holds the rollout record written by `write_record` (see
-`cd.rollout.state`): short string keys and values within SageMaker's tag limits (key <= 128 chars,
+`cd.rollout.record`): short string keys and values within SageMaker's tag limits (key <= 128 chars,
 value <= 256 chars, characters `[A-Za-z0-9 _.:/=+\\-@]`).
 """
 

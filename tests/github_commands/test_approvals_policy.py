@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cd.config.model import Approvals
-from cd.github.approvals import Review, evaluate_approvals, render_decision
+from cd.github.approval_policy import Review, evaluate_approvals, render_decision
 
 HEAD = "h" * 40
 OLD = "o" * 40

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cd.rollout.local import runtime
-from cd.rollout.local.target import LocalTarget
+from cd.rollout.local.target import LocalEndpoints
 
 VARIANT_SERVER = Path(__file__).with_name("variant_server.py")
 
@@ -36,14 +36,14 @@ def fake_serve_command(image: str, port: int) -> list[str]:
     return argv
 
 
-def make_target(state_dir: Path, **options: Any) -> LocalTarget:
+def make_target(state_dir: Path, **options: Any) -> LocalEndpoints:
     defaults: dict[str, Any] = {
         "serve_command": fake_serve_command,
         "ready_timeout": 20.0,
         "upstream_timeout": 1.0,
         "router_seed": 7,
     }
-    return LocalTarget(state_dir, **{**defaults, **options})
+    return LocalEndpoints(state_dir, **{**defaults, **options})
 
 
 @pytest.fixture
@@ -55,5 +55,5 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def target(state_dir: Path) -> LocalTarget:
+def target(state_dir: Path) -> LocalEndpoints:
     return make_target(state_dir)

@@ -20,8 +20,8 @@ from cd.rollout.controller import Controller, RolloutReport, Settings
 from cd.rollout.decide import Desired
 from cd.rollout.local import processes, runtime
 from cd.rollout.local.router import Router, RouterServer, make_server
-from cd.rollout.local.state import ProcessRef, StateFile
-from cd.rollout.local.target import LocalTarget
+from cd.rollout.local.statefile import ProcessRef, StateFile
+from cd.rollout.local.target import LocalEndpoints
 from cd.rollout.target import Target, VariantSpec
 from tests.rollout.conftest import FakeClock, canary_steps
 
@@ -91,7 +91,7 @@ class LocalTraffic:
 @dataclass
 class LocalWorld:
     state_dir: Path
-    target: LocalTarget
+    target: LocalEndpoints
     clock: FakeClock
     traffic: LocalTraffic
     server: RouterServer

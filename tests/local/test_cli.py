@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from cd.rollout.local import processes
-from cd.rollout.local.state import LocalState, StateFile
-from cd.rollout.local.target import LocalTarget
+from cd.rollout.local.statefile import LocalState, StateFile
+from cd.rollout.local.target import LocalEndpoints
+from cd.rollout.record import RolloutState, encode
 from cd.rollout.target import VariantSpec
 from tests.helpers import run_modelcd
 
@@ -20,7 +21,7 @@ def started_pids(state_dir: Path) -> list[int]:
 
 
 def test_status_lists_router_variants_weights_and_record(
-    target: LocalTarget, state_dir: Path, tmp_path: Path
+    target: LocalEndpoints, state_dir: Path, tmp_path: Path
 ) -> None:
     target.apply_variants(
         EP, [VariantSpec(1, "fake:ok"), VariantSpec(2, "fake:ok")], {"v1": 90.0, "v2": 10.0}
@@ -40,7 +41,37 @@ def test_status_lists_router_variants_weights_and_record(
     ]
 
 
-def test_status_as_json(target: LocalTarget, state_dir: Path, tmp_path: Path) -> None:
+def test_status_shows_a_rollout_record_with_readable_times(
+    target: LocalEndpoints, state_dir: Path, tmp_path: Path
+) -> None:
+    target.apply_variants(EP, [VariantSpec(1, "fake:ok")], {"v1": 100.0})
+    state = RolloutState(
+        model="churn",
+        version=2,
+        image="fake:ok",
+        stable_version=1,
+        phase="progressing",
+        step_index=1,
+        steps_hash="abc",
+        started_at=1_764_000_000.0,
+        step_started_at=1_764_000_000.0,
+        window_start=1_764_000_000.0,
+        lease_owner="ci-run-7",
+        lease_expires_at=1_764_000_600.0,
+        reason="step 2/9: error rate 0.5% (n=40)",
+    )
+    target.write_record(EP, encode(state))
+    result = run_modelcd("local", "status", "--state-dir", str(state_dir), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.splitlines()[-1]
+    assert line.startswith(
+        f"  {EP} rollout v2 (stable v1): progressing, step 1, lease ci-run-7 until 2025-11-24T16:10:00Z ("
+    )
+    assert line.endswith("; step 2/9: error rate 0.5% (n=40)")
+    assert "1764000600" not in result.stdout
+
+
+def test_status_as_json(target: LocalEndpoints, state_dir: Path, tmp_path: Path) -> None:
     target.apply_variants(EP, [VariantSpec(1, "fake:ok")], {"v1": 100.0})
     result = run_modelcd("local", "status", "--state-dir", str(state_dir), "--format", "json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -59,7 +90,7 @@ def test_status_when_nothing_runs(tmp_path: Path) -> None:
 
 
 def test_down_stops_every_process_and_leaves_none_behind(
-    target: LocalTarget, state_dir: Path, tmp_path: Path
+    target: LocalEndpoints, state_dir: Path, tmp_path: Path
 ) -> None:
     target.apply_variants(
         EP, [VariantSpec(1, "fake:ok"), VariantSpec(2, "fake:stall")], {"v1": 50.0, "v2": 50.0}
@@ -76,14 +107,23 @@ def test_down_stops_every_process_and_leaves_none_behind(
     assert again.returncode == 0 and again.stdout == f"{state_dir}: stopped 0 processes\n"
 
 
-def test_down_defaults_to_the_state_dirs_of_the_repositorys_local_environments(
-    target: LocalTarget, state_dir: Path, tmp_path: Path
+def test_down_in_a_broken_checkout_uses_the_default_state_dir(
+    target: LocalEndpoints, state_dir: Path, tmp_path: Path
 ) -> None:
     target.apply_variants(EP, [VariantSpec(1, "fake:ok")], {"v1": 100.0})
-    repo = tmp_path / "not-a-repo"
+    repo = tmp_path / "broken-repo"
+    (repo / "environments").mkdir(parents=True)
+    (repo / "environments" / "staging.yaml").write_text("target: [unclosed\n")
     (repo / ".modelcd").mkdir(parents=True)
     (repo / ".modelcd" / "local").symlink_to(state_dir)
-    result = run_modelcd("local", "down", cwd=repo)
+    result = run_modelcd("local", "down", cwd=repo / "environments")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{repo / '.modelcd' / 'local'}: stopped 2 processes (")
     assert started_pids(state_dir) == []
+
+
+def test_down_outside_a_repository_says_what_it_looked_for(tmp_path: Path) -> None:
+    result = run_modelcd("local", "down", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: not inside a modelcd repository: looked for an environments/ directory in {tmp_path}")
+    assert "--state-dir" not in result.stdout

@@ -14,8 +14,8 @@ import pytest
 
 from cd.package import build_bento, default_bentoml_home
 from cd.rollout.local import processes, runtime
-from cd.rollout.local.state import StateFile
-from cd.rollout.local.target import BentoServe, LocalTarget
+from cd.rollout.local.statefile import StateFile
+from cd.rollout.local.target import BentoServe, LocalEndpoints
 from cd.rollout.local.traffic import replay, rows_from
 from cd.rollout.target import VariantSpec
 from tests.package.churn_model import churn_frame, churn_spec, register_in_subprocess, tracking_uri_in
@@ -47,16 +47,16 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 
 @pytest.fixture(scope="module")
-def serving(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalTarget, Path]]:
+def serving(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalEndpoints, Path]]:
     state_dir = tmp_path_factory.mktemp("local-bento-state")
-    target = LocalTarget(state_dir, serve_command=BentoServe(default_bentoml_home(built.repo_root)))
+    target = LocalEndpoints(state_dir, serve_command=BentoServe(default_bentoml_home(built.repo_root)))
     target.apply_variants(EP, [VariantSpec(1, built.bento_tag)], {"v1": 100.0})
     yield target, state_dir
     runtime.down(state_dir)
 
 
 def test_a_built_bento_served_by_the_local_target_answers_boto3_with_the_models_predictions(
-    built: Built, serving: tuple[LocalTarget, Path]
+    built: Built, serving: tuple[LocalEndpoints, Path]
 ) -> None:
     _, state_dir = serving
     router = StateFile(state_dir).read().router
@@ -75,7 +75,7 @@ def test_a_built_bento_served_by_the_local_target_answers_boto3_with_the_models_
     assert json.loads(response["Body"].read())["predictions"] == built.model.predict(frame).tolist()
 
 
-def test_the_bentos_input_errors_are_model_errors_counted_as_4xx(serving: tuple[LocalTarget, Path]) -> None:
+def test_the_bentos_input_errors_are_model_errors_counted_as_4xx(serving: tuple[LocalEndpoints, Path]) -> None:
     target, state_dir = serving
     router = StateFile(state_dir).read().router
     assert router is not None
@@ -88,7 +88,7 @@ def test_the_bentos_input_errors_are_model_errors_counted_as_4xx(serving: tuple[
 
 def test_down_stops_bentoml_and_all_its_workers(built: Built, tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
-    target = LocalTarget(state_dir, serve_command=BentoServe(default_bentoml_home(built.repo_root)))
+    target = LocalEndpoints(state_dir, serve_command=BentoServe(default_bentoml_home(built.repo_root)))
     target.apply_variants(EP, [VariantSpec(1, built.bento_tag)], {"v1": 100.0})
     variant = StateFile(state_dir).read().endpoints[EP].variants["v1"]
     assert len(processes.group_members(variant.process.pid)) >= 1

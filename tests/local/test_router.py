@@ -1,6 +1,6 @@
 """The weighted router: SageMaker runtime wire protocol, weights, target variant, metrics, failures.
 
-Variants are real processes (tests/local/variant_server.py) started through the LocalTarget; requests
+Variants are real processes (tests/local/variant_server.py) started through the LocalEndpoints; requests
 go through boto3's real `sagemaker-runtime` client or plain HTTP.
 """
 
@@ -22,8 +22,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cd.rollout.local.router import choose_variant, percentile
-from cd.rollout.local.state import StateFile
-from cd.rollout.local.target import LocalTarget
+from cd.rollout.local.statefile import StateFile
+from cd.rollout.local.target import LocalEndpoints
 from cd.rollout.target import VariantSpec
 
 ENDPOINT = "modelcd-test-churn"
@@ -65,7 +65,7 @@ def metrics(state_dir: Path, variant: str, start: float, end: float) -> dict[str
     return data["variants"][variant]
 
 
-def two_variants(target: LocalTarget, image2: str, w1: float, w2: float) -> None:
+def two_variants(target: LocalEndpoints, image2: str, w1: float, w2: float) -> None:
     target.apply_variants(ENDPOINT, [V1, VariantSpec(2, image2)], {"v1": w1, "v2": w2})
 
 
@@ -96,7 +96,7 @@ def test_percentile_is_nearest_rank() -> None:
 # ---------------------------------------------------------------- routing
 
 
-def test_routing_shares_match_weights_within_a_binomial_bound(target: LocalTarget, state_dir: Path) -> None:
+def test_routing_shares_match_weights_within_a_binomial_bound(target: LocalEndpoints, state_dir: Path) -> None:
     two_variants(target, "fake:ok", 80.0, 20.0)
     n, p = 1000, 0.2
     conn = http.client.HTTPConnection("127.0.0.1", router_port(state_dir), timeout=10)
@@ -107,7 +107,7 @@ def test_routing_shares_match_weights_within_a_binomial_bound(target: LocalTarge
     assert abs(v2 - n * p) <= 5 * math.sqrt(n * p * (1 - p)), v2
 
 
-def test_a_variant_at_weight_zero_receives_no_traffic(target: LocalTarget, state_dir: Path) -> None:
+def test_a_variant_at_weight_zero_receives_no_traffic(target: LocalEndpoints, state_dir: Path) -> None:
     two_variants(target, "fake:ok", 100.0, 0.0)
     conn = http.client.HTTPConnection("127.0.0.1", router_port(state_dir), timeout=10)
     invoked = {post(conn, ENDPOINT)[1]["x-amzn-invoked-production-variant"] for _ in range(200)}
@@ -115,7 +115,7 @@ def test_a_variant_at_weight_zero_receives_no_traffic(target: LocalTarget, state
 
 
 def test_target_variant_header_forces_the_variant_even_at_weight_zero(
-    target: LocalTarget, state_dir: Path
+    target: LocalEndpoints, state_dir: Path
 ) -> None:
     two_variants(target, "fake:ok", 100.0, 0.0)
     conn = http.client.HTTPConnection("127.0.0.1", router_port(state_dir), timeout=10)
@@ -125,7 +125,7 @@ def test_target_variant_header_forces_the_variant_even_at_weight_zero(
     assert {json.loads(body)["variant"] for _, _, body in replies} == {"fake:ok"}
 
 
-def test_weights_are_hot_reloaded_when_the_state_file_changes(target: LocalTarget, state_dir: Path) -> None:
+def test_weights_are_hot_reloaded_when_the_state_file_changes(target: LocalEndpoints, state_dir: Path) -> None:
     two_variants(target, "fake:ok", 100.0, 0.0)
     conn = http.client.HTTPConnection("127.0.0.1", router_port(state_dir), timeout=10)
     assert post(conn, ENDPOINT)[1]["x-amzn-invoked-production-variant"] == "v1"
@@ -150,7 +150,7 @@ def test_weights_are_hot_reloaded_when_the_state_file_changes(target: LocalTarge
 
 
 def test_boto3_invoke_endpoint_returns_body_content_type_and_invoked_variant(
-    target: LocalTarget, state_dir: Path
+    target: LocalEndpoints, state_dir: Path
 ) -> None:
     target.apply_variants(ENDPOINT, [V1], {"v1": 100.0})
     response = runtime_client(state_dir).invoke_endpoint(
@@ -165,7 +165,7 @@ def test_boto3_invoke_endpoint_returns_body_content_type_and_invoked_variant(
     assert json.loads(response["Body"].read()) == {"variant": "fake:ok", "echo": '[{"tenure": 3}]'}
 
 
-def test_boto3_target_variant_parameter_is_honoured(target: LocalTarget, state_dir: Path) -> None:
+def test_boto3_target_variant_parameter_is_honoured(target: LocalEndpoints, state_dir: Path) -> None:
     two_variants(target, "fake:ok", 100.0, 0.0)
     response = runtime_client(state_dir).invoke_endpoint(
         EndpointName=ENDPOINT, Body=b"{}", TargetVariant="v2"
@@ -173,7 +173,7 @@ def test_boto3_target_variant_parameter_is_honoured(target: LocalTarget, state_d
     assert response["InvokedProductionVariant"] == "v2"
 
 
-def test_unknown_endpoint_is_a_validation_error_400(target: LocalTarget, state_dir: Path) -> None:
+def test_unknown_endpoint_is_a_validation_error_400(target: LocalEndpoints, state_dir: Path) -> None:
     target.apply_variants(ENDPOINT, [V1], {"v1": 100.0})
     with pytest.raises(ClientError) as caught:
         runtime_client(state_dir).invoke_endpoint(EndpointName="no-such-endpoint", Body=b"{}")
@@ -185,7 +185,7 @@ def test_unknown_endpoint_is_a_validation_error_400(target: LocalTarget, state_d
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
-def test_unknown_target_variant_is_a_validation_error_400(target: LocalTarget, state_dir: Path) -> None:
+def test_unknown_target_variant_is_a_validation_error_400(target: LocalEndpoints, state_dir: Path) -> None:
     target.apply_variants(ENDPOINT, [V1], {"v1": 100.0})
     with pytest.raises(ClientError) as caught:
         runtime_client(state_dir).invoke_endpoint(EndpointName=ENDPOINT, Body=b"{}", TargetVariant="v9")
@@ -196,7 +196,7 @@ def test_unknown_target_variant_is_a_validation_error_400(target: LocalTarget, s
 
 
 def test_a_model_4xx_is_a_model_error_424_with_the_original_status(
-    target: LocalTarget, state_dir: Path
+    target: LocalEndpoints, state_dir: Path
 ) -> None:
     target.apply_variants(ENDPOINT, [VariantSpec(1, "fake:client-error")], {"v1": 100.0})
     client = runtime_client(state_dir)
@@ -216,7 +216,7 @@ def test_a_model_4xx_is_a_model_error_424_with_the_original_status(
 # ---------------------------------------------------------------- metrics
 
 
-def test_per_variant_metrics_count_what_was_sent(target: LocalTarget, state_dir: Path) -> None:
+def test_per_variant_metrics_count_what_was_sent(target: LocalEndpoints, state_dir: Path) -> None:
     two_variants(target, "fake:errors=0.25", 50.0, 50.0)
     conn = http.client.HTTPConnection("127.0.0.1", router_port(state_dir), timeout=10)
     start = time.time()
@@ -236,7 +236,7 @@ def test_per_variant_metrics_count_what_was_sent(target: LocalTarget, state_dir:
     assert set(v2["latency_ms"]) == {"average", "p50", "p90", "p99", "max"}
 
 
-def test_metrics_record_4xx_separately_from_5xx(target: LocalTarget, state_dir: Path) -> None:
+def test_metrics_record_4xx_separately_from_5xx(target: LocalEndpoints, state_dir: Path) -> None:
     two_variants(target, "fake:client-error", 0.0, 100.0)
     conn = http.client.HTTPConnection("127.0.0.1", router_port(state_dir), timeout=10)
     start = time.time()
@@ -247,7 +247,7 @@ def test_metrics_record_4xx_separately_from_5xx(target: LocalTarget, state_dir: 
 
 
 def test_latency_distribution_reflects_the_variants_service_time(
-    target: LocalTarget, state_dir: Path
+    target: LocalEndpoints, state_dir: Path
 ) -> None:
     two_variants(target, "fake:delay=50", 50.0, 50.0)
     conn = http.client.HTTPConnection("127.0.0.1", router_port(state_dir), timeout=10)
@@ -260,7 +260,7 @@ def test_latency_distribution_reflects_the_variants_service_time(
     assert latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
 
 
-def test_metrics_window_is_half_open_on_request_time(target: LocalTarget, state_dir: Path) -> None:
+def test_metrics_window_is_half_open_on_request_time(target: LocalEndpoints, state_dir: Path) -> None:
     target.apply_variants(ENDPOINT, [V1], {"v1": 100.0})
     conn = http.client.HTTPConnection("127.0.0.1", router_port(state_dir), timeout=10)
     t0 = time.time()
@@ -280,7 +280,7 @@ def test_metrics_window_is_half_open_on_request_time(target: LocalTarget, state_
     }
 
 
-def test_target_read_metrics_returns_the_statistic_asked_for(target: LocalTarget, state_dir: Path) -> None:
+def test_target_read_metrics_returns_the_statistic_asked_for(target: LocalEndpoints, state_dir: Path) -> None:
     two_variants(target, "fake:errors=0.5", 0.0, 100.0)
     start = datetime.now(UTC)
     conn = http.client.HTTPConnection("127.0.0.1", router_port(state_dir), timeout=10)
@@ -299,7 +299,7 @@ def test_target_read_metrics_returns_the_statistic_asked_for(target: LocalTarget
 # ---------------------------------------------------------------- failures are errors, never hangs
 
 
-def test_a_crashed_variant_is_seen_as_5xx_model_errors(target: LocalTarget, state_dir: Path) -> None:
+def test_a_crashed_variant_is_seen_as_5xx_model_errors(target: LocalEndpoints, state_dir: Path) -> None:
     two_variants(target, "fake:ok", 50.0, 50.0)
     v2 = StateFile(state_dir).read().endpoints[ENDPOINT].variants["v2"]
     os.killpg(v2.process.pid, signal.SIGKILL)
@@ -317,7 +317,7 @@ def test_a_crashed_variant_is_seen_as_5xx_model_errors(target: LocalTarget, stat
 
 
 def test_a_stalling_variant_times_out_as_a_5xx_instead_of_hanging(
-    target: LocalTarget, state_dir: Path
+    target: LocalEndpoints, state_dir: Path
 ) -> None:
     two_variants(target, "fake:stall", 100.0, 0.0)  # the router's upstream timeout is 1 s here
     client = runtime_client(state_dir)  # its own read timeout is 10 s: the router must answer first
@@ -331,7 +331,7 @@ def test_a_stalling_variant_times_out_as_a_5xx_instead_of_hanging(
     assert window["latency_ms"]["max"] >= 1000.0
 
 
-def test_router_answers_ping(target: LocalTarget, state_dir: Path) -> None:
+def test_router_answers_ping(target: LocalEndpoints, state_dir: Path) -> None:
     target.apply_variants(ENDPOINT, [V1], {"v1": 100.0})
     conn = http.client.HTTPConnection("127.0.0.1", router_port(state_dir), timeout=10)
     conn.request("GET", "/ping")

@@ -1,4 +1,4 @@
-"""LocalTarget implements the rollout controller's Target contract with real processes on loopback."""
+"""LocalEndpoints implements the rollout controller's Target contract with real processes on loopback."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from cd.errors import TargetError
 from cd.rollout.local import processes
-from cd.rollout.local.state import ManagedProcess, StateFile
-from cd.rollout.local.target import LocalTarget, config_name
+from cd.rollout.local.statefile import ManagedProcess, StateFile
+from cd.rollout.local.target import LocalEndpoints, config_name
 from cd.rollout.target import ObservedVariant, Target, VariantSpec
 
 from .conftest import VARIANT_SERVER
@@ -24,15 +24,15 @@ def pid_of(state_dir: Path, variant: str) -> int:
     return StateFile(state_dir).read().endpoints[EP].variants[variant].process.pid
 
 
-def test_local_target_satisfies_the_target_protocol(target: LocalTarget) -> None:
+def test_local_target_satisfies_the_target_protocol(target: LocalEndpoints) -> None:
     assert isinstance(target, Target)
 
 
-def test_an_endpoint_that_was_never_created_is_not_observed(target: LocalTarget) -> None:
+def test_an_endpoint_that_was_never_created_is_not_observed(target: LocalEndpoints) -> None:
     assert target.observe(EP) is None
 
 
-def test_first_deploy_is_in_service_with_the_returned_config_and_weights(target: LocalTarget) -> None:
+def test_first_deploy_is_in_service_with_the_returned_config_and_weights(target: LocalEndpoints) -> None:
     name = target.apply_variants(EP, [V1], {"v1": 100.0})
     observed = target.observe(EP)
     assert observed is not None
@@ -42,7 +42,7 @@ def test_first_deploy_is_in_service_with_the_returned_config_and_weights(target:
 
 
 def test_applying_the_same_variant_set_again_returns_the_same_config_and_keeps_processes(
-    target: LocalTarget, state_dir: Path
+    target: LocalEndpoints, state_dir: Path
 ) -> None:
     first = target.apply_variants(EP, [V1, V2], {"v1": 100.0, "v2": 0.0})
     pids = (pid_of(state_dir, "v1"), pid_of(state_dir, "v2"))
@@ -57,7 +57,7 @@ def test_config_name_changes_with_the_variant_set_or_initial_weights() -> None:
     assert config_name([V2, V1], {"v1": 1.0, "v2": 0.0}) == config_name([V1, V2], {"v2": 0.0, "v1": 1.0})
 
 
-def test_adding_a_candidate_keeps_the_stable_process_serving(target: LocalTarget, state_dir: Path) -> None:
+def test_adding_a_candidate_keeps_the_stable_process_serving(target: LocalEndpoints, state_dir: Path) -> None:
     target.apply_variants(EP, [V1], {"v1": 100.0})
     stable_pid = pid_of(state_dir, "v1")
     target.apply_variants(EP, [V1, V2], {"v1": 100.0, "v2": 0.0})
@@ -67,7 +67,7 @@ def test_adding_a_candidate_keeps_the_stable_process_serving(target: LocalTarget
     assert [(v.name, v.current_weight) for v in observed.variants] == [("v1", 100.0), ("v2", 0.0)]
 
 
-def test_set_weights_changes_only_the_named_variants_and_reads_back(target: LocalTarget) -> None:
+def test_set_weights_changes_only_the_named_variants_and_reads_back(target: LocalEndpoints) -> None:
     name = target.apply_variants(EP, [V1, V2], {"v1": 100.0, "v2": 0.0})
     target.set_weights(EP, {"v1": 75.0, "v2": 25.0})
     target.set_weights(EP, {"v2": 50.0})
@@ -80,7 +80,7 @@ def test_set_weights_changes_only_the_named_variants_and_reads_back(target: Loca
     }
 
 
-def test_set_weights_of_an_unknown_variant_or_negative_weight_is_refused(target: LocalTarget) -> None:
+def test_set_weights_of_an_unknown_variant_or_negative_weight_is_refused(target: LocalEndpoints) -> None:
     target.apply_variants(EP, [V1], {"v1": 100.0})
     with pytest.raises(TargetError, match=f"local endpoint '{EP}' has no variant v7"):
         target.set_weights(EP, {"v7": 10.0})
@@ -90,7 +90,7 @@ def test_set_weights_of_an_unknown_variant_or_negative_weight_is_refused(target:
         target.set_weights("other", {"v1": 1.0})
 
 
-def test_removing_a_variant_stops_its_process(target: LocalTarget, state_dir: Path) -> None:
+def test_removing_a_variant_stops_its_process(target: LocalEndpoints, state_dir: Path) -> None:
     target.apply_variants(EP, [V1, V2], {"v1": 0.0, "v2": 100.0})
     old = StateFile(state_dir).read().endpoints[EP].variants["v1"].process
     target.apply_variants(EP, [V2], {"v2": 100.0})
@@ -100,7 +100,7 @@ def test_removing_a_variant_stops_its_process(target: LocalTarget, state_dir: Pa
     assert str(old.pid) not in state.processes
 
 
-def test_applying_again_restarts_a_crashed_variant(target: LocalTarget, state_dir: Path) -> None:
+def test_applying_again_restarts_a_crashed_variant(target: LocalEndpoints, state_dir: Path) -> None:
     target.apply_variants(EP, [V1], {"v1": 100.0})
     crashed = StateFile(state_dir).read().endpoints[EP].variants["v1"].process
     processes.stop(crashed)
@@ -115,9 +115,9 @@ def test_a_variant_that_cannot_start_is_an_error_and_changes_nothing(tmp_path: P
     def broken(image: str, port: int) -> list[str]:
         return [sys.executable, "-c", "import sys; print('model file missing'); sys.exit(3)"]
 
-    good = LocalTarget(state_dir, serve_command=_fake, ready_timeout=20.0)
+    good = LocalEndpoints(state_dir, serve_command=_fake, ready_timeout=20.0)
     name = good.apply_variants(EP, [V1], {"v1": 100.0})
-    bad = LocalTarget(state_dir, serve_command=broken, ready_timeout=20.0)
+    bad = LocalEndpoints(state_dir, serve_command=broken, ready_timeout=20.0)
     with pytest.raises(TargetError) as caught:
         bad.apply_variants(EP, [V1, V2], {"v1": 100.0, "v2": 0.0})
     message = str(caught.value)
@@ -140,7 +140,7 @@ def _fake(image: str, port: int) -> list[str]:
     return fake_serve_command(image, port)
 
 
-def test_write_record_merges_keys_and_observe_returns_them(target: LocalTarget) -> None:
+def test_write_record_merges_keys_and_observe_returns_them(target: LocalEndpoints) -> None:
     target.apply_variants(EP, [V1], {"v1": 100.0})
     target.write_record(EP, {"modelcd:desired": "2", "modelcd:step": "0"})
     target.write_record(EP, {"modelcd:step": "3"})
@@ -148,7 +148,7 @@ def test_write_record_merges_keys_and_observe_returns_them(target: LocalTarget) 
     assert observed is not None and observed.record == {"modelcd:desired": "2", "modelcd:step": "3"}
 
 
-def test_write_record_refuses_what_sagemaker_tags_could_not_hold(target: LocalTarget) -> None:
+def test_write_record_refuses_what_sagemaker_tags_could_not_hold(target: LocalEndpoints) -> None:
     target.apply_variants(EP, [V1], {"v1": 100.0})
     with pytest.raises(TargetError, match="record value for 'k' is not a valid tag value"):
         target.write_record(EP, {"k": "x" * 257})
@@ -158,7 +158,7 @@ def test_write_record_refuses_what_sagemaker_tags_could_not_hold(target: LocalTa
         target.write_record("other", {"k": "v"})
 
 
-def test_the_local_target_has_no_alarms(target: LocalTarget) -> None:
+def test_the_local_target_has_no_alarms(target: LocalEndpoints) -> None:
     assert target.alarms_in_alarm([]) == ()
     with pytest.raises(
         TargetError, match="the local target has no CloudWatch alarms, but the environment names p99"
@@ -167,7 +167,7 @@ def test_the_local_target_has_no_alarms(target: LocalTarget) -> None:
 
 
 def test_cleanup_stops_leftovers_of_an_interrupted_run_but_never_a_live_variant(
-    target: LocalTarget, state_dir: Path
+    target: LocalEndpoints, state_dir: Path
 ) -> None:
     target.apply_variants(EP, [V1], {"v1": 100.0})
     # what an apply_variants killed after starting a process, before routing to it, leaves behind
@@ -182,7 +182,7 @@ def test_cleanup_stops_leftovers_of_an_interrupted_run_but_never_a_live_variant(
     assert target.cleanup(EP, keep=[V1]) == ()
 
 
-def test_observe_restarts_a_router_that_died(target: LocalTarget, state_dir: Path) -> None:
+def test_observe_restarts_a_router_that_died(target: LocalEndpoints, state_dir: Path) -> None:
     target.apply_variants(EP, [V1, V2], {"v1": 90.0, "v2": 10.0})
     old_router = StateFile(state_dir).read().router
     assert old_router is not None

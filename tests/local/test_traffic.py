@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from cd.errors import UsageError
-from cd.rollout.local.state import StateFile
-from cd.rollout.local.target import LocalTarget
+from cd.rollout.local.statefile import StateFile
+from cd.rollout.local.target import LocalEndpoints
 from cd.rollout.local.traffic import BackgroundTraffic, replay, rows_from
 from cd.rollout.target import VariantSpec
 
@@ -36,7 +36,7 @@ def test_rows_from_a_dataframe_or_csv_keep_the_named_columns(tmp_path: Path) -> 
 
 
 def test_replay_sends_the_bounded_count_cycling_rows_and_tallies_by_variant(
-    target: LocalTarget, state_dir: Path
+    target: LocalEndpoints, state_dir: Path
 ) -> None:
     target.apply_variants(
         EP, [VariantSpec(1, "fake:ok"), VariantSpec(2, "fake:errors=0.5")], {"v1": 50.0, "v2": 50.0}
@@ -60,7 +60,7 @@ def test_replay_sends_the_bounded_count_cycling_rows_and_tallies_by_variant(
         )
 
 
-def test_replay_sends_rows_as_a_json_array_of_records(target: LocalTarget, state_dir: Path) -> None:
+def test_replay_sends_rows_as_a_json_array_of_records(target: LocalEndpoints, state_dir: Path) -> None:
     target.apply_variants(EP, [VariantSpec(1, "fake:ok")], {"v1": 100.0})
     import boto3
 
@@ -82,7 +82,7 @@ def test_replay_sends_rows_as_a_json_array_of_records(target: LocalTarget, state
     assert json.loads(echoed) == [{"tenure": 1, "plan": "basic"}, {"tenure": 2, "plan": "pro"}]
 
 
-def test_replay_stops_at_its_time_budget(target: LocalTarget, state_dir: Path) -> None:
+def test_replay_stops_at_its_time_budget(target: LocalEndpoints, state_dir: Path) -> None:
     target.apply_variants(EP, [VariantSpec(1, "fake:ok")], {"v1": 100.0})
     report = replay(
         router_url(state_dir), EP, [{"x": 1}], max_requests=10**9, max_seconds=0.5, rate_per_second=20
@@ -90,7 +90,7 @@ def test_replay_stops_at_its_time_budget(target: LocalTarget, state_dir: Path) -
     assert 0 < report.sent < 10**9
 
 
-def test_background_traffic_runs_until_stopped(target: LocalTarget, state_dir: Path) -> None:
+def test_background_traffic_runs_until_stopped(target: LocalEndpoints, state_dir: Path) -> None:
     target.apply_variants(EP, [VariantSpec(1, "fake:ok")], {"v1": 100.0})
     traffic = BackgroundTraffic(
         router_url(state_dir), EP, [{"x": 1}], max_requests=10**6, max_seconds=60

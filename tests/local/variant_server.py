@@ -1,7 +1,7 @@
 """A tiny real model server standing in for a Bento in router tests (a real process, not a mock).
 
 Speaks the SageMaker container contract: `GET /ping` -> 200, `POST /invocations` -> JSON
-`{"variant": NAME, "echo": <request body>}`. Behaviour is set on the command line:
+`{"variant": NAME, "echo": <request body>}`. EndpointBehaviour is set on the command line:
 
   --error-rate R     answer 500 to a deterministic fraction R of invocations (every 1/R-th)
   --client-error     answer every invocation with 400

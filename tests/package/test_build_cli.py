@@ -17,7 +17,7 @@ NO_REGISTRY = {"MLFLOW_TRACKING_URI": "sqlite:////nonexistent/never-opened.db"}
 def test_an_unknown_model_is_a_usage_error(template_repo: GitRepo) -> None:
     done = run_modelcd("build", "--model", "fraud", "--version", "1", cwd=template_repo.path, env=NO_REGISTRY)
     assert done.returncode == 2
-    assert done.stderr.strip() == "error: --model fraud: no models/fraud/model.yaml (have: churn)"
+    assert done.stderr.strip() == "error: no model 'fraud' (models/fraud/model.yaml); known: churn"
 
 
 def test_push_without_containerize_is_refused(template_repo: GitRepo) -> None:
@@ -33,7 +33,7 @@ def test_an_unknown_environment_is_a_usage_error(template_repo: GitRepo) -> None
         "build", "--model", "churn", "--version", "1", "--env", "qa", cwd=template_repo.path, env=NO_REGISTRY
     )
     assert done.returncode == 2
-    assert done.stderr.strip() == "error: --env qa: no environments/qa.yaml (have: production, staging)"
+    assert done.stderr.strip() == "error: no environment 'qa' (environments/qa.yaml); known: production, staging"
 
 
 @pytest.mark.skipif(

@@ -17,7 +17,7 @@ from cd.rollout.controller import Controller, RolloutReport, Settings
 from cd.rollout.decide import Desired
 from cd.rollout.sagemaker import SageMakerEndpoints
 from cd.rollout.target import VariantSpec
-from tests.rollout.moto_sagemaker_ext import Behaviour, install
+from tests.rollout.moto_sagemaker_ext import EndpointBehaviour, install
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -86,8 +86,8 @@ class FakeClock:
 
 
 @dataclass(frozen=True)
-class Behavior:
-    """How a version serves: share of requests answered 5xx, and model latency."""
+class VersionProfile:
+    """How a version serves in the simulated traffic: share of requests answered 5xx, and model latency."""
 
     error_rate: float = 0.002
     latency_ms: float = 50.0
@@ -99,7 +99,7 @@ class Traffic:
 
     cw: object
     rate: float = 10.0
-    behaviours: dict[str, Behavior] = field(default_factory=dict)
+    behaviours: dict[str, VersionProfile] = field(default_factory=dict)
 
     def __call__(self, t0: float, t1: float) -> None:
         from datetime import UTC, datetime
@@ -113,7 +113,7 @@ class Traffic:
         stamp = datetime.fromtimestamp(t1 - 0.001, UTC)
         for v in variants:
             n = self.rate * (t1 - t0) * float(v["CurrentWeight"]) / total
-            b = self.behaviours.get(v["VariantName"], Behavior())
+            b = self.behaviours.get(v["VariantName"], VersionProfile())
             dims = [
                 {"Name": "EndpointName", "Value": ENDPOINT},
                 {"Name": "VariantName", "Value": v["VariantName"]},
@@ -140,7 +140,7 @@ class World:
     target: SageMakerEndpoints
     clock: FakeClock
     traffic: Traffic
-    behaviour: Behaviour
+    behaviour: EndpointBehaviour
     aliases: list[int] = field(default_factory=list)
 
     def deploy(
@@ -173,7 +173,7 @@ class World:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Behaviour]:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[EndpointBehaviour]:
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -188,7 +188,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Behaviour]:
         yield behaviour
 
 
-def make_world(behaviour: Behaviour) -> World:
+def make_world(behaviour: EndpointBehaviour) -> World:
     """A fresh world inside the active moto mock (clients, clock, traffic)."""
     target = SageMakerEndpoints.create(REGION, ROLE, session=boto3.session.Session())
     cw = boto3.client("cloudwatch", region_name=REGION)
@@ -199,7 +199,7 @@ def make_world(behaviour: Behaviour) -> World:
 
 
 @pytest.fixture
-def world(aws: Behaviour) -> World:
+def world(aws: EndpointBehaviour) -> World:
     return make_world(aws)
 
 

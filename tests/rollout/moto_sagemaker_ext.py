@@ -14,7 +14,7 @@ SageMaker (API reference, UpdateEndpoint / UpdateEndpointWeightsAndCapacities / 
   can also end `Failed`.
 - AddTags overwrites the value of a key that exists (moto appends a duplicate key).
 
-`install(monkeypatch)` patches moto for one test; `BEHAVIOUR` controls how many DescribeEndpoint calls
+`install(monkeypatch)` patches moto for one test; `ENDPOINT_BEHAVIOUR` controls how many DescribeEndpoint calls
 see the transitional status and how the next update ends.
 """
 
@@ -33,7 +33,7 @@ UpdateOutcome = Literal["ok", "rollback", "failed", "rollback_failed"]
 
 
 @dataclass
-class Behaviour:
+class EndpointBehaviour:
     transitional_describes: int = 1  # DescribeEndpoint calls that still see Creating/Updating
     next_update_outcomes: list[UpdateOutcome] = field(default_factory=list)  # consumed one per update
 
@@ -41,7 +41,7 @@ class Behaviour:
         return self.next_update_outcomes.pop(0) if self.next_update_outcomes else "ok"
 
 
-BEHAVIOUR = Behaviour()
+ENDPOINT_BEHAVIOUR = EndpointBehaviour()
 
 
 @dataclass
@@ -123,10 +123,10 @@ def _start(endpoint: FakeEndpoint, pending: _Pending, status: str) -> None:
         _settle(endpoint)
 
 
-def install(monkeypatch: pytest.MonkeyPatch) -> Behaviour:
+def install(monkeypatch: pytest.MonkeyPatch) -> EndpointBehaviour:
     """Patch moto's SageMaker for the current test; returns the (reset) behaviour controls."""
-    BEHAVIOUR.transitional_describes = 1
-    BEHAVIOUR.next_update_outcomes = []
+    ENDPOINT_BEHAVIOUR.transitional_describes = 1
+    ENDPOINT_BEHAVIOUR.next_update_outcomes = []
     original_create = SageMakerModelBackend.create_endpoint
 
     def create_endpoint(
@@ -135,7 +135,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Behaviour:
         endpoint = original_create(self, endpoint_name, endpoint_config_name, tags)
         config = self.describe_endpoint_config(endpoint_config_name)
         endpoint.production_variants = _variants_from_config(config["ProductionVariants"])
-        _start(endpoint, _Pending(BEHAVIOUR.transitional_describes, "ok"), "Creating")
+        _start(endpoint, _Pending(ENDPOINT_BEHAVIOUR.transitional_describes, "ok"), "Creating")
         return endpoint
 
     def describe_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> dict[str, Any]:
@@ -148,8 +148,8 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Behaviour:
         config = self.describe_endpoint_config(endpoint_config_name)
         _refuse_if_in_progress(endpoint)
         pending = _Pending(
-            BEHAVIOUR.transitional_describes,
-            BEHAVIOUR.take_outcome(),
+            ENDPOINT_BEHAVIOUR.transitional_describes,
+            ENDPOINT_BEHAVIOUR.take_outcome(),
             config_name=endpoint_config_name,
             variants=_variants_from_config(config["ProductionVariants"]),
         )
@@ -169,7 +169,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Behaviour:
                     f'configuration "{endpoint.endpoint_config_name}".'
                 )
         pending = _Pending(
-            BEHAVIOUR.transitional_describes, BEHAVIOUR.take_outcome(), weights=desired_weights_and_capacities
+            ENDPOINT_BEHAVIOUR.transitional_describes, ENDPOINT_BEHAVIOUR.take_outcome(), weights=desired_weights_and_capacities
         )
         _start(endpoint, pending, "Updating")
         return endpoint.arn
@@ -195,4 +195,4 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Behaviour:
     monkeypatch.setattr(SageMakerModelBackend, "update_endpoint_weights_and_capacities", update_weights)
     monkeypatch.setattr(SageMakerModelBackend, "add_tags", add_tags)
     monkeypatch.setattr(SageMakerResponse, "update_endpoint", update_endpoint_response, raising=False)
-    return BEHAVIOUR
+    return ENDPOINT_BEHAVIOUR

@@ -11,14 +11,14 @@ from moto.server import ThreadedMotoServer
 
 from tests.helpers import GitRepo, run_modelcd
 from tests.rollout.conftest import ACCOUNT, REGION, image
-from tests.rollout.moto_sagemaker_ext import Behaviour, install
+from tests.rollout.moto_sagemaker_ext import EndpointBehaviour, install
 
 ENDPOINT = "modelcd-staging-churn"
 
 
 @pytest.fixture
 def moto_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    behaviour: Behaviour = install(monkeypatch)
+    behaviour: EndpointBehaviour = install(monkeypatch)
     behaviour.transitional_describes = 0  # the CLI runs on the real clock: no polling waits
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

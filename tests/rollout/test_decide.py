@@ -28,7 +28,7 @@ from cd.rollout.decide import (
     Wait,
     decide,
 )
-from cd.rollout.state import RolloutState, encode
+from cd.rollout.record import RolloutState, encode
 from cd.rollout.target import ObservedEndpoint, ObservedVariant, VariantMetrics
 from tests.rollout.conftest import POLICY, STEPS, spec
 

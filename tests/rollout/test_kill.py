@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tests.rollout.conftest import Behavior, Faults, Killed, World, make_world
-from tests.rollout.moto_sagemaker_ext import Behaviour
+from tests.rollout.conftest import Faults, Killed, VersionProfile, World, make_world
+from tests.rollout.moto_sagemaker_ext import EndpointBehaviour
 
 
-def _killed_after_each_action(aws: Behaviour, bad: bool) -> int:
+def _killed_after_each_action(aws: EndpointBehaviour, bad: bool) -> int:
     """Stop the process right after the k-th accepted mutating call and run the job again, for every k.
 
     Checks after every accepted call that the stable variant is on the endpoint (unless every step has
@@ -26,7 +26,7 @@ def _killed_after_each_action(aws: Behaviour, bad: bool) -> int:
         faults = Faults(w.clock)
         faults.attach(w.target.sm, w.target.cw)
         if bad:
-            w.traffic.behaviours["v2"] = Behavior(error_rate=0.05)
+            w.traffic.behaviours["v2"] = VersionProfile(error_rate=0.05)
         stable_lost: list[str] = []
 
         def watch(op: str, w: World = w, lost: list[str] = stable_lost) -> None:
@@ -55,9 +55,9 @@ def _killed_after_each_action(aws: Behaviour, bad: bool) -> int:
     return k
 
 
-def test_killed_after_any_action_a_good_rollout_resumes_to_success(aws: Behaviour) -> None:
+def test_killed_after_any_action_a_good_rollout_resumes_to_success(aws: EndpointBehaviour) -> None:
     assert _killed_after_each_action(aws, bad=False) > 10
 
 
-def test_killed_after_any_action_a_bad_rollout_still_rolls_back(aws: Behaviour) -> None:
+def test_killed_after_any_action_a_bad_rollout_still_rolls_back(aws: EndpointBehaviour) -> None:
     assert _killed_after_each_action(aws, bad=True) > 8

@@ -8,7 +8,8 @@ import pytest
 
 from cd.config.model import Analysis
 from cd.rollout.operate import abort, endpoint_status, resume
-from tests.rollout.conftest import ENDPOINT, POLICY, STEPS, Behavior, Faults, Killed, World
+from cd.rollout.record import tag_text
+from tests.rollout.conftest import ENDPOINT, POLICY, STEPS, Faults, Killed, VersionProfile, World
 
 
 def test_first_deploy_creates_the_endpoint_with_the_version_alone(world: World) -> None:
@@ -39,13 +40,13 @@ def test_good_canary_goes_through_every_step_and_finalizes(live_v1: World) -> No
 
 def test_bad_canary_rolls_back_with_the_numbers_in_the_record(live_v1: World, faults: Faults) -> None:
     w = live_v1
-    w.traffic.behaviours["v2"] = Behavior(error_rate=0.05)
+    w.traffic.behaviours["v2"] = VersionProfile(error_rate=0.05)
     report = w.deploy(2)
     assert report.outcome == "rolled_back"
     assert w.live() == {"v1": 100.0}
     assert w.tags()["modelcd:phase"] == "rolled_back"
-    assert w.tags()["modelcd:reason"].startswith(
-        "step 2/9 bake background analysis: error_rate: 3/60 = 5.00 pct"
+    assert tag_text(w.tags()["modelcd:reason"]).startswith(
+        "step 2/9 (bake, background analysis): error_rate: 3/60 = 5.00% (99% lower bound 1.43%)"
     )
     analyses = [d for d in report.decisions if d.action == "Analysis"]
     assert analyses[-1].analysis is not None and analyses[-1].analysis["phase"] == "Failed"
@@ -56,7 +57,7 @@ def test_bad_canary_rolls_back_with_the_numbers_in_the_record(live_v1: World, fa
 
 def test_rollback_restores_stable_before_removing_the_candidate(live_v1: World, faults: Faults) -> None:
     w = live_v1
-    w.traffic.behaviours["v2"] = Behavior(error_rate=0.05)
+    w.traffic.behaviours["v2"] = VersionProfile(error_rate=0.05)
     seen: list[dict[str, float]] = []
     faults.watchers.append(lambda op: seen.append(w.live()) if op == "UpdateEndpoint" else None)
     w.deploy(2)
@@ -72,12 +73,12 @@ def test_rollback_restores_stable_before_removing_the_candidate(live_v1: World, 
 
 def test_slow_canary_rolls_back_on_latency(live_v1: World) -> None:
     w = live_v1
-    w.traffic.behaviours["v2"] = Behavior(latency_ms=150.0)
+    w.traffic.behaviours["v2"] = VersionProfile(latency_ms=150.0)
     report = w.deploy(2)
     assert report.outcome == "rolled_back"
     failed = [d for d in report.decisions if d.action == "Analysis"][-1]
     assert "latency_ratio: Average 150.0 ms / 50.0 ms = 3.00x, limit 1.50x" in failed.message
-    assert "latency_ratio: Average 150.0 ms / 50.0 ms = 3.00x limit 1.50x" in report.message
+    assert "latency_ratio: Average 150.0 ms / 50.0 ms = 3.00x, limit 1.50x" in report.message
     assert w.live() == {"v1": 100.0}
 
 
@@ -89,8 +90,8 @@ def test_too_quiet_canary_is_held_then_rolled_back_never_passed(live_v1: World) 
     held = [d for d in report.decisions if d.action == "Analysis"]
     assert [d.analysis["phase"] for d in held if d.analysis] == ["Inconclusive"] * 4
     assert (
-        w.tags()["modelcd:reason"]
-        == "step 3/9: analysis Inconclusive 4/3: requests: 4.8 candidate requests 200 needed"
+        tag_text(w.tags()["modelcd:reason"])
+        == "step 3/9: analysis Inconclusive (4/3): requests: 4.8 candidate requests, 200 needed"
     )
     assert w.live() == {"v1": 100.0}
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cd.errors import TargetError
-from cd.rollout.local.state import ProcessRef
+from cd.rollout.local.statefile import ProcessRef
 
 LOOPBACK = "127.0.0.1"
 

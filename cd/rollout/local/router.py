@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from cd.rollout.local.state import LocalState, StateFile
+from cd.rollout.local.statefile import LocalState, StateFile
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time inference payload limit
 DEFAULT_UPSTREAM_TIMEOUT = 60.0  # SageMaker gives a container 60 s to answer

@@ -15,7 +15,7 @@ from typing import Any
 
 from cd.errors import TargetError
 from cd.rollout.local import processes
-from cd.rollout.local.state import LocalState, ManagedProcess, ProcessRef, RouterState, StateFile
+from cd.rollout.local.statefile import LocalState, ManagedProcess, ProcessRef, RouterState, StateFile
 from cd.rollout.target import TargetTransientError
 
 ROUTER_READY_TIMEOUT = 30.0
@@ -239,7 +239,7 @@ def state_dirs_of_repo(root: Path) -> tuple[Path, ...]:
     still works in a broken checkout) or names no local environment.
     """
     from cd.config import load_repo
-    from cd.config.model import LocalTarget as LocalTargetConfig
+    from cd.config.model import LocalTargetConfig
     from cd.errors import ModelcdError
 
     try:

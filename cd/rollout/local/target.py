@@ -1,4 +1,4 @@
-"""`LocalTarget`: the rollout controller's target on this machine.
+"""`LocalEndpoints`: the rollout controller's target on this machine.
 
 Each variant is a real server process (by default `bentoml serve` of the variant's Bento) on a free
 loopback port; a weighted router in front of them speaks SageMaker runtime's InvokeEndpoint protocol and
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cd.errors import TargetError
 from cd.rollout.local import processes
 from cd.rollout.local.runtime import RouterClient, ensure_router, router_is_up
-from cd.rollout.local.state import EndpointState, LocalState, ManagedProcess, StateFile, VariantState
+from cd.rollout.local.statefile import EndpointState, LocalState, ManagedProcess, StateFile, VariantState
 from cd.rollout.target import (
     LatencyStatistic,
     ObservedEndpoint,
@@ -49,7 +49,7 @@ class ServeSpec(Protocol):
 
 
 if TYPE_CHECKING:
-    from cd.config.model import LocalTarget as LocalTargetConfig
+    from cd.config.model import LocalTargetConfig
 
 # (image, port) -> how to start a process that serves `image` on 127.0.0.1:port (GET /ping,
 # POST /invocations): a ServeSpec, or just an argv.
@@ -82,7 +82,7 @@ def config_name(variants: Sequence[VariantSpec], weights: Mapping[str, float]) -
     return "local-" + hashlib.sha256(json.dumps(content).encode()).hexdigest()[:16]
 
 
-class LocalTarget:
+class LocalEndpoints:
     """Implements `cd.rollout.target.Target` with processes on loopback. See the module docstring."""
 
     def __init__(
@@ -103,7 +103,7 @@ class LocalTarget:
         self.env = dict(env or {})
 
     @classmethod
-    def from_config(cls, target: LocalTargetConfig, repo_root: Path, **options: Any) -> LocalTarget:
+    def from_config(cls, target: LocalTargetConfig, repo_root: Path, **options: Any) -> LocalEndpoints:
         """The target an environment's `target: {kind: local, ...}` names, for the repository at `repo_root`.
 
         Bentos are served from the repository's BentoML home (`<repo>/.modelcd/bentoml`), where

@@ -11,14 +11,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cd.errors import TargetError
+from cd.files import write_atomic
 
 STATE_FILE = "state.json"
 LOCK_FILE = "state.lock"
@@ -265,16 +264,4 @@ class StateFile:
 
     def write_unlocked(self, state: LocalState) -> None:
         """Write `state` atomically. Callers hold `locked()`."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(state_to_json(state), indent=2, sort_keys=True) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_atomic(self.path, json.dumps(state_to_json(state), indent=2, sort_keys=True) + "\n")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cd.errors import TargetError
-from cd.rollout.local.state import (
+from cd.rollout.local.statefile import (
     EndpointState,
     LocalState,
     ManagedProcess,
@@ -103,7 +103,7 @@ INCREMENT = """
 import sys
 from dataclasses import replace
 from pathlib import Path
-from cd.rollout.local.state import EndpointState, StateFile
+from cd.rollout.local.statefile import EndpointState, StateFile
 state_file = StateFile(Path(sys.argv[1]))
 def bump(state):
     ep = state.endpoint("ep") or EndpointState(name="ep", tags={"n": "0"})

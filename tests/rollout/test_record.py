@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cd.errors import RolloutError
-from cd.rollout.state import PREFIX, RolloutState, decode, encode, tag_safe
+from cd.rollout.record import PREFIX, RolloutState, decode, encode, tag_safe, tag_text
 from tests.rollout.conftest import image
 
 STATE = RolloutState(
@@ -43,9 +45,18 @@ def test_every_tag_fits_sagemaker_limits() -> None:
         assert key.startswith(PREFIX) and len(key) <= 128 and len(value) <= 256
 
 
-def test_reasons_are_made_tag_safe() -> None:
-    assert tag_safe("error rate 5.0% > 1.0% (n=40)") == "error rate 5.0 pct gt 1.0 pct n=40"
+def test_reasons_survive_the_tag_round_trip_with_their_punctuation() -> None:
+    reason = "error rate 5.0% > 1.0% (n=40); p99 latency ≤ 2×"
+    encoded = tag_safe(reason)
+    assert re.fullmatch(r"[A-Za-z0-9 _.:/=+\-@]*", encoded)
+    assert tag_text(encoded) == reason
+
+
+def test_a_long_reason_is_cut_at_the_tag_limit_without_splitting_a_character() -> None:
     assert len(tag_safe("x" * 1000)) == 256
+    encoded = tag_safe("%" * 100)
+    assert len(encoded) <= 256
+    assert tag_text(encoded) == "%" * (len(encoded) // 3)
 
 
 def test_a_record_without_phase_is_no_record() -> None:

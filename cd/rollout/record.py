@@ -23,7 +23,6 @@ ACTIVE_PHASES: frozenset[str] = frozenset({"progressing", "paused", "rolling_bac
 PREFIX = "modelcd:"
 TAG_VALUE_MAX = 256
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9 _.:/=+\-@]*$")
-_NOT_TAG_CHAR = re.compile(r"[^A-Za-z0-9 _.:/=+\-@]")
 
 
 @dataclass(frozen=True)
@@ -71,12 +70,30 @@ class RolloutState:
         return replace(self, lease_owner="", lease_expires_at=0.0)
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9 _.:/+\-@]")
+_ESCAPED = re.compile(r"(?:=[0-9A-F]{2})+")
+
+
 def tag_safe(text: str) -> str:
-    """Free text (a reason) made fit for a tag value: disallowed characters replaced, truncated."""
-    text = text.replace("%", " pct").replace(">", " gt ").replace("<", " lt ")
-    text = re.sub(r"[(),;]", "", text)
-    text = re.sub(r"\s+", " ", _NOT_TAG_CHAR.sub(" ", text)).strip()
-    return text[:TAG_VALUE_MAX]
+    """Free text (a reason) made fit for a tag value, reversibly: each character a tag cannot hold
+    (`%`, `>`, `(`, non-ASCII, ...) and `=` itself become `=XX` per UTF-8 byte; cut at the tag limit
+    without splitting a character. `tag_text` gives the text back."""
+    out: list[str] = []
+    size = 0
+    for ch in text:
+        piece = ch if _PLAIN.fullmatch(ch) else "".join(f"={b:02X}" for b in ch.encode("utf-8"))
+        if size + len(piece) > TAG_VALUE_MAX:
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
+
+
+def tag_text(value: str) -> str:
+    """The text `tag_safe` encoded."""
+    return _ESCAPED.sub(
+        lambda m: bytes.fromhex(m.group(0).replace("=", "")).decode("utf-8", errors="replace"), value
+    )
 
 
 def _fmt_float(value: float) -> str:
@@ -147,5 +164,5 @@ def decode(record: Mapping[str, str]) -> RolloutState | None:
         lease_owner=get("lease-owner"),
         lease_expires_at=num("lease-expires", float),
         inconclusive=int(num("inconclusive", int)),
-        reason=record.get(PREFIX + "reason", ""),
+        reason=tag_text(record.get(PREFIX + "reason", "")),
     )

@@ -1,0 +1,58 @@
+"""Files that are never half-written, and their content hashes.
+
+`write_atomic` and `copy_atomic` write to a temporary file beside the target, flush it to disk, then
+rename it into place: a reader sees the old bytes or the new ones, and a crash leaves no partial file
+(and no temporary file behind, when Python gets to unwind).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+
+
+@contextmanager
+def _replacing(target: Path) -> Iterator[BinaryIO]:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(target: Path, data: bytes | str) -> Path:
+    """Write `data` (str as UTF-8) to `target` atomically; creates the parent directories."""
+    with _replacing(target) as out:
+        out.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return target
+
+
+def copy_atomic(source: Path, target: Path) -> Path:
+    """Copy `source` to `target` atomically."""
+    with _replacing(target) as out, source.open("rb") as src:
+        shutil.copyfileobj(src, out, CHUNK)
+    return target
+
+
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
