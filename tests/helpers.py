@@ -14,10 +14,16 @@ TEMPLATE_DIRS = ("models", "environments", "gates")
 
 
 def run_modelcd(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    clean_aws: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m cd ARGS` as a real process with this checkout's package first on the path."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    """Run `python -m cd ARGS` as a real process with this checkout's package first on the path.
+    With `clean_aws`, no AWS_* variable of this process is passed on (only those in `env`)."""
+    drop = ("GITHUB_", "AWS_") if clean_aws else ("GITHUB_",)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     full_env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.update(env or {})
     return subprocess.run(

@@ -34,6 +34,28 @@ METRICS_BY_TASK: Mapping[str, frozenset[str]] = {
     "regression": frozenset({"example_count", "rmse", "mae", "r2", "mape"}),
 }
 
+# The values each metric can take: a threshold outside them can never be met (or is always met).
+UNIT_INTERVAL = (0.0, 1.0)
+METRIC_RANGES: Mapping[str, tuple[float | None, float | None]] = {
+    **{
+        m: UNIT_INTERVAL
+        for m in (
+            "accuracy",
+            "precision",
+            "recall",
+            "f1",
+            "roc_auc",
+            "pr_auc",
+            "brier",
+            "expected_calibration_error",
+            "macro_f1",
+            "weighted_f1",
+        )
+    },
+    **{m: (0.0, None) for m in ("example_count", "log_loss", "rmse", "mae", "mape")},
+    "r2": (None, 1.0),
+}
+
 
 def cross_file_problems(
     config: RepoConfig, docs: Mapping[str, Document], present: frozenset[str] = frozenset()
@@ -211,6 +233,8 @@ def _gate_against_model(
                         f"unknown slice {name!r} (declared: {', '.join(sorted(slice_names))})",
                     )
                 )
+    problems += _threshold_ranges(gate, doc)
+    problems += _slice_features(gate, spec.input_names, spec.path, doc)
     if gate.dataset.label in spec.input_names:
         problems.append(
             doc.problem(
@@ -218,4 +242,55 @@ def _gate_against_model(
                 f"label column {gate.dataset.label!r} is also a model input in {spec.path}",
             )
         )
+    return problems
+
+
+def _describe_range(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"between {low:g} and {high:g}"
+    return f"at least {low:g}" if low is not None else f"at most {high:g}"
+
+
+def _threshold_ranges(gate: Gate, doc: Document) -> list[Problem]:
+    """`value: {min, max}` inside the metric's range; an absolute change tolerance no wider than it."""
+    problems = []
+    for i, check in enumerate(gate.metrics):
+        low, high = METRIC_RANGES.get(check.metric, (None, None))
+        bounds = {"min": check.value.min, "max": check.value.max} if check.value else {}
+        for key, bound in bounds.items():
+            if bound is None:
+                continue
+            if (low is not None and bound < low) or (high is not None and bound > high):
+                problems.append(
+                    doc.problem(
+                        ("metrics", i, "value", key),
+                        f"{check.metric} is always {_describe_range(low, high)}: "
+                        f"{key} {bound:g} is outside its range",
+                    )
+                )
+        absolute = check.change.absolute if check.change else None
+        if absolute is not None and low is not None and high is not None and absolute > high - low:
+            problems.append(
+                doc.problem(
+                    ("metrics", i, "change", "absolute"),
+                    f"{check.metric} moves by at most {high - low:g}: a tolerance of {absolute:g} accepts anything",
+                )
+            )
+    return problems
+
+
+def _slice_features(gate: Gate, inputs: tuple[str, ...], model_path: str, doc: Document) -> list[Problem]:
+    """Every sliced feature is one of the model's inputs (the dataset carries them, the report names them)."""
+    problems = []
+    for i, spec in enumerate(gate.slices):
+        for j, feature in enumerate(spec.features):
+            if feature not in inputs:
+                key = ("slices", i, "feature") if len(spec.features) == 1 else ("slices", i, "cross", j)
+                problems.append(
+                    doc.problem(
+                        key,
+                        f"slice feature {feature!r} is not an input of the model ({model_path} has "
+                        f"{', '.join(inputs)})",
+                    )
+                )
     return problems

@@ -38,11 +38,16 @@ def _read_s3(uri: str) -> bytes:
         response = boto3.client("s3").get_object(Bucket=bucket, Key=key)
         body: bytes = response["Body"].read()
         return body
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        raise DatasetError(f"dataset {uri}: S3 GetObject failed ({code}): {exc}") from exc
-    except BotoCoreError as exc:
-        raise DatasetError(f"dataset {uri}: S3 GetObject failed: {exc}") from exc
+    except (ClientError, BotoCoreError) as exc:
+        from cd.aws import credentials_error
+
+        credentials = credentials_error(exc, f"dataset {uri}: S3 GetObject")
+        if credentials is not None:
+            raise credentials from exc
+        code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+        raise DatasetError(
+            f"dataset {uri}: S3 GetObject failed{f' ({code})' if code else ''}: {exc}"
+        ) from exc
 
 
 def read_bytes(uri: str, repo_root: Path) -> bytes:

@@ -86,6 +86,11 @@ def ecr_login(repository: EcrRepository, client: Any = None) -> RegistryLogin:
     try:
         response = client.get_authorization_token(registryIds=[repository.account])
     except (ClientError, BotoCoreError) as exc:
+        from cd.aws import credentials_error
+
+        credentials = credentials_error(exc, f"ecr.get_authorization_token for {repository.registry}")
+        if credentials is not None:
+            raise credentials from exc
         raise PackageError(
             f"ecr.get_authorization_token for {repository.registry} failed: {exc}; "
             "check the AWS credentials (OIDC role in Actions) allow ecr:GetAuthorizationToken"

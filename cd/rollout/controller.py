@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, assert_never
 
 from cd.config.model import RolloutPolicy
 from cd.errors import RolloutError, TargetError
@@ -202,50 +202,55 @@ class Controller:
     ) -> Outcome | None:
         endpoint = desired.endpoint
         state = decode(observed.record) if observed is not None else None
-        if isinstance(action, Wait):
-            self.clock.sleep(action.seconds)
-        elif isinstance(action, RecordState):
-            self._write(desired, action.record)
-            if action.wait_seconds > 0:
-                self.clock.sleep(action.wait_seconds)
-        elif isinstance(action, CreateEndpoint):
-            try:
-                config = self.target.apply_variants(endpoint, action.variants, action.weights)
-            except TargetCapacityError as exc:
-                raise RolloutError(f"{endpoint}: first deploy refused for capacity: {exc}") from exc
-            self._await_change(endpoint, config=config)
-            self._write(desired, action.record)
-        elif isinstance(action, AddCandidate | ShiftTraffic):
-            return self._shift(desired, state, action, report)
-        elif isinstance(action, Finalize | RemoveCandidate):
-            config = self.target.apply_variants(endpoint, action.variants, action.weights)
-            self._await_or_fail(endpoint, config=config, what=type(action).__name__)
-        elif isinstance(action, RestoreStable):
-            self.target.set_weights(endpoint, action.weights)
-            self._await_or_fail(endpoint, weights=action.weights, what="RestoreStable")
-        elif isinstance(action, Complete):
-            self._write(desired, action.record)
-            self._finish(desired, action.keep, report, set_alias=True)
-            return "succeeded"
-        elif isinstance(action, Done):
-            self._finish(desired, (desired.candidate,), report, set_alias=True)  # converge leftovers
-            return "noop"
-        elif isinstance(action, FinishRollback):
-            report.stable_version = action.keep[0].model_version if action.keep else None
-            self._write(desired, action.record)
-            self._finish(desired, action.keep, report, set_alias=False)
-            return "rolled_back"
-        elif isinstance(action, Freeze):
-            if action.record is not None:
+        match action:
+            case Wait():
+                self.clock.sleep(action.seconds)
+            case RecordState():
+                self._write(desired, action.record)
+                if action.wait_seconds > 0:
+                    self.clock.sleep(action.wait_seconds)
+            case CreateEndpoint():
                 try:
-                    self._write(desired, action.record)
-                except TargetError as exc:
-                    self._note_text(report, "Record", f"could not record the freeze: {exc}")
-            return "frozen"
-        elif isinstance(action, Refuse):
-            return "refused"
-        elif isinstance(action, Hold):
-            return "paused"
+                    config = self.target.apply_variants(endpoint, action.variants, action.weights)
+                except TargetCapacityError as exc:
+                    raise RolloutError(f"{endpoint}: first deploy refused for capacity: {exc}") from exc
+                self._await_change(endpoint, config=config)
+                self._write(desired, action.record)
+            case AddCandidate() | ShiftTraffic():
+                return self._shift(desired, state, action, report)
+            case Finalize() | RemoveCandidate():
+                config = self.target.apply_variants(endpoint, action.variants, action.weights)
+                self._await_or_fail(endpoint, config=config, what=type(action).__name__)
+            case RestoreStable():
+                self.target.set_weights(endpoint, action.weights)
+                self._await_or_fail(endpoint, weights=action.weights, what="RestoreStable")
+            case Complete():
+                self._write(desired, action.record)
+                self._finish(desired, action.keep, report, set_alias=True)
+                return "succeeded"
+            case Done():
+                self._finish(desired, (desired.candidate,), report, set_alias=True)  # converge leftovers
+                return "noop"
+            case FinishRollback():
+                report.stable_version = action.keep[0].model_version if action.keep else None
+                self._write(desired, action.record)
+                self._finish(desired, action.keep, report, set_alias=False)
+                return "rolled_back"
+            case Freeze():
+                if action.record is not None:
+                    try:
+                        self._write(desired, action.record)
+                    except TargetError as exc:
+                        self._note_text(report, "Record", f"could not record the freeze: {exc}")
+                return "frozen"
+            case Refuse():
+                return "refused"
+            case Hold():
+                return "paused"
+            case RunAnalysis():  # `run` reads the metrics and decides again; it never reaches here
+                raise AssertionError("RunAnalysis is handled by Controller.run")
+            case _:
+                assert_never(action)
         return None
 
     def _shift(

@@ -137,17 +137,18 @@ class SageMakerEndpoints:
     # ------------------------------------------------------------------------------ calls
 
     def _call(self, service: str, op: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        from botocore.exceptions import (
-            ClientError,
-            ConnectionClosedError,
-            ConnectTimeoutError,
-            EndpointConnectionError,
-            ReadTimeoutError,
-        )
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from cd.aws import credentials_error
 
         try:
             return fn(**kwargs)
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
+            credentials = credentials_error(exc, f"{service} {op}")
+            if credentials is not None:
+                raise credentials from exc
+            if not isinstance(exc, ClientError):
+                return self._transport_error(service, op, exc)
             err = exc.response.get("Error", {})
             code, message = err.get("Code", ""), err.get("Message", str(exc))
             text = f"{service} {op} failed: {code}: {message}"
@@ -158,12 +159,25 @@ class SageMakerEndpoints:
             if code == "ValidationException" and "in-progress" in message:
                 raise TargetBusyError(text) from exc
             raise TargetError(text) from exc
-        except (ReadTimeoutError, ConnectionClosedError) as exc:
+
+    @staticmethod
+    def _transport_error(service: str, op: str, exc: Exception) -> Any:
+        """A botocore error that is not an AWS answer: timeouts and connection failures are transient;
+        a read timeout after a mutating call leaves its outcome unknown."""
+        from botocore.exceptions import (
+            ConnectionClosedError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            ReadTimeoutError,
+        )
+
+        if isinstance(exc, ReadTimeoutError | ConnectionClosedError):
             if op in MUTATING:
                 raise TargetOutcomeUnknownError(f"{service} {op}: {exc}; it may have been applied") from exc
             raise TargetTransientError(f"{service} {op}: {exc}") from exc
-        except (EndpointConnectionError, ConnectTimeoutError) as exc:
+        if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
             raise TargetTransientError(f"{service} {op}: {exc}") from exc
+        raise exc
 
     def _sm(self, op: str, **kwargs: Any) -> Any:
         method = re.sub(r"(?<!^)(?=[A-Z])", "_", op).lower()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.config.conftest import TemplateTree
 
 Edit = Callable[[str, str, str], list[str]]
@@ -127,3 +129,45 @@ def test_invalid_file_is_not_reported_again_as_missing(tree: TemplateTree) -> No
     (problem,) = tree.problems()
     assert problem.startswith("models/churn/model.yaml:")
     assert "YAML syntax error" in problem
+
+
+GATE = "gates/churn.yaml"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "value: {min: 0.70}",
+            "value: {min: 7.0}",
+            f"{GATE}:8: metrics[0].value.min: roc_auc is always between 0 and 1: min 7 is outside its range",
+        ),
+        (
+            "value: {max: 0.60}",
+            "value: {max: -0.1}",
+            f"{GATE}:13: metrics[2].value.max: log_loss is always at least 0: max -0.1 is outside its range",
+        ),
+        (
+            "change: {absolute: 0.01}",
+            "change: {absolute: 1.5}",
+            f"{GATE}:9: metrics[0].change.absolute: roc_auc moves by at most 1: a tolerance of 1.5 accepts anything",
+        ),
+    ],
+)
+def test_a_threshold_outside_the_metrics_range_is_refused(
+    problems_after: Edit, old: str, new: str, expected: str
+) -> None:
+    assert problems_after(GATE, old, new) == [expected]
+
+
+def test_a_slice_on_a_feature_the_model_does_not_take_is_refused(problems_after: Edit) -> None:
+    inputs = "tenure_months, monthly_charges, support_calls, usage_gb, plan, region, autopay"
+    assert problems_after(GATE, "  - feature: region\n", "  - feature: country\n") == [
+        f"{GATE}:24: slices[1].feature: slice feature 'country' is not an input of the model "
+        f"(models/churn/model.yaml has {inputs})"
+    ]
+
+
+def test_a_crossed_slice_feature_the_model_does_not_take_is_refused(problems_after: Edit) -> None:
+    (problem,) = problems_after(GATE, "cross: [plan, region]", "cross: [plan, country]")
+    assert problem.startswith(f"{GATE}:27: slices[3].cross[1]: slice feature 'country' is not an input")

@@ -125,5 +125,7 @@ def test_down_in_a_broken_checkout_uses_the_default_state_dir(
 def test_down_outside_a_repository_says_what_it_looked_for(tmp_path: Path) -> None:
     result = run_modelcd("local", "down", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.startswith(f"error: not inside a modelcd repository: looked for an environments/ directory in {tmp_path}")
+    assert result.stderr.startswith(
+        f"error: not inside a modelcd repository: looked for an environments/ directory in {tmp_path}"
+    )
     assert "--state-dir" not in result.stdout

@@ -75,7 +75,9 @@ def test_a_built_bento_served_by_the_local_target_answers_boto3_with_the_models_
     assert json.loads(response["Body"].read())["predictions"] == built.model.predict(frame).tolist()
 
 
-def test_the_bentos_input_errors_are_model_errors_counted_as_4xx(serving: tuple[LocalEndpoints, Path]) -> None:
+def test_the_bentos_input_errors_are_model_errors_counted_as_4xx(
+    serving: tuple[LocalEndpoints, Path],
+) -> None:
     target, state_dir = serving
     router = StateFile(state_dir).read().router
     assert router is not None

@@ -96,7 +96,9 @@ def test_percentile_is_nearest_rank() -> None:
 # ---------------------------------------------------------------- routing
 
 
-def test_routing_shares_match_weights_within_a_binomial_bound(target: LocalEndpoints, state_dir: Path) -> None:
+def test_routing_shares_match_weights_within_a_binomial_bound(
+    target: LocalEndpoints, state_dir: Path
+) -> None:
     two_variants(target, "fake:ok", 80.0, 20.0)
     n, p = 1000, 0.2
     conn = http.client.HTTPConnection("127.0.0.1", router_port(state_dir), timeout=10)
@@ -125,7 +127,9 @@ def test_target_variant_header_forces_the_variant_even_at_weight_zero(
     assert {json.loads(body)["variant"] for _, _, body in replies} == {"fake:ok"}
 
 
-def test_weights_are_hot_reloaded_when_the_state_file_changes(target: LocalEndpoints, state_dir: Path) -> None:
+def test_weights_are_hot_reloaded_when_the_state_file_changes(
+    target: LocalEndpoints, state_dir: Path
+) -> None:
     two_variants(target, "fake:ok", 100.0, 0.0)
     conn = http.client.HTTPConnection("127.0.0.1", router_port(state_dir), timeout=10)
     assert post(conn, ENDPOINT)[1]["x-amzn-invoked-production-variant"] == "v1"

@@ -33,7 +33,9 @@ def test_an_unknown_environment_is_a_usage_error(template_repo: GitRepo) -> None
         "build", "--model", "churn", "--version", "1", "--env", "qa", cwd=template_repo.path, env=NO_REGISTRY
     )
     assert done.returncode == 2
-    assert done.stderr.strip() == "error: no environment 'qa' (environments/qa.yaml); known: production, staging"
+    assert (
+        done.stderr.strip() == "error: no environment 'qa' (environments/qa.yaml); known: production, staging"
+    )
 
 
 @pytest.mark.skipif(

@@ -169,7 +169,9 @@ def install(monkeypatch: pytest.MonkeyPatch) -> EndpointBehaviour:
                     f'configuration "{endpoint.endpoint_config_name}".'
                 )
         pending = _Pending(
-            ENDPOINT_BEHAVIOUR.transitional_describes, ENDPOINT_BEHAVIOUR.take_outcome(), weights=desired_weights_and_capacities
+            ENDPOINT_BEHAVIOUR.transitional_describes,
+            ENDPOINT_BEHAVIOUR.take_outcome(),
+            weights=desired_weights_and_capacities,
         )
         _start(endpoint, pending, "Updating")
         return endpoint.arn
