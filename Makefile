@@ -34,15 +34,22 @@ demo: $(STAMP)
 test: check-lock $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
-# The pure core only (no servers, builds or subprocesses): seconds, for the edit-test loop.
+# The pure core only (config, gate statistics, rollout decisions, policies, notes): no servers, builds
+# or subprocesses; seconds, for the edit-test loop. `make test` runs these too.
+FAST_TESTS := tests/config tests/cli/test_exit_codes.py \
+	tests/gates/test_bootstrap.py tests/gates/test_judge.py tests/gates/test_metrics.py \
+	tests/gates/test_slicing.py tests/gates/test_thresholds.py tests/gates/test_verdict_and_report.py \
+	tests/rollout/test_decide.py tests/rollout/test_analysis.py tests/rollout/test_record.py \
+	tests/github_commands/test_approvals_policy.py tests/github_commands/test_drift_core.py \
+	tests/github_commands/test_override_rules.py tests/github_commands/test_promote_edit.py \
+	tests/github_commands/test_comment_and_statuses.py tests/release/test_notes.py tests/release/test_plan.py
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" -p no:xdist tests/config tests/plan tests/gates/test_thresholds.py \
-		tests/rollout/test_decide.py
+	$(BIN)/python -m pytest -q -m "not slow" -p no:xdist $(FAST_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check cd tests benchmarks
 	$(BIN)/ruff format --check cd tests benchmarks
-	$(BIN)/mypy
+	$(BIN)/mypy  # cd, tests and benchmarks (pyproject.toml)
 
 # Install modelcd into .venv; inside GitHub Actions also put .venv/bin on PATH for later steps.
 install: $(STAMP)

@@ -102,6 +102,7 @@ class SimTarget:
     log: list[tuple[int, str, int, int, np.ndarray]] = field(default_factory=list)
     candidate_requests: int = 0
     restored_at: float | None = None
+    clock: SimClock | None = None  # set once the clock that drives this target exists
     first_traffic_at: float | None = None
 
     def advance(self, t0: float, t1: float) -> None:
@@ -130,7 +131,7 @@ class SimTarget:
 
     def set_weights(self, endpoint: str, weights: Mapping[str, float]) -> None:
         self.variants.update({k: float(v) for k, v in weights.items()})
-        if weights.get("v2") == 0.0 and self.restored_at is None:
+        if weights.get("v2") == 0.0 and self.restored_at is None and self.clock is not None:
             self.restored_at = self.clock.t
 
     def write_record(self, endpoint: str, record: Mapping[str, str]) -> None:
@@ -159,7 +160,7 @@ def run_modelcd(traffic: Traffic) -> tuple[bool, int, float]:
     sim = SimTarget(traffic)
     sim.record = {}
     clock = SimClock(sim)
-    sim.clock = clock  # type: ignore[attr-defined]
+    sim.clock = clock
     controller = Controller(sim, STEPS, clock=clock, settings=Settings())
     report = controller.run(Desired("ep", "churn", VariantSpec(2, "img", "ml.m5.large", 1), owner="bench"))
     rolled_back = report.outcome == "rolled_back"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from cd.errors import UsageError
-from cd.gates.thresholds import overall_verdict
+from cd.gates.thresholds import VerdictOutcome, overall_verdict
 from cd.gates.verdict import GateVerdict
 
 if TYPE_CHECKING:
@@ -25,15 +25,17 @@ class GateRun:
 
     @property
     def overall(self) -> RunVerdict:
-        """`none` when there was nothing to judge; else fail > inconclusive > pass over the verdicts."""
-        if not self.verdicts:
-            return "none"
-        return overall_verdict([v.verdict for v in self.verdicts])
+        return run_verdict([v.verdict for v in self.verdicts])
 
     @property
     def passed(self) -> bool:
         """Nothing to judge passes (a PR that promotes nothing is not blocked by its gates)."""
         return self.overall in ("pass", "none")
+
+
+def run_verdict(verdicts: Sequence[VerdictOutcome]) -> RunVerdict:
+    """`none` when there was nothing to judge; else fail > inconclusive > pass over the verdicts."""
+    return overall_verdict(list(verdicts)) if verdicts else "none"
 
 
 def promotions_to_judge(plan: Plan) -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,7 @@ def test_changes_requested_after_approval_supersedes_it(
 
 def _override(
     double: GitHubDouble, tmp_path: Path, repo: GitRepo, number: int, commenter: str, body: str, *args: str
-):  # type: ignore[no-untyped-def]
+) -> subprocess.CompletedProcess[str]:
     payload = issue_comment_event(body=body, commenter=commenter, number=number)
     return make_cli(double, tmp_path, "issue_comment", payload, repo.path)("override", *args)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cd.config.model import Approvals
-from cd.github.approval_policy import Review, evaluate_approvals, render_decision
+from cd.github.approval_policy import ApprovalDecision, Review, evaluate_approvals, render_decision
 
 HEAD = "h" * 40
 OLD = "o" * 40
@@ -16,7 +16,7 @@ def _review(
     return Review(id=id, reviewer=reviewer, state=state, commit_id=commit, submitted_at=at)
 
 
-def _decide(reviews: list[Review], required: int = 1, teams: tuple[str, ...] = ()) -> object:
+def _decide(reviews: list[Review], required: int = 1, teams: tuple[str, ...] = ()) -> ApprovalDecision:
     return evaluate_approvals(
         "production",
         Approvals(required=required, teams=teams),

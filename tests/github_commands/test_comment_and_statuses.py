@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from cd.errors import UsageError
 from cd.github.comment import STICKY_MARKER, parse_status_context, render_comment, status_context, status_for
 from cd.github.gate_results import (
     GateResult,
+    Outcome,
     Override,
     PlannedChange,
     parse_matrix,
@@ -22,10 +24,10 @@ PROMOTE = PlannedChange("production", "churn", "promoted", 1, 2)
 RECONFIGURE = PlannedChange("staging", "churn", "reconfigured", 1, 1)
 
 
-def _result(outcome: str = "pass", **kw: object) -> GateResult:
+def _result(outcome: Outcome = "pass", **kw: Any) -> GateResult:
     return GateResult(
         env="production", model="churn", outcome=outcome, summary=kw.pop("summary", "roc_auc +0.02"), **kw
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_the_comment_starts_with_the_hidden_marker() -> None:
@@ -90,7 +92,7 @@ def test_an_override_shows_in_the_comment_and_turns_the_status_green() -> None:
         ("missing", "error"),
     ],
 )
-def test_status_state_per_outcome(outcome: str, state: str) -> None:
+def test_status_state_per_outcome(outcome: Outcome, state: str) -> None:
     assert status_for(_result(outcome)).state == state
 
 

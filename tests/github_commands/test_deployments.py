@@ -10,7 +10,7 @@ from cd.config import load_repo
 from cd.config.model import Environment
 from cd.github.api import GitHubClient
 from cd.github.settings import GitHubSettings
-from cd.rollout.controller import RolloutReport
+from cd.rollout.controller import Outcome, RolloutReport
 from cd.rollout.github_sync import GitHubDeploymentStatuses, GitRollbackProposer
 from tests.github_double import GitHubDouble
 from tests.helpers import GitRepo
@@ -29,13 +29,13 @@ def environment(repo: GitRepo, name: str) -> Environment:
     return load_repo(repo.path).environments[name]
 
 
-def report(outcome: str, version: int = 2, stable: int | None = None) -> RolloutReport:
+def report(outcome: Outcome, version: int = 2, stable: int | None = None) -> RolloutReport:
     return RolloutReport(
         "modelcd-staging-churn",
         "churn",
         version,
         outcome,
-        "candidate error rate 4.1% > 1.0%",  # type: ignore[arg-type]
+        "candidate error rate 4.1% > 1.0%",
         stable_version=stable,
     )
 

@@ -59,7 +59,7 @@ def _drift(double: GitHubDouble, tmp_path: Path, repo: GitRepo, sagemaker: Sagem
     return cli("drift")
 
 
-def _open_issues(double: GitHubDouble) -> list:  # type: ignore[type-arg]
+def _open_issues(double: GitHubDouble) -> list:
     return [i for i in double.repo(REPO).issues.values() if i.state == "open" and "modelcd-drift" in i.labels]
 
 
@@ -95,7 +95,7 @@ def test_drift_opens_one_issue_per_drifted_environment_updates_it_and_closes_it(
     assert f"production: close issue #{issue.number}" in resolved.stdout
     assert _open_issues(github_double) == []
     closed = github_double.repo(REPO).issues[issue.number]
-    assert closed.state == "closed" and "Resolved: **production** matches git again." in closed.body
+    assert closed.state == "closed" and "Resolved: **production** matches git again." in (closed.body or "")
     assert len(github_double.repo(REPO).issues) == 1  # never a second issue
 
 

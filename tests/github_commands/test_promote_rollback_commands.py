@@ -107,6 +107,7 @@ def test_promote_opens_the_pr_with_the_staging_evidence(
         "main",
         "modelcd-bot",
     )
+    assert pull.body is not None
     assert f"- Release: [churn-v2]({release.html_url}) (gate verdict, model card, checksums)" in pull.body
     assert f"- Deployment {deployment.id} to `staging`" in pull.body
     assert "Gate: **pass** (roc_auc 0.84)" in pull.body
@@ -140,7 +141,7 @@ def test_rollback_opens_the_pr_that_sets_git_back_to_what_is_live(
         "Roll back churn in staging to v1 (what is live)",
         "modelcd/rollback-churn-staging-to-v1",
     )
-    assert "back to **v1**, which is what the endpoint serves, from v3 in git" in pull.body
+    assert "back to **v1**, which is what the endpoint serves, from v3 in git" in (pull.body or "")
     files = github_double.repo(REPO).files
     staging = "environments/staging.yaml"
     assert _changed_lines(files["main"][staging].decode(), files[pull.head_ref][staging].decode()) == [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import http.client
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,7 +126,7 @@ class LocalWorld:
         return {p.process.pid for p in state.processes.values() if p.role == "variant"}
 
 
-def local_world(state_dir: Path) -> Iterator[LocalWorld]:
+def local_world(state_dir: Path) -> Generator[LocalWorld, None, None]:
     """A state dir with an in-process router on the fake clock; stops everything afterwards."""
     clock = FakeClock()
     stamp = TrafficClock(clock.now())

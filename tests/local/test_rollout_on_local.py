@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cd.rollout.local.target import LocalEndpoints
 from cd.rollout.target import LatencyStatistic, ObservedEndpoint, VariantMetrics, VariantSpec
 
 from .rollout_world import LocalWorld, local_world
@@ -95,7 +96,7 @@ MUTATIONS = ("apply_variants", "set_weights", "write_record", "cleanup")
 class KillAfter:
     """The local target, but the process dies right after its `n`-th change has been carried out."""
 
-    def __init__(self, inner: object, n: int) -> None:
+    def __init__(self, inner: LocalEndpoints, n: int) -> None:
         self.inner, self.n, self.count = inner, n, 0
 
     def _mutated(self) -> None:
@@ -104,40 +105,40 @@ class KillAfter:
             raise Killed(f"killed after change #{self.n}")
 
     def observe(self, endpoint: str) -> ObservedEndpoint | None:
-        return self.inner.observe(endpoint)  # type: ignore[attr-defined,no-any-return]
+        return self.inner.observe(endpoint)
 
     def apply_variants(
         self, endpoint: str, variants: Sequence[VariantSpec], weights: Mapping[str, float]
     ) -> str:
-        name: str = self.inner.apply_variants(endpoint, variants, weights)  # type: ignore[attr-defined]
+        name: str = self.inner.apply_variants(endpoint, variants, weights)
         self._mutated()
         return name
 
     def set_weights(self, endpoint: str, weights: Mapping[str, float]) -> None:
-        self.inner.set_weights(endpoint, weights)  # type: ignore[attr-defined]
+        self.inner.set_weights(endpoint, weights)
         self._mutated()
 
     def write_record(self, endpoint: str, record: Mapping[str, str]) -> None:
-        self.inner.write_record(endpoint, record)  # type: ignore[attr-defined]
+        self.inner.write_record(endpoint, record)
         self._mutated()
 
     def read_metrics(
         self, endpoint: str, variant: str, start: datetime, end: datetime, statistic: LatencyStatistic
     ) -> VariantMetrics:
-        return self.inner.read_metrics(endpoint, variant, start, end, statistic)  # type: ignore[attr-defined,no-any-return]
+        return self.inner.read_metrics(endpoint, variant, start, end, statistic)
 
     def alarms_in_alarm(self, names: Sequence[str]) -> tuple[str, ...]:
-        return self.inner.alarms_in_alarm(names)  # type: ignore[attr-defined,no-any-return]
+        return self.inner.alarms_in_alarm(names)
 
     def cleanup(self, endpoint: str, keep: Sequence[VariantSpec]) -> tuple[str, ...]:
-        deleted: tuple[str, ...] = self.inner.cleanup(endpoint, keep)  # type: ignore[attr-defined]
+        deleted: tuple[str, ...] = self.inner.cleanup(endpoint, keep)
         self._mutated()
         return deleted
 
 
 def changes_in_a_full_rollout(w: LocalWorld, version: int) -> int:
     counter = KillAfter(w.target, n=10**9)
-    report = w.deploy(version, target=counter)  # type: ignore[arg-type]
+    report = w.deploy(version, target=counter)
     assert report.outcome in ("succeeded", "rolled_back"), report.to_markdown()
     return counter.count
 
@@ -163,7 +164,7 @@ def test_killed_after_each_change_then_rerun_ends_consistently_and_never_loses_s
         try:
             assert w.deploy(1).outcome == "succeeded"
             try:
-                unkilled = w.deploy(version, target=KillAfter(w.target, n))  # type: ignore[arg-type]
+                unkilled = w.deploy(version, target=KillAfter(w.target, n))
             except Killed:
                 pass
             else:

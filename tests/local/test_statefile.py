@@ -92,7 +92,11 @@ def test_the_file_is_replaced_atomically_never_seen_half_written(tmp_path: Path)
     thread.start()
     for i in range(100):
         tags = {**big, "round": str(i)}
-        state_file.update(lambda s, tags=tags: s.with_endpoint(EndpointState(name="ep", tags=tags)))
+
+        def with_tags(s: LocalState, tags: dict[str, str] = tags) -> LocalState:
+            return s.with_endpoint(EndpointState(name="ep", tags=tags))
+
+        state_file.update(with_tags)
     done.set()
     thread.join()
     assert seen_bad == []

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 import pytest
@@ -236,7 +237,7 @@ def error_response(code: str, message: str, status: int = 400) -> tuple[object, 
     from botocore.awsrequest import AWSResponse
 
     return (
-        AWSResponse("https://aws.invalid/", status, {}, None),  # type: ignore[arg-type]
+        AWSResponse("https://aws.invalid/", status, {}, None),
         {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
     )
 
@@ -256,7 +257,7 @@ class Faults:
     kill_after: int | None = None
     kill_on: str | None = None  # die right after the first accepted call of this operation
     calls: list[tuple[str, float]] = field(default_factory=list)  # (op, time) of every attempted call
-    accepted: list[tuple[str, dict[str, object]]] = field(
+    accepted: list[tuple[str, dict[str, Any]]] = field(
         default_factory=list
     )  # mutating calls that reached AWS
     watchers: list[Callable[[str], None]] = field(default_factory=list)
@@ -304,7 +305,7 @@ class Faults:
             if op == "UpdateEndpointWeightsAndCapacities":
                 out.append(
                     {w["VariantName"]: w["DesiredWeight"] for w in body["DesiredWeightsAndCapacities"]}
-                )  # type: ignore[index]
+                )
         return out
 
 

@@ -70,7 +70,7 @@ def _variants_from_config(production_variants: list[dict[str, Any]]) -> list[dic
     return out
 
 
-def _settle(endpoint: FakeEndpoint) -> None:
+def _settle(endpoint: Any) -> None:  # a moto FakeEndpoint, whose attributes moto types loosely
     """One DescribeEndpoint passes: finish the pending change when its time has come."""
     pending: _Pending | None = getattr(endpoint, "_modelcd_pending", None)
     if pending is None:
@@ -78,7 +78,7 @@ def _settle(endpoint: FakeEndpoint) -> None:
     if pending.remaining > 0:
         pending.remaining -= 1
         return
-    endpoint._modelcd_pending = None  # type: ignore[attr-defined]
+    endpoint._modelcd_pending = None
     if pending.outcome == "ok":
         endpoint.endpoint_status = "InService"
         endpoint.failure_reason = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from cd.config.model import AnalysisPolicy
 from cd.rollout.analysis import analyse, wilson_interval
 from cd.rollout.target import VariantMetrics
 from tests.rollout.conftest import POLICY
@@ -15,8 +16,8 @@ def phase_of(
     candidate: VariantMetrics,
     stable: VariantMetrics | None = STABLE,
     alarms: tuple[str, ...] = (),
-    policy=POLICY,
-) -> str:  # type: ignore[no-untyped-def]
+    policy: AnalysisPolicy = POLICY,
+) -> str:
     return analyse(candidate, stable, alarms, policy, step_index=0, window_start=0.0, window_end=60.0).phase
 
 

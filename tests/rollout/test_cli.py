@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -63,7 +64,7 @@ def test_failed_endpoint_freezes_with_a_clear_error_and_exit_1(template_repo: Gi
         cli(template_repo, moto_url, "deploy", "--env", "staging", "--image", image(1), "--model", "churn")[0]
         == 0
     )
-    endpoint = sagemaker_backends[ACCOUNT][REGION].endpoints[ENDPOINT]
+    endpoint: Any = sagemaker_backends[ACCOUNT][REGION].endpoints[ENDPOINT]
     endpoint.endpoint_status, endpoint.failure_reason = "Failed", "health check failed"
     template_repo.write(
         "environments/staging.yaml",

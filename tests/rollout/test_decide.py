@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from cd.config.model import AnalysisPolicy, Bake
+from cd.config.model import Analysis, AnalysisPolicy, Bake, RolloutPolicy
 from cd.rollout.analysis import AnalysisResult, analyse, measurement_error
 from cd.rollout.decide import (
     AddCandidate,
@@ -29,7 +29,7 @@ from cd.rollout.decide import (
     decide,
 )
 from cd.rollout.record import RolloutState, encode
-from cd.rollout.target import ObservedEndpoint, ObservedVariant, VariantMetrics
+from cd.rollout.target import EndpointStatus, ObservedEndpoint, ObservedVariant, VariantMetrics
 from tests.rollout.conftest import POLICY, STEPS, spec
 
 NOW = 10_000.0
@@ -60,7 +60,7 @@ def state(**changes: object) -> RolloutState:
 
 
 def endpoint(
-    *variants: ObservedVariant, record: RolloutState | None = None, status: str = "InService"
+    *variants: ObservedVariant, record: RolloutState | None = None, status: EndpointStatus = "InService"
 ) -> ObservedEndpoint:
     return ObservedEndpoint(
         "ep",
@@ -68,7 +68,7 @@ def endpoint(
         "cfg",
         tuple(variants),
         encode(record) if record else {},
-        "boom" if status == "Failed" else "",  # type: ignore[arg-type]
+        "boom" if status == "Failed" else "",
     )
 
 
@@ -264,10 +264,10 @@ def test_inconclusive_beyond_the_limit_rolls_back_when_the_policy_says_rollback(
     assert isinstance(action, RecordState) and action.record.phase == "rolling_back"
 
 
-def _at_the_inconclusive_limit_of_a_pause_policy():  # type: ignore[no-untyped-def]
+def _at_the_inconclusive_limit_of_a_pause_policy() -> tuple[ObservedEndpoint, RolloutPolicy]:
     """An endpoint at step 3 whose analysis policy pauses on inconclusive, with the limit reached."""
     paused_policy = replace(POLICY, on_inconclusive="pause")
-    policy = replace(STEPS, steps=(*STEPS.steps[:2], type(STEPS.steps[2])(paused_policy), *STEPS.steps[3:]))
+    policy = replace(STEPS, steps=(*STEPS.steps[:2], Analysis(paused_policy), *STEPS.steps[3:]))
     obs = endpoint(
         variant(1, 90.0),
         variant(2, 10.0),
@@ -372,7 +372,7 @@ def test_lease_close_to_expiry_is_renewed_first() -> None:
 
 
 @pytest.mark.parametrize("status", ["Failed", "UpdateRollbackFailed", "OutOfService"])
-def test_broken_endpoint_freezes(status: str) -> None:
+def test_broken_endpoint_freezes(status: EndpointStatus) -> None:
     action = run(endpoint(variant(1, 90.0), variant(2, 10.0), record=state(step_index=1), status=status))
     assert isinstance(action, Freeze)
     assert action.record is not None and action.record.phase == "frozen"
@@ -380,7 +380,7 @@ def test_broken_endpoint_freezes(status: str) -> None:
 
 
 @pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack"])
-def test_endpoint_in_transition_is_waited_for(status: str) -> None:
+def test_endpoint_in_transition_is_waited_for(status: EndpointStatus) -> None:
     action = run(endpoint(variant(1, 90.0), variant(2, 10.0), record=state(step_index=1), status=status))
     assert isinstance(action, Wait) and action.seconds == 30.0
 

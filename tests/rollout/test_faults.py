@@ -8,6 +8,7 @@ import pytest
 
 from cd.rollout.sagemaker import client_config
 from tests.rollout.conftest import ENDPOINT, Faults, World
+from tests.rollout.moto_sagemaker_ext import UpdateOutcome
 
 IN_PROGRESS = (
     "ValidationException",
@@ -16,8 +17,8 @@ IN_PROGRESS = (
 
 
 def test_clients_use_an_explicit_bounded_retry_mode(world: World) -> None:
-    assert world.target.sm.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}  # type: ignore[attr-defined]
-    assert world.target.cw.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}  # type: ignore[attr-defined]
+    assert world.target.sm.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
+    assert world.target.cw.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
     assert client_config("adaptive", 3).retries == {"mode": "adaptive", "total_max_attempts": 3}
 
 
@@ -103,7 +104,7 @@ def test_read_timeout_after_an_accepted_change_is_reconciled_by_observing(
     "outcome,status", [("failed", "Failed"), ("rollback_failed", "UpdateRollbackFailed")]
 )
 def test_endpoint_broken_by_an_update_freezes_the_rollout(
-    live_v1: World, faults: Faults, outcome: str, status: str
+    live_v1: World, faults: Faults, outcome: UpdateOutcome, status: str
 ) -> None:
     w = live_v1
     w.behaviour.next_update_outcomes = ["ok", outcome]  # adding v2 works; the 10 % shift breaks the endpoint

@@ -214,12 +214,12 @@ def parse_output_file(text: str) -> dict[str, str]:
         heredoc = re.fullmatch(r"([^=<]+)<<(.+)", line)
         if heredoc:
             name, delim = heredoc.groups()
-            value = []
+            chunk: list[str] = []
             while lines[i] != delim:
-                value.append(lines[i])
+                chunk.append(lines[i])
                 i += 1
             i += 1
-            out[name] = "\n".join(value)
+            out[name] = "\n".join(chunk)
         else:
             name, _, value = line.partition("=")
             out[name] = value

@@ -23,7 +23,7 @@ class Workflow:
     name: str
     path: Path
     text: str
-    doc: dict[str, Any]
+    doc: dict[Any, Any]  # PyYAML may give non-string keys (`on` as True)
 
     @property
     def triggers(self) -> dict[str, Any]:
