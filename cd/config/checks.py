@@ -35,26 +35,16 @@ METRICS_BY_TASK: Mapping[str, frozenset[str]] = {
 }
 
 # The values each metric can take: a threshold outside them can never be met (or is always met).
-UNIT_INTERVAL = (0.0, 1.0)
+UNIT_INTERVAL: tuple[float | None, float | None] = (0.0, 1.0)
+NON_NEGATIVE: tuple[float | None, float | None] = (0.0, None)
 METRIC_RANGES: Mapping[str, tuple[float | None, float | None]] = {
-    **{
-        m: UNIT_INTERVAL
-        for m in (
-            "accuracy",
-            "precision",
-            "recall",
-            "f1",
-            "roc_auc",
-            "pr_auc",
-            "brier",
-            "expected_calibration_error",
-            "macro_f1",
-            "weighted_f1",
-        )
-    },
-    **{m: (0.0, None) for m in ("example_count", "log_loss", "rmse", "mae", "mape")},
+    "accuracy": UNIT_INTERVAL, "precision": UNIT_INTERVAL, "recall": UNIT_INTERVAL, "f1": UNIT_INTERVAL,
+    "roc_auc": UNIT_INTERVAL, "pr_auc": UNIT_INTERVAL, "brier": UNIT_INTERVAL,
+    "expected_calibration_error": UNIT_INTERVAL, "macro_f1": UNIT_INTERVAL, "weighted_f1": UNIT_INTERVAL,
+    "example_count": NON_NEGATIVE, "log_loss": NON_NEGATIVE, "rmse": NON_NEGATIVE, "mae": NON_NEGATIVE,
+    "mape": NON_NEGATIVE,
     "r2": (None, 1.0),
-}
+}  # fmt: skip
 
 
 def cross_file_problems(

@@ -171,3 +171,9 @@ def test_a_slice_on_a_feature_the_model_does_not_take_is_refused(problems_after:
 def test_a_crossed_slice_feature_the_model_does_not_take_is_refused(problems_after: Edit) -> None:
     (problem,) = problems_after(GATE, "cross: [plan, region]", "cross: [plan, country]")
     assert problem.startswith(f"{GATE}:27: slices[3].cross[1]: slice feature 'country' is not an input")
+
+
+def test_every_metric_a_gate_can_name_has_a_known_range() -> None:
+    from cd.config.checks import METRIC_RANGES, METRICS_BY_TASK
+
+    assert set(METRIC_RANGES) == set().union(*METRICS_BY_TASK.values())

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from cd.rollout.local import processes
 from cd.rollout.local.statefile import LocalState, StateFile
 from cd.rollout.local.target import LocalEndpoints
-from cd.rollout.record import RolloutState, encode
+from cd.rollout.record import encode
 from cd.rollout.target import VariantSpec
 from tests.helpers import run_modelcd
+from tests.rollout.test_record import STATE
 
 EP = "modelcd-test-churn"
 
@@ -45,17 +47,11 @@ def test_status_shows_a_rollout_record_with_readable_times(
     target: LocalEndpoints, state_dir: Path, tmp_path: Path
 ) -> None:
     target.apply_variants(EP, [VariantSpec(1, "fake:ok")], {"v1": 100.0})
-    state = RolloutState(
-        model="churn",
+    state = replace(
+        STATE,
         version=2,
-        image="fake:ok",
         stable_version=1,
-        phase="progressing",
         step_index=1,
-        steps_hash="abc",
-        started_at=1_764_000_000.0,
-        step_started_at=1_764_000_000.0,
-        window_start=1_764_000_000.0,
         lease_owner="ci-run-7",
         lease_expires_at=1_764_000_600.0,
         reason="step 2/9: error rate 0.5% (n=40)",
