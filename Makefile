@@ -5,33 +5,44 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LOCK := requirements.lock
+RUNTIME_LOCK := requirements-runtime.lock
 UV_LOCK := requirements-uv.lock
 UV_VERSION := 0.13.9
 UV_DIR := .tools/uv-$(UV_VERSION)
 UV := $(UV_DIR)/bin/uv
 STAMP := $(VENV)/.installed-stamp
 # One resolution for every platform, Python 3.11 and up; no index address is written into the lock.
-COMPILE := pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes \
+# requirements.lock: modelcd with its dev extra (the demo, the tests, lint). requirements-runtime.lock: what
+# modelcd's commands need and nothing else (`make install`, in the Actions workflows), the same pins.
+COMPILE := pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet
+COMPILE_DEV := $(COMPILE) --extra dev
+COMPILE_RUNTIME := $(COMPILE) --extra build --constraint $(LOCK)
 
-.PHONY: demo test test-fast lint clean install audit-workflows lock lock-upgrade check-lock
+.PHONY: demo test test-fast lint clean install dev-venv audit-workflows lock lock-upgrade check-lock
 
 $(UV): $(UV_LOCK)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --require-hashes \
 		--target $(UV_DIR) -r $(UV_LOCK)
 	touch $(UV)
 
-$(STAMP): pyproject.toml $(LOCK) $(UV)
-	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes --compile-bytecode $(LOCK)
-	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation --compile-bytecode -e .
-	touch $(STAMP)
+# $(STAMP) records which lock .venv holds: `make install` (runtime) after `make test` (dev) re-syncs.
+sync = rm -f $(STAMP) && $(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV) && \
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes --compile-bytecode $(1) && \
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation --compile-bytecode -e . && \
+	echo $(1) > $(STAMP)
 
-demo: $(STAMP)
+$(STAMP): pyproject.toml $(LOCK) $(RUNTIME_LOCK) $(UV)
+	$(call sync,$(LOCK))
+
+dev-venv: $(STAMP)
+	@grep -qx '$(LOCK)' $(STAMP) || { $(call sync,$(LOCK)); }
+
+demo: dev-venv
 	$(BIN)/modelcd demo
 
 # Everything, as CI runs it: the lock must match pyproject.toml, then the whole suite.
-test: check-lock $(STAMP)
+test: check-lock dev-venv
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 # The pure core only (config, gate statistics, rollout decisions, policies, notes): no servers, builds
@@ -43,37 +54,42 @@ FAST_TESTS := tests/config tests/cli/test_exit_codes.py \
 	tests/github_commands/test_approvals_policy.py tests/github_commands/test_drift_core.py \
 	tests/github_commands/test_override_rules.py tests/github_commands/test_promote_edit.py \
 	tests/github_commands/test_comment_and_statuses.py tests/release/test_notes.py tests/release/test_plan.py
-test-fast: $(STAMP)
+test-fast: dev-venv
 	$(BIN)/python -m pytest -q -m "not slow" -p no:xdist $(FAST_TESTS)
 
-lint: $(STAMP)
+lint: dev-venv
 	$(BIN)/ruff check cd tests benchmarks
 	$(BIN)/ruff format --check cd tests benchmarks
 	$(BIN)/mypy  # cd, tests and benchmarks (pyproject.toml)
 
-# Install modelcd into .venv; inside GitHub Actions also put .venv/bin on PATH for later steps.
-install: $(STAMP)
+# Install modelcd with what its commands need (the runtime lock) into .venv; inside GitHub Actions also
+# put .venv/bin on PATH for later steps.
+install: $(UV) $(RUNTIME_LOCK)
+	@grep -qx '$(RUNTIME_LOCK)' $(STAMP) 2>/dev/null || { $(call sync,$(RUNTIME_LOCK)); }
 	@if [ -n "$$GITHUB_PATH" ]; then echo "$(abspath $(BIN))" >> "$$GITHUB_PATH"; fi
 
 # Fails when requirements.lock no longer matches pyproject.toml (re-resolves, keeping every pin).
 check-lock: $(UV)
 	@grep -q '^uv==$(UV_VERSION) ' $(LOCK) || { echo "$(LOCK) pins another uv than UV_VERSION=$(UV_VERSION) (Makefile)" >&2; exit 1; }
-	@tmp=$$(mktemp -d) && cp $(LOCK) $$tmp/lock && \
-	$(UV) $(COMPILE) -o $$tmp/lock && \
-	if diff -u $(LOCK) $$tmp/lock > $$tmp/diff; then rm -rf $$tmp; \
+	@tmp=$$(mktemp -d) && cp $(LOCK) $$tmp/lock && cp $(RUNTIME_LOCK) $$tmp/runtime && \
+	$(UV) $(COMPILE_DEV) -o $$tmp/lock && $(UV) $(COMPILE_RUNTIME) -o $$tmp/runtime && \
+	if diff -u $(LOCK) $$tmp/lock > $$tmp/diff && diff -u $(RUNTIME_LOCK) $$tmp/runtime >> $$tmp/diff; \
+	then rm -rf $$tmp; \
 	else cat $$tmp/diff; rm -rf $$tmp; \
-		echo "$(LOCK) is stale against pyproject.toml: run 'make lock' and commit it" >&2; exit 1; fi
+		echo "the lock files are stale against pyproject.toml: run 'make lock' and commit them" >&2; exit 1; fi
 
 # After editing pyproject.toml: re-resolve, keeping the pins that still fit.
 lock: $(UV)
-	$(UV) $(COMPILE) -o $(LOCK)
+	$(UV) $(COMPILE_DEV) -o $(LOCK)
+	$(UV) $(COMPILE_RUNTIME) -o $(RUNTIME_LOCK)
 
 # On purpose: move every pin to the newest release that fits pyproject.toml.
 lock-upgrade: $(UV)
-	$(UV) $(COMPILE) --upgrade -o $(LOCK)
+	$(UV) $(COMPILE_DEV) --upgrade -o $(LOCK)
+	$(UV) $(COMPILE_RUNTIME) -o $(RUNTIME_LOCK)
 
 # Audit .github/ (workflows) with zizmor, offline.
-audit-workflows: $(STAMP)
+audit-workflows: dev-venv
 	$(BIN)/zizmor --offline .github/
 
 clean:

@@ -132,7 +132,7 @@ def build_bento(
         requirements=tuple(line for line in result["requirements"].splitlines() if line.strip()),
         python_version=model["python_version"],
         bentoml_version=importlib.metadata.version("bentoml"),
-        mlflow_version=importlib.metadata.version("mlflow"),
+        mlflow_version=_mlflow_version(),
         locked=lock,
         image_tag=names.image_tag(repository.uri) if repository else None,
         created_at=clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -191,6 +191,16 @@ def installed_versions() -> dict[str, str]:
         if name:
             versions.setdefault(re.sub(r"[-_.]+", "-", name).lower(), dist.version)
     return versions
+
+
+def _mlflow_version() -> str:
+    """The installed MLflow: the full package (dev, demo) or the client alone (`make install`)."""
+    for name in ("mlflow", "mlflow-skinny"):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    raise PackageError("MLflow is not installed: install modelcd with `make install`")
 
 
 def _mlflow_model_facts(model_dir: Path, where: str) -> dict[str, Any]:

@@ -116,8 +116,8 @@ def pin_requirements(lines: Sequence[str], installed: Mapping[str, str]) -> tupl
     """The model's requirements with every bare name pinned to the installed version (`name==X`).
 
     Comments and blank lines go; lines with a specifier, marker or URL stay as written; `bentoml` goes
-    (BentoML pins its own version); `mlflow` is added, pinned, if the model does not list it (the
-    service loads the model through `bentoml.mlflow`).
+    (BentoML pins its own version); `mlflow` (or, where only the client is installed, `mlflow-skinny`) is
+    added, pinned, if the model does not list it (the service loads the model through `bentoml.mlflow`).
     """
     pinned: list[str] = []
     names: set[str] = set()
@@ -132,8 +132,10 @@ def pin_requirements(lines: Sequence[str], installed: Mapping[str, str]) -> tupl
             if _NAME.fullmatch(text) and name in installed:
                 text = f"{text}=={installed[name]}"
         pinned.append(text)
-    if not names & {"mlflow", "mlflow-skinny"} and "mlflow" in installed:
-        pinned.append(f"mlflow=={installed['mlflow']}")
+    if not names & {"mlflow", "mlflow-skinny"}:
+        client = next((n for n in ("mlflow", "mlflow-skinny") if n in installed), None)
+        if client is not None:
+            pinned.append(f"{client}=={installed[client]}")
     return tuple(pinned)
 
 

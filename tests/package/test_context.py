@@ -75,6 +75,13 @@ def test_bentoml_is_left_to_bentoml_and_mlflow_is_added_when_missing() -> None:
     )
 
 
+def test_the_mlflow_client_is_added_where_only_it_is_installed() -> None:
+    assert context.pin_requirements(["scikit-learn==1.9.1"], {"mlflow-skinny": "3.17.2"}) == (
+        "scikit-learn==1.9.1",
+        "mlflow-skinny==3.17.2",
+    )
+
+
 def test_pip_options_and_urls_are_kept_as_written() -> None:
     lines = ["--extra-index-url https://example.invalid/simple", "pkg @ https://example.invalid/pkg.whl"]
     assert context.pin_requirements(lines, {"pkg": "1.0"}) == tuple(lines)
