@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -66,10 +66,29 @@ class _Values:
 
 
 def _estimate(point: float, samples: FloatArray | None, confidence: float) -> Estimate:
+    """The point value and the interval of the resamples that define the metric (the others counted)."""
     if samples is None or samples.size == 0:
         return Estimate(float(point))
-    low, high = percentile_interval(samples[None, :], confidence)
-    return Estimate(float(point), float(low[0]), float(high[0]))
+    defined = samples[~np.isnan(samples)]
+    low, high = percentile_interval(defined[None, :], confidence)
+    return Estimate(float(point), float(low[0]), float(high[0]), int(samples.size - defined.size))
+
+
+# Binary metrics that no model can have on a group without positives (or negatives).
+NEEDS_POSITIVES = frozenset({"recall", "roc_auc", "pr_auc"})
+NEEDS_NEGATIVES = frozenset({"roc_auc"})
+
+
+def undefined_by_data(task: str, metric: str, truth: NDArray[Any], rows: NDArray[np.intp]) -> str | None:
+    """Why the group's labels cannot define `metric` for any model, or None."""
+    if task != "binary_classification":
+        return None
+    positives = int(np.count_nonzero(truth[rows]))
+    if metric in NEEDS_POSITIVES and positives == 0:
+        return f"the group's {len(rows)} rows have no positives"
+    if metric in NEEDS_NEGATIVES and positives == len(rows):
+        return f"the group's {len(rows)} rows have no negatives"
+    return None
 
 
 def _applies(check_slices: tuple[str, ...] | None, spec: str) -> bool:
@@ -134,6 +153,7 @@ def judge(
                         delta=delta_est,
                         value=check.value,
                         change=check.change,
+                        undefined_by_data=undefined_by_data(task, check.metric, candidate.truth, group.rows),
                     ),
                     mode=gate.decision,
                     min_examples=gate.min_examples,

@@ -224,7 +224,7 @@ class BinaryKernel:
             starts = (
                 np.flatnonzero(np.r_[True, s_pos[1:] != s_pos[:-1]]) if len(pos) else np.zeros(0, np.intp)
             )
-            ends = np.r_[starts[1:], len(pos)]
+            ends = np.r_[starts[1:], len(pos)] if len(pos) else np.zeros(0, np.intp)
             block_start.append(p0 + starts)
             block_end.append(p0 + ends)
             neg_below.append(n0 + np.searchsorted(s_neg, s_pos[starts], side="left"))

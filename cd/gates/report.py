@@ -11,7 +11,7 @@ from cd.gates.thresholds import Estimate
 from cd.gates.verdict import CheckResult, GateVerdict
 
 TEMPLATES = Path(__file__).parent / "templates"
-MARKS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "⏭️"}
+MARKS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "⏭️", "undefined": "∅"}
 MAX_CHART_GROUPS = 16
 
 
@@ -74,7 +74,9 @@ def build_chart(v: GateVerdict) -> Chart | None:
         return None
     blocking = [c for c in v.checks if c.outcome in ("fail", "inconclusive")]
     metric = (blocking or list(v.checks))[0].metric
-    rows = [c for c in v.checks if c.metric == metric and c.outcome != "skipped"][:MAX_CHART_GROUPS]
+    rows = [c for c in v.checks if c.metric == metric and c.outcome not in ("skipped", "undefined")][
+        :MAX_CHART_GROUPS
+    ]
     if not rows:
         return None
 

@@ -10,8 +10,11 @@ Modes:
 - `confident`: fail only when the whole confidence interval is on the wrong side of the bar, pass
   only when it is wholly on the right side; otherwise inconclusive.
 
-Groups with fewer than `min_examples` rows are `skipped` (never passed). NaN in any number the
-decision needs is a failure (fail closed). Without an incumbent (first deploy) the gate's policy
+Groups with fewer than `min_examples` rows are `skipped` (never passed). A metric the group's data
+cannot define (AUC or recall with no positives; the candidate and the incumbent both undefined) is
+`undefined`: reported, never passed, never a crash (the overall group is then inconclusive). A candidate
+whose metric is undefined where the incumbent's is defined fails (fail closed). `point` mode judges the
+point values alone; in `confident` mode an interval no bootstrap resample defines is inconclusive. Without an incumbent (first deploy) the gate's policy
 decides: `value_thresholds` judges value thresholds only (a check with only a change threshold is
 skipped), `fail` fails every check.
 """
@@ -24,12 +27,12 @@ from typing import Literal
 
 from cd.config.model import ChangeThreshold, ValueThreshold
 
-Outcome = Literal["pass", "fail", "inconclusive", "skipped"]
+Outcome = Literal["pass", "fail", "inconclusive", "skipped", "undefined"]
 VerdictOutcome = Literal["pass", "fail", "inconclusive"]
 Mode = Literal["point", "confident"]
 FirstDeployPolicy = Literal["value_thresholds", "fail"]
 
-_SEVERITY: dict[str, int] = {"skipped": 0, "pass": 1, "inconclusive": 2, "fail": 3}
+_SEVERITY: dict[str, int] = {"skipped": 0, "undefined": 0, "pass": 1, "inconclusive": 2, "fail": 3}
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,15 @@ class Estimate:
     value: float
     low: float | None = None
     high: float | None = None
+    undefined_resamples: int = 0  # bootstrap resamples on which the metric was undefined (left out)
 
     @property
-    def has_nan(self) -> bool:
-        return any(x is not None and math.isnan(x) for x in (self.value, self.low, self.high))
+    def defined(self) -> bool:
+        return not math.isnan(self.value)
+
+    @property
+    def interval_defined(self) -> bool:
+        return not any(x is not None and math.isnan(x) for x in (self.low, self.high))
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ class CheckInput:
     delta: Estimate | None  # candidate - incumbent, paired
     value: ValueThreshold | None
     change: ChangeThreshold | None
+    undefined_by_data: str | None = None  # why this group's data cannot define the metric (no positives)
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,18 @@ def judge_change(
     return Decision(outcome, reasons, allowed_delta=bar)
 
 
+def _undefined(check: CheckInput) -> Decision | None:
+    """`undefined` when the group's data cannot define the metric for any model (inconclusive overall)."""
+    reason = check.undefined_by_data
+    if reason is None and not check.candidate.defined:
+        if check.incumbent is not None and not check.incumbent.defined:
+            reason = "undefined for the candidate and the incumbent alike"
+    if reason is None:
+        return None
+    text = f"{check.metric} is undefined on this group: {reason}"
+    return Decision("inconclusive" if check.is_overall else "undefined", (text,))
+
+
 def decide(check: CheckInput, mode: Mode, min_examples: int, first_deploy: FirstDeployPolicy) -> Decision:
     """The outcome of one check on one group."""
     if check.examples < min_examples:
@@ -157,13 +178,21 @@ def decide(check: CheckInput, mode: Mode, min_examples: int, first_deploy: First
         return Decision("skipped", (f"{check.examples} examples < min_examples {min_examples}",))
     if check.incumbent is None and first_deploy == "fail":
         return Decision("fail", ("no incumbent and the gate's first_deploy policy is `fail`",))
+    undefined = _undefined(check)
+    if undefined is not None:
+        return undefined
     wants_change = check.change is not None and check.incumbent is not None
     numbers = [check.candidate]
     if wants_change:
         assert check.incumbent is not None and check.delta is not None
         numbers += [check.incumbent, check.delta]
-    if any(e.has_nan for e in numbers):
-        return Decision("fail", (f"{check.metric} is NaN (undefined on this data): fails closed",))
+    if not all(e.defined for e in numbers):
+        who = "candidate" if not check.candidate.defined else "incumbent"
+        return Decision("fail", (f"{check.metric} is undefined for the {who} on this data: fails closed",))
+    if mode == "confident" and not all(e.interval_defined for e in numbers):
+        return Decision(
+            "inconclusive", (f"{check.metric}: no bootstrap resample defines it, so there is no interval",)
+        )
     decisions: list[Decision] = []
     if check.value is not None:
         decisions.append(judge_value(check.metric, check.candidate, check.value, mode))

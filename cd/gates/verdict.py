@@ -92,7 +92,7 @@ class GateVerdict:
         inc = f"v{self.incumbent.version}" if self.incumbent else "no incumbent"
         counts = ", ".join(
             f"{len(self.checks_with(o))} {o}"
-            for o in ("fail", "inconclusive", "pass", "skipped")
+            for o in ("fail", "inconclusive", "pass", "skipped", "undefined")
             if self.checks_with(o)
         )
         return (
@@ -134,7 +134,12 @@ def _plain(obj: Any) -> dict[str, Any]:
 def _estimate_dict(e: Estimate | None) -> dict[str, float | None] | None:
     if e is None:
         return None
-    return {"value": _number(e.value), "ci_low": _number(e.low), "ci_high": _number(e.high)}
+    return {
+        "value": _number(e.value),
+        "ci_low": _number(e.low),
+        "ci_high": _number(e.high),
+        "undefined_resamples": e.undefined_resamples,
+    }
 
 
 def _check_dict(c: CheckResult) -> dict[str, Any]:
@@ -168,7 +173,12 @@ def _estimate(d: Mapping[str, Any] | None) -> Estimate | None:
     if d is None:
         return None
     value = d["value"]
-    return Estimate(math.nan if value is None else float(value), d.get("ci_low"), d.get("ci_high"))
+    return Estimate(
+        math.nan if value is None else float(value),
+        d.get("ci_low"),
+        d.get("ci_high"),
+        int(d.get("undefined_resamples", 0)),
+    )
 
 
 def verdict_from_dict(data: Mapping[str, Any]) -> GateVerdict:

@@ -60,3 +60,34 @@ def test_first_deploy_with_policy_fail_fails_every_check() -> None:
     checks = judge(g, "binary_classification", partitions(FRAME, g.slices), scores, None, N)
     assert {c.outcome for c in checks if c.slice != "segment=c"} == {"fail"}
     assert checks[0].reasons == ("no incumbent and the gate's first_deploy policy is `fail`",)
+
+
+def test_a_slice_group_without_positives_is_undefined_not_a_crash() -> None:
+    y = (RNG.random(N) < 0.3) & (FRAME["segment"] != "b").to_numpy()  # segment b: no positives
+    scores = np.clip(0.3 + 0.4 * y + RNG.normal(0, 0.2, N), 0, 1)
+    model = Predictions("binary_classification", y, scores)
+    g = gate(MetricCheck("roc_auc", change=ChangeThreshold(absolute=0.05)))
+    checks = judge(g, "binary_classification", partitions(FRAME, g.slices), model, model, N)
+    outcomes = {c.slice: c.outcome for c in checks}
+    assert outcomes == {
+        "overall": "pass",
+        "segment=a": "pass",
+        "segment=b": "undefined",
+        "segment=c": "skipped",
+    }
+    (c,) = [c for c in checks if c.slice == "segment=b"]
+    assert c.reasons == (
+        f"roc_auc is undefined on this group: the group's {c.examples} rows have no positives",
+    )
+
+
+def test_undefined_resamples_are_counted_and_point_mode_judges_the_point_value() -> None:
+    # 3 positives among 160 rows: the AUC is 1.0, but some resamples draw no positive at all
+    y = np.zeros(N, bool)
+    y[:3] = True
+    scores = np.where(y, 0.9, 0.1)
+    model = Predictions("binary_classification", y, scores)
+    g = gate(MetricCheck("roc_auc", value=ValueThreshold(min=0.9), slices=("overall",)), decision="point")
+    (c,) = judge(g, "binary_classification", partitions(FRAME, g.slices), model, None, N)
+    assert c.outcome == "pass"
+    assert c.candidate.value == 1.0 and c.candidate.undefined_resamples > 0

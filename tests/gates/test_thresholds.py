@@ -22,6 +22,7 @@ def check(
     higher: bool | None = True,
     examples: int = 500,
     overall: bool = False,
+    undefined_by_data: str | None = None,
 ) -> CheckInput:
     return CheckInput(
         "roc_auc" if higher else "log_loss",
@@ -33,6 +34,7 @@ def check(
         delta,
         value,
         change,
+        undefined_by_data,
     )
 
 
@@ -164,7 +166,36 @@ CASES = [
         "inconclusive",
     ),
     ("NaN point estimate fails closed", check(Estimate(NAN), value=MIN_70), "point", "fail"),
-    ("NaN interval fails closed", check(Estimate(0.9, NAN, NAN), value=MIN_70), "confident", "fail"),
+    (
+        "an interval no resample defines is inconclusive",
+        check(Estimate(0.9, NAN, NAN, undefined_resamples=200), value=MIN_70),
+        "confident",
+        "inconclusive",
+    ),
+    (
+        "point mode judges the point value, whatever the resamples",
+        check(Estimate(1.0, NAN, NAN, undefined_resamples=1), value=MIN_70),
+        "point",
+        "pass",
+    ),
+    (
+        "undefined for candidate and incumbent alike is undefined",
+        check(Estimate(NAN), incumbent=Estimate(NAN), delta=Estimate(NAN), change=ABS_01),
+        "point",
+        "undefined",
+    ),
+    (
+        "a slice whose data cannot define the metric is undefined",
+        check(Estimate(NAN), value=MIN_70, undefined_by_data="no positives"),
+        "confident",
+        "undefined",
+    ),
+    (
+        "the overall group undefined by its data is inconclusive",
+        check(Estimate(NAN), value=MIN_70, undefined_by_data="no positives", overall=True),
+        "confident",
+        "inconclusive",
+    ),
     (
         "NaN incumbent fails closed",
         check(Estimate(0.9), incumbent=Estimate(NAN), delta=Estimate(NAN), change=ABS_01),
