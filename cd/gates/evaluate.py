@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from cd.config.model import Gate, ModelSpec, RepoConfig
 from cd.errors import GateError

@@ -158,9 +158,9 @@ def judge_change(
 def _undefined(check: CheckInput) -> Decision | None:
     """`undefined` when the group's data cannot define the metric for any model (inconclusive overall)."""
     reason = check.undefined_by_data
-    if reason is None and not check.candidate.defined:
-        if check.incumbent is not None and not check.incumbent.defined:
-            reason = "undefined for the candidate and the incumbent alike"
+    both = not check.candidate.defined and check.incumbent is not None and not check.incumbent.defined
+    if reason is None and both:
+        reason = "undefined for the candidate and the incumbent alike"
     if reason is None:
         return None
     text = f"{check.metric} is undefined on this group: {reason}"
