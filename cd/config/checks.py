@@ -62,6 +62,7 @@ def cross_file_problems(
     problems += _endpoint_collisions(config, docs)
     for gate in config.gates.values():
         problems += _gate_against_model(gate, config, docs[gate.path], present)
+        problems += _dataset_pin(gate, docs[gate.path])
     return problems
 
 
@@ -233,6 +234,19 @@ def _gate_against_model(
             )
         )
     return problems
+
+
+def _dataset_pin(gate: Gate, doc: Document) -> list[Problem]:
+    """An S3 object can change under a gate without a commit: its bytes must be pinned."""
+    if gate.dataset.uri.startswith("s3://") and gate.dataset.sha256 is None:
+        return [
+            doc.problem(
+                ("dataset", "path"),
+                f"an s3:// dataset needs `sha256:` (the object can change without a commit; pin its bytes: "
+                f"aws s3 cp {gate.dataset.uri} - | sha256sum)",
+            )
+        ]
+    return []
 
 
 def _describe_range(low: float | None, high: float | None) -> str:

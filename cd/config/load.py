@@ -213,7 +213,13 @@ def build_gate(doc: Document, model: str) -> Gate:
     bootstrap = data.get("bootstrap", {})
     return Gate(
         model=model,
-        dataset=DatasetSpec(uri=path, label=dataset["label"], format=fmt, sha256=dataset.get("sha256")),
+        dataset=DatasetSpec(
+            uri=path,
+            label=dataset["label"],
+            format=fmt,
+            sha256=dataset.get("sha256"),
+            positive_label=dataset.get("positive_label"),
+        ),
         metrics=tuple(_metric_check(raw) for raw in data["metrics"]),
         slices=slices,
         min_examples=data.get("min_examples", Gate.min_examples),

@@ -53,6 +53,7 @@ class DatasetSpec:
     label: str
     format: Literal["csv", "parquet"]
     sha256: str | None = None
+    positive_label: str | int | bool | None = None  # binary: which label is positive (default 1 / true)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cd.config.model import DatasetSpec
+from cd.config.model import Column, DatasetSpec
 from cd.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -62,13 +62,30 @@ def read_bytes(uri: str, repo_root: Path) -> bytes:
     return path.read_bytes()
 
 
-def _parse(data: bytes, spec: DatasetSpec) -> pd.DataFrame:
+# What a CSV cell means as "missing" in a numeric or boolean column. A string column has no missing
+# marker: `NA` is the text "NA" (a region code, say), as model.yaml declares the column a string.
+NA_MARKERS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+
+
+def _csv_options(columns: Sequence[Column], label: str) -> dict[str, object]:
+    strings = [c.name for c in columns if c.type == "string"]
+    if not strings:
+        return {}
+    others = [c.name for c in columns if c.type != "string"] + ([label] if label not in strings else [])
+    return {
+        "dtype": dict.fromkeys(strings, str),
+        "keep_default_na": False,
+        "na_values": dict.fromkeys(others, NA_MARKERS),
+    }
+
+
+def _parse(data: bytes, spec: DatasetSpec, columns: Sequence[Column] = ()) -> pd.DataFrame:
     import pandas as pd
 
     try:
         if spec.format == "parquet":
             return pd.read_parquet(io.BytesIO(data))
-        return pd.read_csv(io.BytesIO(data))
+        return pd.read_csv(io.BytesIO(data), **_csv_options(columns, spec.label))
     except pd.errors.EmptyDataError as exc:
         raise DatasetError(f"dataset {spec.uri}: empty (no rows)") from exc
     except Exception as exc:  # pandas/pyarrow raise many types for malformed input
@@ -102,15 +119,26 @@ def _validate(frame: pd.DataFrame, spec: DatasetSpec, features: Sequence[str], t
         )
 
 
-def load_dataset(spec: DatasetSpec, repo_root: Path, features: Sequence[str], task: str) -> LoadedDataset:
-    """Read, verify the sha256 pin (a mismatch refuses to evaluate), parse and validate."""
-    data = read_bytes(spec.uri, repo_root)
+def load_dataset(
+    spec: DatasetSpec,
+    repo_root: Path,
+    features: Sequence[Column] | Sequence[str],
+    task: str,
+    *,
+    data: bytes | None = None,
+) -> LoadedDataset:
+    """Verify the sha256 pin (a mismatch refuses to evaluate), parse and validate. `data`: the bytes
+    already read (the gate reads them at the base ref); else they are read from `spec.uri`. Columns
+    given as `Column`s are parsed as model.yaml declares them."""
+    columns = [c for c in features if isinstance(c, Column)]
+    names = [c.name if isinstance(c, Column) else c for c in features]
+    data = read_bytes(spec.uri, repo_root) if data is None else data
     digest = hashlib.sha256(data).hexdigest()
     if spec.sha256 is not None and digest != spec.sha256.lower():
         raise DatasetError(
             f"dataset {spec.uri}: sha256 mismatch: the gate pins {spec.sha256.lower()} but the file is {digest}; "
             "refusing to evaluate"
         )
-    frame = _parse(data, spec)
-    _validate(frame, spec, features, task)
+    frame = _parse(data, spec, columns)
+    _validate(frame, spec, names, task)
     return LoadedDataset(uri=spec.uri, sha256=digest, frame=frame)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from cd.config.model import Gate, ModelSpec, RepoConfig
+from cd.config.model import DatasetSpec, Gate, ModelSpec, RepoConfig
 from cd.errors import GateError
 from cd.gates.bootstrap import bootstrap, percentile_interval
 from cd.gates.metrics import BinaryKernel, FloatArray, Kernel, MulticlassKernel, RegressionKernel, metric_info
@@ -241,8 +241,12 @@ def _predict(
     registry: Registry, ref: ModelVersionRef, frame: pd.DataFrame, spec: ModelSpec, gate: Gate, workdir: Path
 ) -> Predictions:
     from cd.gates.scoring import load_model, predict
+    from cd.signature import signature_inputs, signature_mismatch
 
     local = registry.download(ref.name, ref.version, workdir / f"v{ref.version}", expected_sha256=ref.sha256)
+    mismatch = signature_mismatch(spec, signature_inputs(local), f"model {ref.name!r} version {ref.version}")
+    if mismatch is not None:
+        raise GateError(mismatch)
     model = load_model(local)
     return predict(
         model,
@@ -251,18 +255,67 @@ def _predict(
         spec.task,
         [c.metric for c in gate.metrics],
         who=f"model {ref.name!r} version {ref.version}",
+        positive_label=gate.dataset.positive_label,
     )
 
 
-def _dataset_changed(repo: Path, base: str, uri: str, sha256: str) -> bool:
-    import hashlib
+@dataclass(frozen=True)
+class DatasetBytes:
+    """The evaluation rows' bytes, and where they were read from."""
 
+    data: bytes
+    changed_in_pr: bool
+    notes: tuple[str, ...]
+
+
+def gate_dataset(repo: Path, base: str, head: str | None, spec: DatasetSpec) -> DatasetBytes:
+    """The dataset as the BASE has it, so a PR cannot change the rows that judge it. A repository file
+    that is new in the PR is read from the head and flagged; one the PR changes is judged at the base
+    and flagged. An `s3://` object is read as it is (validation requires its sha256 pin)."""
+    from cd.gates.dataset import read_bytes
     from cd.gitrepo import read_file_at_ref
 
-    if uri.startswith("s3://"):
-        return False
-    before = read_file_at_ref(repo, base, uri)
-    return before is not None and hashlib.sha256(before).hexdigest() != sha256
+    if spec.uri.startswith("s3://"):
+        return DatasetBytes(read_bytes(spec.uri, repo), False, ())
+    before = read_file_at_ref(repo, base, spec.uri)
+    if head is None:
+        after = (repo / spec.uri).read_bytes() if (repo / spec.uri).is_file() else None
+    else:
+        after = read_file_at_ref(repo, head, spec.uri)
+    if before is None:
+        if after is None:
+            raise GateError(
+                f"dataset {spec.uri}: not in git at the base ({base}) or the head; commit it (CI sees only git)"
+            )
+        note = f"dataset {spec.uri} is new in this pull request: judged with its version, which needs review"
+        return DatasetBytes(after, True, (note,))
+    if after is not None and after != before:
+        note = (
+            f"dataset {spec.uri} is changed by this pull request: judged with the base's version ({base}); "
+            "the data change needs its own review"
+        )
+        return DatasetBytes(before, True, (note,))
+    return DatasetBytes(before, False, ())
+
+
+def model_spec_notes(model: str, base_spec: ModelSpec | None, head_spec: ModelSpec | None) -> tuple[str, ...]:
+    """A PR that edits models/<m>/model.yaml is judged by the base's version; say what it changes."""
+    if base_spec is None or head_spec is None:
+        return ()
+    changed = [
+        f"{field} {getattr(base_spec, field)!r} -> {getattr(head_spec, field)!r}"
+        for field in ("registered_model", "task")
+        if getattr(base_spec, field) != getattr(head_spec, field)
+    ]
+    if base_spec.inputs != head_spec.inputs:
+        changed.append("inputs")
+    if not changed:
+        return ()
+    return (
+        f"models/{model}/model.yaml is changed by this pull request ({'; '.join(changed)}): judged by the "
+        "base's version; the change needs its own review, and a build of another registered model will not "
+        "match this verdict",
+    )
 
 
 def evaluate_promotion(
@@ -292,7 +345,8 @@ def evaluate_promotion(
     if spec is None:
         raise GateError(f"no model spec for {model!r}: add models/{model}/model.yaml")
 
-    data = load_dataset(gate.dataset, repo, spec.input_names, spec.task)
+    dataset = gate_dataset(repo, base, head, gate.dataset)
+    data = load_dataset(gate.dataset, repo, spec.inputs, spec.task, data=dataset.data)
     candidate_ref = registry.resolve(spec.registered_model, deployment.version)
     incumbent_ref = (
         registry.resolve(spec.registered_model, base_deployment.version) if base_deployment else None
@@ -311,11 +365,12 @@ def evaluate_promotion(
     parts = partitions(data.frame, gate.slices)
     checks = judge(gate, spec.task, parts, cand_pred, inc_pred, data.rows)
 
-    notes = list(choice.notes)
-    changed = _dataset_changed(repo, base, gate.dataset.uri, data.sha256)
-    if changed:
-        pin = "pinned, matches" if gate.dataset.sha256 else "not pinned"
-        notes.append(f"dataset {gate.dataset.uri} is changed by this pull request ({pin})")
+    notes = [
+        *choice.notes,
+        *dataset.notes,
+        *model_spec_notes(model, base_cfg.models.get(model), head_cfg.models.get(model)),
+    ]
+    changed = dataset.changed_in_pr
     if incumbent_ref is None:
         notes.append(
             f"first deploy: no {model} in {environment} at the base; policy `{gate.first_deploy}` "

@@ -87,13 +87,79 @@ def _encode_truth(labels: NDArray[Any], classes: Sequence[Any], who: str) -> NDA
         ) from exc
 
 
+PROBABILITY_TOLERANCE = 1e-6
+
+
+def _rows(out: NDArray[Any], expected: int, method: str, who: str) -> NDArray[Any]:
+    if out.ndim == 0 or out.shape[0] != expected:
+        got = 0 if out.ndim == 0 else out.shape[0]
+        raise GateError(f"{who}: {method} returned {got} rows for the dataset's {expected}")
+    return out
+
+
+def _numbers(out: NDArray[Any], method: str, who: str) -> NDArray[np.float64]:
+    try:
+        values = out.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise GateError(f"{who}: {method} returned values that are not numbers ({exc})") from exc
+    bad = int(np.count_nonzero(~np.isfinite(values)))
+    if bad:
+        raise GateError(
+            f"{who}: {method} returned {bad} non-finite values (NaN or infinite); refusing to judge"
+        )
+    return values
+
+
+def _check_probabilities(proba: NDArray[np.float64], who: str) -> None:
+    outside = int(np.count_nonzero((proba < -PROBABILITY_TOLERANCE) | (proba > 1 + PROBABILITY_TOLERANCE)))
+    if outside:
+        raise GateError(f"{who}: predict_proba returned {outside} values outside [0, 1]")
+    off = int(np.count_nonzero(np.abs(proba.sum(axis=1) - 1.0) > PROBABILITY_TOLERANCE))
+    if off:
+        raise GateError(f"{who}: predict_proba rows must sum to 1; {off} rows do not")
+
+
+def _same_label(a: object, b: object) -> bool:
+    """Equal labels; a boolean equals only a boolean (True is not the label 1)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return a == b
+
+
+def positive_class(classes: Sequence[Any], explicit: object, who: str) -> Any:
+    """The binary positive class, matched by label: `explicit` (the gate's `dataset.positive_label`), else
+    1 / True when the labels are 0/1 or false/true; an error naming the labels otherwise."""
+    if explicit is not None:
+        for c in classes:
+            if _same_label(c, explicit):
+                return c
+        raise GateError(
+            f"{who}: positive_label {explicit!r} is not one of the model's classes {list(classes)}"
+        )
+    if set(classes) <= {0, 1}:
+        return next(c for c in classes if c == 1)
+    raise GateError(
+        f"{who}: binary labels {list(classes)} have no obvious positive class; set "
+        "`dataset.positive_label` in the gate"
+    )
+
+
 def predict(
-    model: Any, features: pd.DataFrame, labels: pd.Series, task: str, metrics: Sequence[str], who: str
+    model: Any,
+    features: pd.DataFrame,
+    labels: pd.Series,
+    task: str,
+    metrics: Sequence[str],
+    who: str,
+    positive_label: object = None,
 ) -> Predictions:
-    """Score `features` with `model`; `who` names the model version in errors."""
+    """Score `features` with `model` and validate what it returned (row count, finite, probabilities in
+    [0, 1] summing to 1) before any metric; `who` names the model version in errors."""
     raw_labels = labels.to_numpy()
+    n = len(features)
     if task == "regression":
-        out = _call(model, "predict", features, who).astype(np.float64).reshape(len(features), -1)
+        out = _numbers(_rows(_call(model, "predict", features, who), n, "predict", who), "predict", who)
+        out = out.reshape(n, -1)
         if out.shape[1] != 1:
             raise GateError(
                 f"{who}: predict returned {out.shape[1]} columns; a regression model must return one"
@@ -103,12 +169,16 @@ def predict(
     has_proba = hasattr(model, "predict_proba")
     classes = tuple(np.asarray(getattr(model, "classes_", [])).tolist())
     if has_proba:
-        proba = _call(model, "predict_proba", features, who).astype(np.float64)
+        raw = _rows(_call(model, "predict_proba", features, who), n, "predict_proba", who)
+        proba = _numbers(raw, "predict_proba", who).reshape(n, -1)
+        _check_probabilities(proba, who)
         if not classes:
             classes = tuple(range(proba.shape[1]))
+        if len(classes) != proba.shape[1]:
+            raise GateError(f"{who}: predict_proba gave {proba.shape[1]} columns for classes {list(classes)}")
     else:
         _require_probabilities(task, metrics, who)
-        predicted_labels = _call(model, "predict", features, who).reshape(len(features))
+        predicted_labels = _rows(_call(model, "predict", features, who), n, "predict", who).reshape(n)
         classes = classes or tuple(sorted(set(raw_labels.tolist()) | set(predicted_labels.tolist())))
         proba = np.zeros((len(features), len(classes)))
         proba[np.arange(len(features)), _encode_truth(predicted_labels, classes, who)] = 1.0
@@ -117,5 +187,6 @@ def predict(
     if task == "binary_classification":
         if proba.shape[1] != 2:
             raise GateError(f"{who}: a binary classifier must give 2 class columns, got {proba.shape[1]}")
-        return Predictions(task, truth == 1, proba[:, 1], classes, has_proba)
+        column = classes.index(positive_class(classes, positive_label, who))
+        return Predictions(task, truth == column, proba[:, column], classes, has_proba)
     return Predictions(task, truth, proba, classes, has_proba)

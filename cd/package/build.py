@@ -239,17 +239,13 @@ def _serving_columns(
     spec: ModelSpec, signature_inputs: list[dict[str, Any]], where: str
 ) -> tuple[Column, ...]:
     """model.yaml's inputs (checked against the signature's names when both exist), else the signature's."""
+    from cd.signature import signature_mismatch
+
     if not spec.inputs:
         return context.columns_from_signature(signature_inputs, where)
-    signed = {str(i["name"]) for i in signature_inputs if i.get("name")}
-    declared = set(spec.input_names)
-    if signed and signed != declared:
-        missing, extra = sorted(signed - declared), sorted(declared - signed)
-        raise PackageError(
-            f"{spec.path or spec.name}: inputs do not match the MLflow signature of {where}"
-            + (f"; the model also needs: {', '.join(missing)}" if missing else "")
-            + (f"; the model does not take: {', '.join(extra)}" if extra else "")
-        )
+    mismatch = signature_mismatch(spec, signature_inputs, where)
+    if mismatch is not None:
+        raise PackageError(mismatch)
     return spec.inputs
 
 

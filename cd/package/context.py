@@ -20,6 +20,7 @@ import yaml
 
 from cd.config.model import Column, ModelSpec
 from cd.errors import PackageError
+from cd.signature import MLFLOW_TYPES as _MLFLOW_TYPES
 
 SERVICE_FILE = "service.py"
 PAYLOAD_MODULE_FILE = "modelcd_payload.py"
@@ -32,15 +33,6 @@ LOCK_ENV = "MODELCD_LOCK_PACKAGES"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
-# MLflow signature column types -> model.yaml column types
-_MLFLOW_TYPES = {
-    "long": "integer",
-    "integer": "integer",
-    "double": "number",
-    "float": "number",
-    "string": "string",
-    "boolean": "boolean",
-}
 
 
 @dataclass(frozen=True)

@@ -177,3 +177,11 @@ def test_every_metric_a_gate_can_name_has_a_known_range() -> None:
     from cd.config.checks import METRIC_RANGES, METRICS_BY_TASK
 
     assert set(METRIC_RANGES) == set().union(*METRICS_BY_TASK.values())
+
+
+def test_an_s3_dataset_must_be_pinned(tree: TemplateTree) -> None:
+    text = tree.root.joinpath(GATE).read_text()
+    text = text.replace("path: data/churn_test.csv", "path: s3://acme-ml/churn_test.csv")
+    tree.write(GATE, "\n".join(line for line in text.splitlines() if "sha256:" not in line) + "\n")
+    (problem,) = tree.problems()
+    assert problem.startswith(f"{GATE}:3: dataset.path: an s3:// dataset needs `sha256:`")

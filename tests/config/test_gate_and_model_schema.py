@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cd.examples import churn
+
 Edit = Callable[[str, str, str], list[str]]
 GATE = "gates/churn.yaml"
 MODEL = "models/churn/model.yaml"
@@ -34,7 +36,7 @@ def test_change_tolerance_cannot_be_negative(problems_after: Edit) -> None:
 
 
 def test_sha256_pin_must_be_hex(problems_after: Edit) -> None:
-    (problem,) = problems_after(GATE, "  # sha256: <hex>", "  sha256: abc")
+    (problem,) = problems_after(GATE, f"  sha256: {churn.TEST_SHA256}", "  sha256: abc")
     assert problem.startswith(f"{GATE}:5: dataset.sha256: invalid value 'abc': 64 lowercase hex digits")
 
 

@@ -150,3 +150,17 @@ def test_s3_sha_mismatch_refuses(s3: object, tmp_path: Path) -> None:
             FEATURES,
             "binary_classification",
         )
+
+
+def test_a_string_column_keeps_the_text_na_as_model_yaml_declares_it(tmp_path: Path) -> None:
+    from cd.config.model import Column
+
+    csv = b"region,amount,churned\nNA,1.5,1\neu,,0\nus,NA,1\n"
+    columns = [Column("region", "string"), Column("amount", "number")]
+    data = load_dataset(
+        DatasetSpec("d.csv", "churned", "csv"), tmp_path, columns, "binary_classification", data=csv
+    )
+    frame = data.frame.to_dict("list")
+    assert frame["region"] == ["NA", "eu", "us"]
+    assert frame["churned"] == [1, 0, 1]
+    assert [x != x for x in frame["amount"]] == [False, True, True]  # missing numbers stay missing

@@ -49,21 +49,77 @@ def test_label_metrics_work_on_a_label_only_model() -> None:
     assert scores.probabilities is False
 
 
-def test_predict_proba_is_used_with_the_models_class_order() -> None:
+def test_string_labels_need_an_explicit_positive_label() -> None:
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression().fit(FEATURES, pd.Series(["stay", "churn", "churn", "stay"]))
-    scores = predict(
-        model,
-        FEATURES,
-        pd.Series(["stay", "churn", "churn", "stay"]),
-        "binary_classification",
-        ["roc_auc"],
-        "m",
+    labels = pd.Series(["stay", "churn", "churn", "stay"])
+    model = LogisticRegression().fit(FEATURES, labels)
+    with pytest.raises(GateError) as err:
+        predict(model, FEATURES, labels, "binary_classification", ["roc_auc"], "m")
+    assert str(err.value) == (
+        "m: binary labels ['churn', 'stay'] have no obvious positive class; set `dataset.positive_label` in the gate"
     )
-    assert list(model.classes_) == ["churn", "stay"]
-    assert scores.truth.tolist() == [True, False, False, True]  # positive = classes_[1]
-    assert np.allclose(scores.predicted, model.predict_proba(FEATURES)[:, 1])
+    scores = predict(
+        model, FEATURES, labels, "binary_classification", ["roc_auc"], "m", positive_label="churn"
+    )
+    assert scores.truth.tolist() == [False, True, True, False]
+    assert np.allclose(scores.predicted, model.predict_proba(FEATURES)[:, 0])  # the "churn" column
+
+
+class Reordered:
+    """A binary model whose classes are [1, 0]: the positive class is its first column."""
+
+    classes_ = np.array([1, 0])
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        p = frame["x"].to_numpy()
+        return np.c_[p, 1 - p]
+
+
+def test_the_positive_class_is_matched_by_label_not_by_column() -> None:
+    scores = predict(Reordered(), FEATURES, LABELS, "binary_classification", ["roc_auc"], "m")
+    assert scores.truth.tolist() == [False, True, True, False]
+    assert scores.predicted.tolist() == [0.1, 0.6, 0.9, 0.4]
+
+
+class Returns:
+    """A model whose predict_proba returns what it is given."""
+
+    classes_ = np.array([0, 1])
+
+    def __init__(self, proba: np.ndarray) -> None:
+        self.proba = proba
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.proba
+
+
+@pytest.mark.parametrize(
+    ("proba", "message"),
+    [
+        (
+            np.array([[0.5, 0.5], [np.nan, np.nan], [0.2, 0.8], [0.9, 0.1]]),
+            "m: predict_proba returned 2 non-finite values (NaN or infinite); refusing to judge",
+        ),
+        (
+            np.array([[0.5, 0.5], [0.2, 0.8], [0.9, 0.1]]),
+            "m: predict_proba returned 3 rows for the dataset's 4",
+        ),
+        (
+            np.array([[1.5, -0.5], [0.5, 0.5], [0.2, 0.8], [0.9, 0.1]]),
+            "m: predict_proba returned 2 values outside [0, 1]",
+        ),
+        (
+            np.array([[0.5, 0.6], [0.5, 0.5], [0.2, 0.8], [0.9, 0.1]]),
+            "m: predict_proba rows must sum to 1; 1 rows do not",
+        ),
+    ],
+    ids=["nan", "one row short", "outside [0, 1]", "rows do not sum to 1"],
+)
+def test_predictions_are_validated_before_any_metric(proba: np.ndarray, message: str) -> None:
+    with pytest.raises(GateError) as err:
+        predict(Returns(proba), FEATURES, LABELS, "binary_classification", ["roc_auc"], "m")
+    assert str(err.value) == message
 
 
 def test_a_label_the_model_does_not_know_is_a_clear_error() -> None:
@@ -79,16 +135,14 @@ def test_generated_test_set_bytes_match_the_pinned_sha256() -> None:
     assert hashlib.sha256(data).hexdigest() == churn.TEST_SHA256
 
 
-def test_the_template_gate_reads_the_generated_test_set_and_can_pin_it() -> None:
+def test_the_template_gate_pins_the_generated_test_set() -> None:
     from cd.config import build_repo_config
-    from tests.gates.conftest import pin_dataset
 
     files = {
         p.relative_to(PROJECT_ROOT).as_posix(): p.read_bytes()
         for top in ("environments", "gates", "models")
         for p in (PROJECT_ROOT / top).rglob("*.yaml")
     }
-    files["gates/churn.yaml"] = pin_dataset(files["gates/churn.yaml"].decode()).encode()
     gate = build_repo_config(files).gates["churn"]
     assert (gate.dataset.uri, gate.dataset.sha256) == (churn.TEST_PATH, churn.TEST_SHA256)
 
