@@ -95,5 +95,10 @@ class CredentialsError(ModelcdError):
     """AWS credentials are missing, expired or rejected; the message says how to provide them."""
 
 
+class CustodyError(ModelcdError):
+    """An artifact's identity (model, registered model, version, content sha256) is not what git wants,
+    or its bytes do not hash to what its record says."""
+
+
 class PromotionError(ModelcdError):
     """A promotion or rollback proposal was refused (version not live, already there, wrong order)."""

@@ -56,3 +56,12 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def directory_sha256(root: Path, ignore: frozenset[str] = frozenset()) -> str:
+    """Content hash of a directory: sha256 over sorted (relative path, file sha256) pairs; files whose
+    name is in `ignore` are left out."""
+    outer = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name not in ignore):
+        outer.update(path.relative_to(root).as_posix().encode() + b"\0" + file_sha256(path).encode() + b"\n")
+    return outer.hexdigest()

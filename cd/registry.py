@@ -7,7 +7,6 @@ importing this module is cheap.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from cd.errors import RegistryError
+from cd.files import directory_sha256
 
 SQLITE_FILENAME = "mlflow.db"
 ARTIFACTS_DIRNAME = "mlartifacts"
@@ -39,16 +39,14 @@ def artifact_root_for(tracking_uri: str) -> str | None:
     return None
 
 
-def directory_sha256(root: Path) -> str:
-    """Content hash of a directory: sha256 over sorted (relative path, file sha256) pairs."""
-    outer = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        inner = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                inner.update(chunk)
-        outer.update(path.relative_to(root).as_posix().encode() + b"\0" + inner.hexdigest().encode() + b"\n")
-    return outer.hexdigest()
+# Files MLflow itself writes into a version's artifact folder when the version is loaded through a
+# `models:/` URI: not the model's own bytes, so never part of its content hash.
+MLFLOW_BOOKKEEPING = frozenset({"registered_model_meta"})
+
+
+def model_sha256(root: Path) -> str:
+    """Content hash of an MLflow model directory: its own files, whatever MLflow added on loading it."""
+    return directory_sha256(root, ignore=MLFLOW_BOOKKEEPING)
 
 
 @dataclass(frozen=True)
@@ -168,7 +166,7 @@ class Registry:
             params, metrics = dict(run.data.params), dict(run.data.metrics)
         with tempfile.TemporaryDirectory(prefix="modelcd-resolve-") as tmp:
             local = self._download_uri(self._version_uri(name, version, what), Path(tmp), what)
-            sha = directory_sha256(local)
+            sha = model_sha256(local)
         return ModelVersionRef(
             name=name,
             version=int(mv.version),
@@ -187,7 +185,7 @@ class Registry:
         with tempfile.TemporaryDirectory(prefix="modelcd-download-", dir=dst.parent) as tmp:
             local = self._download_uri(self._version_uri(name, version, what), Path(tmp), what)
             if expected_sha256 is not None:
-                actual = directory_sha256(local)
+                actual = model_sha256(local)
                 if actual != expected_sha256:
                     raise RegistryError(
                         f"{what}: artifacts changed since they were judged (sha256 {actual[:12]}…, "

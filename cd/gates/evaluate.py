@@ -408,10 +408,25 @@ def evaluate_promotion(
             seed=gate.seed,
             min_examples=gate.min_examples,
             first_deploy=gate.first_deploy,
+            sha256=_gate_sha256(repo, choice, head),
         ),
         checks=checks,
         notes=tuple(notes),
     )
+
+
+def _gate_sha256(repo: Path, choice: GateChoice, head: str | None) -> str:
+    """The sha256 of the gate file's bytes at the ref it was read from."""
+    import hashlib
+
+    from cd.gitrepo import read_file_at_ref
+
+    path = choice.gate.path
+    if choice.status == "new_in_pr" and head is None:
+        data: bytes | None = (repo / path).read_bytes()
+    else:
+        data = read_file_at_ref(repo, choice.ref, path)
+    return hashlib.sha256(data or b"").hexdigest()
 
 
 def _gate_commit(repo: Path, base: str, head: str | None, choice: GateChoice) -> str:

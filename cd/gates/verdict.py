@@ -49,6 +49,7 @@ class GateSource:
     seed: int
     min_examples: int
     first_deploy: str
+    sha256: str = ""  # of the gate file's bytes as judged
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,7 @@ def gather_inputs(
     if bento is None and request.build_record is not None and record.get("bento_archive"):
         bento = request.build_record.parent / str(record["bento_archive"])
     verdict = read_json(request.verdict, "gate verdict") if request.verdict else None
+    check_custody(request, spec, record, verdict, bento, overridden=gate_override is not None)
     facts = _registry_facts(request.registry_uri, spec.registered_model, request.version)
     return ReleaseInputs(
         model=request.model,
@@ -151,6 +152,37 @@ def gather_inputs(
         run_url=run_url(os.environ),
         now=now_iso(),
     )
+
+
+def check_custody(
+    request: ReleaseRequest,
+    spec: ModelSpec,
+    record: Mapping[str, Any],
+    verdict: Mapping[str, Any] | None,
+    bento: Path | None,
+    *,
+    overridden: bool,
+) -> None:
+    """Refuse to publish what is not the version asked for, or not what its gate judged and passed."""
+    from cd.custody import Identity, build_matches_verdict, build_record_problems, refuse, verdict_problems
+    from cd.files import file_sha256
+
+    wanted = Identity(request.model, spec.registered_model, request.version)
+    problems = []
+    if request.build_record is not None:
+        problems += build_record_problems(record, wanted, f"build record {request.build_record}")
+    if verdict is not None:
+        where = f"gate verdict {request.verdict}"
+        problems += verdict_problems(verdict, wanted, request.environment, where, overridden=overridden)
+        if record:
+            problems += build_matches_verdict(record, verdict, f"build record {request.build_record}")
+    if bento is not None and record.get("bento_sha256") and bento.is_file():
+        actual = file_sha256(bento)
+        if actual != record["bento_sha256"]:
+            problems.append(
+                f"{bento}: sha256 {actual[:12]}…, but the build record says {str(record['bento_sha256'])[:12]}…"
+            )
+    refuse(problems)
 
 
 def _registry_facts(uri: str | None, registered_model: str, version: int) -> RegistryFacts | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cd.errors import RegistryError
-from cd.registry import Registry, default_tracking_uri, directory_sha256
+from cd.registry import Registry, default_tracking_uri, model_sha256
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_download_verifies_the_judged_hash(registry: Registry, tmp_path: Path) -
     ref = registry.resolve("churn", 1)
     out = registry.download("churn", 1, tmp_path / "model", expected_sha256=ref.sha256)
     assert (out / "MLmodel").is_file()
-    assert directory_sha256(out) == ref.sha256
+    assert model_sha256(out) == ref.sha256
 
 
 def test_download_refuses_artifacts_that_changed_since_judged(registry: Registry, tmp_path: Path) -> None:
@@ -128,3 +128,12 @@ def test_registering_through_fluent_ignores_a_registry_uri_left_in_the_environme
     assert registry.resolve("fluent-check", int(info.registered_model_version)).version == 1
     assert elsewhere.client.search_registered_models(filter_string="name = 'fluent-check'") == []
     assert os.environ["MLFLOW_REGISTRY_URI"] == elsewhere.tracking_uri
+
+
+def test_loading_a_version_through_a_models_uri_does_not_change_its_hash(registry: Registry) -> None:
+    import mlflow.pyfunc
+
+    before = registry.resolve("churn", 2).sha256
+    with registry.fluent():
+        mlflow.pyfunc.load_model("models:/churn/2")  # MLflow writes registered_model_meta beside it
+    assert registry.resolve("churn", 2).sha256 == before
