@@ -7,6 +7,7 @@ build never touches `~/bentoml` and never phones home.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -18,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from cd.errors import PackageError
 
@@ -178,3 +181,28 @@ def unpack_bento(archive: Path, destination: Path) -> Path:
         os.replace(tmp, destination)
         Path(tmp).mkdir()  # let TemporaryDirectory clean up what it created
     return destination
+
+
+def stored_bento_sha256(bentoml_home: Path, bento_tag: str) -> str:
+    """Content hash of a Bento as the BentoML store at `bentoml_home` holds it: the Bento's directory and
+    the directory of every model it references. What `bentoml serve` would run; an edit to either
+    changes it."""
+    from cd.files import directory_sha256
+
+    def folder(kind: str, tag: str) -> Path:
+        name, _, version = tag.partition(":")
+        path = bentoml_home / kind / name / version
+        if not path.is_dir():
+            raise PackageError(f"{tag}: not in the BentoML store {bentoml_home / kind}")
+        return path
+
+    bento_dir = folder("bentos", bento_tag)
+    manifest = yaml.safe_load((bento_dir / "bento.yaml").read_text()) or {}
+    model_tags = sorted(
+        {str(m["tag"]) for s in manifest.get("services") or () for m in s.get("models") or ()}
+        | {str(m["tag"]) for m in manifest.get("models") or ()}
+    )
+    outer = hashlib.sha256(f"bento {directory_sha256(bento_dir)}\n".encode())
+    for tag in model_tags:
+        outer.update(f"model {tag} {directory_sha256(folder('models', tag))}\n".encode())
+    return outer.hexdigest()

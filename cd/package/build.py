@@ -20,7 +20,7 @@ from cd.config.model import Column, ModelSpec, RepoConfig, SageMakerTargetConfig
 from cd.errors import PackageError, UsageError
 from cd.files import file_sha256
 from cd.package import context
-from cd.package.bento import bentoml_env, run_build
+from cd.package.bento import bentoml_env, run_build, stored_bento_sha256
 from cd.package.record import BuildRecord, write_record
 
 if TYPE_CHECKING:
@@ -126,6 +126,7 @@ def build_bento(
         bento_tag=result["bento_tag"],
         bento_archive=names.archive_name,
         bento_sha256=file_sha256(out / names.archive_name),
+        bento_content_sha256=stored_bento_sha256(home, result["bento_tag"]),
         model_sha256=ref.sha256,
         model_source=ref.source,
         run_id=ref.run_id,

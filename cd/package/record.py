@@ -32,6 +32,7 @@ class BuildRecord:
     image_tag: str | None  # planned `<image_repository>:<model>-v<N>-<sha12>`; None without a repository
     created_at: str  # ISO 8601, UTC
     image_digest: str | None = None  # `<image_repository>@sha256:...` once pushed
+    bento_content_sha256: str = ""  # the Bento (and its models) as the BentoML store holds them
     format: int = RECORD_FORMAT
 
     def with_image(self, image_tag: str, image_digest: str) -> BuildRecord:

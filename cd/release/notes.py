@@ -49,19 +49,51 @@ def verdict_summary(verdict: Mapping[str, Any]) -> str:
     return f"{text}: {summary}" if isinstance(summary, str) and summary else text
 
 
+CHECK_COLUMNS = ["metric", "slice", "candidate", "incumbent", "change", "threshold", "outcome"]
+
+
 def check_table(verdict: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Columns and rows for the verdict's checks (a list of flat dicts), scalar fields only."""
+    """Per check of a modelcd verdict: candidate and incumbent with their intervals, the change with its
+    interval, the thresholds and the outcome. Checks of another layout give no rows."""
     checks = verdict.get("checks")
     if not isinstance(checks, list):
         return [], []
-    rows = [c for c in checks if isinstance(c, Mapping)]
-    columns: list[str] = []
-    for row in rows:
-        for key, value in row.items():
-            if key not in columns and (value is None or isinstance(value, (str, int, float, bool))):
-                columns.append(key)
-    columns = columns[:MAX_CHECK_COLUMNS]
-    return columns, [[_cell(row.get(col)) for col in columns] for row in rows]
+    rows = [_check_row(c) for c in checks if isinstance(c, Mapping) and "metric" in c and "outcome" in c]
+    return (CHECK_COLUMNS, rows) if rows else ([], [])
+
+
+def _estimate_cell(estimate: object) -> str:
+    if not isinstance(estimate, Mapping) or estimate.get("value") is None:
+        return "—"
+    text = f"{estimate['value']:.4g}"
+    low, high = estimate.get("ci_low"), estimate.get("ci_high")
+    return f"{text} [{low:.4g}, {high:.4g}]" if low is not None and high is not None else text
+
+
+def _threshold_cell(check: Mapping[str, Any]) -> str:
+    thresholds = check.get("thresholds") or {}
+    parts = []
+    value = thresholds.get("value") or {}
+    if value.get("min") is not None:
+        parts.append(f"≥ {value['min']:g}")
+    if value.get("max") is not None:
+        parts.append(f"≤ {value['max']:g}")
+    allowed = thresholds.get("allowed_delta")
+    if allowed is not None:
+        parts.append(f"change {'≥' if check.get('higher_is_better') else '≤'} {allowed:+.4g}")
+    return "; ".join(parts) or "—"
+
+
+def _check_row(check: Mapping[str, Any]) -> list[str]:
+    return [
+        _cell(check.get("metric")),
+        _cell(check.get("slice")),
+        _estimate_cell(check.get("candidate")),
+        _estimate_cell(check.get("incumbent")),
+        _estimate_cell(check.get("delta")),
+        _threshold_cell(check),
+        _cell(str(check.get("outcome"))),
+    ]
 
 
 def override_text(verdict: Mapping[str, Any]) -> str:
@@ -80,7 +112,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "pass" if value else "FAIL"
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value).replace("|", "\\|").replace("\n", " ")

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from cd.config.model import Environment, RepoConfig
-from cd.errors import RolloutError, UsageError
+from cd.custody import Identity, build_record_problems, refuse
+from cd.errors import CustodyError, RolloutError, UsageError
 from cd.files import write_atomic
 from cd.rollout.controller import AliasSetter, Clock, Controller, RolloutReport, Settings
 from cd.rollout.decide import Desired
@@ -43,71 +44,98 @@ def default_owner() -> str:
 
 
 def read_images(
-    build_record: Path | None, image: str | None, models: list[str], target_kind: str = "sagemaker"
+    build_record: Path | None,
+    image: str | None,
+    models: list[str],
+    env: Environment,
+    config: RepoConfig,
+    bentoml_home: Path | None = None,
 ) -> dict[str, str]:
-    """Model name -> what the target runs, from `--image` (one model) or a build record JSON.
-
-    A build record from `modelcd build` names the Bento (`bento_tag`, what the local target serves) and,
-    once pushed, the image by digest (`image_digest`, what SageMaker runs: never a tag). Hand-written
-    records may also be `{"image": ...}` for one model or `{"models": {"<name>": {"image": ...}}}`.
-    """
+    """Model name -> what the target runs: `--image` (one model, pinned by digest), or what a
+    `modelcd build` record names once it is verified against git (see `image_from_record`)."""
     if image is not None:
         if len(models) != 1:
             raise UsageError("--image applies to one model: add --model NAME")
         return {models[0]: image}
     if build_record is None:
         raise UsageError("say which image to deploy: --image <repo>@sha256:<digest> or --build-record FILE")
-    try:
-        data = json.loads(build_record.read_text())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{build_record}: cannot read build record: {exc}") from exc
-    if "bento_tag" in data:
-        images = {str(data.get("model")): _image_from_build(build_record, data, target_kind)}
-    elif isinstance(data.get("models"), Mapping):
-        images = {name: str(entry.get("image", "")) for name, entry in data["models"].items()}
-    elif "image" in data and len(models) == 1:
-        images = {models[0]: str(data["image"])}
-    else:
+    if len(models) != 1:
         raise UsageError(
-            f"{build_record}: expected a `modelcd build` record, 'image', or 'models: {{name: {{image}}}}'"
+            f"{build_record}: a build record names one model; add --model NAME (or use --build-dir)"
         )
-    missing = [m for m in models if not images.get(m)]
-    if missing:
-        raise UsageError(f"{build_record}: no image for model(s) {', '.join(missing)}")
-    return images
+    return {
+        models[0]: image_from_record(build_record, wanted_identity(env, config, models[0]), env, bentoml_home)
+    }
 
 
-def images_from_build_dir(
-    build_dir: Path, env: Environment, models: list[str], target_kind: str
-) -> tuple[dict[str, str], list[str]]:
-    """Images of the models whose build record for the version git wants is in `build_dir`, and a note
-    for each model without one (not built in this run: nothing new to roll out)."""
-    images: dict[str, str] = {}
-    skipped: list[str] = []
-    for name in models:
-        if name not in env.models:
-            raise UsageError(f"{env.path or env.name}: model {name!r} is not in environment {env.name}")
-        version = env.models[name].version
-        record = build_dir / f"{name}-v{version}.build.json"
-        if record.is_file():
-            images.update(read_images(record, None, [name], target_kind))
-        else:
-            skipped.append(
-                f"{name} v{version}: no build record {record}; nothing new to roll out in {env.name}"
-            )
-    return images, skipped
+def wanted_identity(env: Environment, config: RepoConfig, model: str) -> Identity:
+    """What git wants `env` to serve for `model`."""
+    if model not in env.models:
+        raise UsageError(f"{env.path or env.name}: model {model!r} is not in environment {env.name}")
+    spec = config.models.get(model)
+    return Identity(model, spec.registered_model if spec else model, env.models[model].version)
 
 
-def _image_from_build(path: Path, data: Mapping[str, object], target_kind: str) -> str:
-    if target_kind == "local":
-        return str(data["bento_tag"])
+def image_from_record(path: Path, wanted: Identity, env: Environment, bentoml_home: Path | None) -> str:
+    """What the target runs from the build record at `path`, after checking the record is the build of
+    the version git wants, with real content hashes, and that the Bento in the store (local) still hashes
+    to what the build recorded. SageMaker runs the image by digest, never a tag."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: cannot read build record: {exc}") from exc
+    if not isinstance(data, dict) or "bento_tag" not in data:
+        raise UsageError(f"{path}: not a `modelcd build` record")
+    problems = build_record_problems(data, wanted, f"build record {path}")
+    refuse(problems)
+    if env.target.kind == "local":
+        return _verified_bento(path, data, bentoml_home)
     digest = data.get("image_digest")
     if not digest:
         raise UsageError(
             f"{path}: the build of {data.get('model')} v{data.get('version')} has no image digest; SageMaker runs "
             "images by digest: run `modelcd build --containerize --push` (in the Actions deploy job) first"
         )
+    if not re.fullmatch(r"[^@\s]+@sha256:[0-9a-f]{64}", str(digest)):
+        raise CustodyError(f"{path}: image {digest!r} is not pinned by digest (<repository>@sha256:<64 hex>)")
     return str(digest)
+
+
+def _verified_bento(path: Path, data: Mapping[str, object], bentoml_home: Path | None) -> str:
+    from cd.package.bento import stored_bento_sha256
+
+    tag = str(data["bento_tag"])
+    recorded = str(data.get("bento_content_sha256") or "")
+    if bentoml_home is None:
+        return tag
+    if not recorded:
+        raise CustodyError(f"{path}: records no bento_content_sha256; rebuild it with `modelcd build`")
+    actual = stored_bento_sha256(bentoml_home, tag)
+    if actual != recorded:
+        raise CustodyError(
+            f"{path}: the Bento {tag} in {bentoml_home} hashes to {actual[:12]}…, but the build recorded "
+            f"{recorded[:12]}…: it changed after the build; rebuild it"
+        )
+    return tag
+
+
+def images_from_build_dir(
+    build_dir: Path, env: Environment, models: list[str], config: RepoConfig, bentoml_home: Path | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Images of the models whose build record for the version git wants is in `build_dir`, and a note
+    for each model without one (not built in this run: nothing new to roll out)."""
+    images: dict[str, str] = {}
+    skipped: list[str] = []
+    for name in models:
+        wanted = wanted_identity(env, config, name)
+        record = build_dir / f"{name}-v{wanted.version}.build.json"
+        if record.is_file():
+            images[name] = image_from_record(record, wanted, env, bentoml_home)
+        else:
+            skipped.append(
+                f"{name} v{wanted.version}: no build record {record}; nothing new to roll out in {env.name}"
+            )
+    return images, skipped
 
 
 class DeployObserver(Protocol):
@@ -146,19 +174,21 @@ class DeployArgs:
 def deploy_environment(ws: Workspace, args: DeployArgs) -> list[RolloutReport]:
     """Make the environment's endpoints match git: pick each model's image from the build records (or
     `--image`), then run the controller per model with GitHub deployment statuses and git sync."""
+    from cd.package import default_bentoml_home
     from cd.rollout.github_sync import observers_for
 
     env = ws.environment(args.env)
     names = list(args.models) or sorted(env.models)
+    home = default_bentoml_home(ws.root) if env.target.kind == "local" else None
     if args.build_dir is not None:
-        images, skipped = images_from_build_dir(args.build_dir, env, names, env.target.kind)
+        images, skipped = images_from_build_dir(args.build_dir, env, names, ws.config, home)
         for note in skipped:
             ws.say(note)
         if not images:
             return []
         names = list(images)
     else:
-        images = read_images(args.build_record, args.image, names, env.target.kind)
+        images = read_images(args.build_record, args.image, names, env, ws.config, home)
     request = DeployRequest(
         ws.root,
         env.name,

@@ -13,13 +13,28 @@ from tests.github_api.conftest import FakeClock
 from tests.github_double import GitHubDouble
 
 REPO = "acme/models"
+
+
+def _check(slice_: str, candidate: float, incumbent: float) -> dict[str, object]:
+    return {
+        "metric": "roc_auc",
+        "higher_is_better": True,
+        "slice": slice_,
+        "candidate": {"value": candidate, "ci_low": candidate - 0.02, "ci_high": candidate + 0.02},
+        "incumbent": {"value": incumbent, "ci_low": incumbent - 0.02, "ci_high": incumbent + 0.02},
+        "delta": {"value": candidate - incumbent, "ci_low": 0.0, "ci_high": 0.02},
+        "thresholds": {"value": {"min": 0.7, "max": None}, "change": None, "allowed_delta": None},
+        "outcome": "pass",
+    }
+
+
 VERDICT = {
     "verdict": "pass",
     "summary": "candidate v2 beats incumbent v1 on every gated metric",
-    "checks": [
-        {"metric": "roc_auc", "slice": "overall", "candidate": 0.912, "incumbent": 0.9, "passed": True},
-        {"metric": "roc_auc", "slice": "plan=basic", "candidate": 0.88, "incumbent": 0.87, "passed": True},
-    ],
+    "environment": "staging",
+    "model": "churn",
+    "candidate": {"name": "churn", "version": 2, "sha256": "a" * 64},
+    "checks": [_check("overall", 0.912, 0.9), _check("plan=basic", 0.88, 0.87)],
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -16,7 +17,15 @@ def artifacts(tmp_path: Path) -> list[str]:
     (folder / "churn-v2.bento").write_bytes(b"bento archive" * 1000)
     (folder / "verdict.json").write_text(json.dumps(VERDICT))
     (folder / "report.md").write_text("# Gate report\n")
-    record = {"bento_tag": "churn:v2-abc", "bento_archive": "churn-v2.bento", "model_sha256": "a" * 64}
+    record = {
+        "model": "churn",
+        "registered_model": "churn",
+        "version": 2,
+        "bento_tag": "churn:v2-abc",
+        "bento_archive": "churn-v2.bento",
+        "bento_sha256": hashlib.sha256(b"bento archive" * 1000).hexdigest(),
+        "model_sha256": "a" * 64,
+    }
     (folder / "churn-v2.build.json").write_text(json.dumps(record))
     return [
         "--build-record", str(folder / "churn-v2.build.json"),
@@ -105,3 +114,42 @@ def test_pr_must_be_a_number_or_auto(template_repo: GitRepo) -> None:
 
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --pr 'latest': give a pull request number or `auto`"
+
+
+def _release_with(template_repo: GitRepo, tmp_path: Path, env: str = "staging", **edits: object) -> str:
+    args = artifacts(tmp_path)
+    folder = tmp_path / "artifacts"
+    for name, change in edits.items():
+        path = folder / name
+        path.write_text(json.dumps({**json.loads(path.read_text()), **change}))  # type: ignore[dict-item]
+    done = run_modelcd(
+        "release", "--model", "churn", "--version", "2", "--env", env, "--no-registry", *args,
+        cwd=template_repo.path,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout
+    assert not (template_repo.path / "releases" / "churn-v2").exists()  # nothing published
+    return done.stderr
+
+
+def test_release_refuses_a_verdict_filed_for_another_environment(
+    template_repo: GitRepo, tmp_path: Path
+) -> None:
+    err = _release_with(template_repo, tmp_path, env="production")
+    assert "the verdict is for environment 'staging', not 'production'" in err
+
+
+def test_release_refuses_an_inconclusive_verdict(template_repo: GitRepo, tmp_path: Path) -> None:
+    err = _release_with(template_repo, tmp_path, **{"verdict.json": {"verdict": "inconclusive"}})
+    assert "the gate verdict is INCONCLUSIVE; a release needs a passing gate or a recorded override" in err
+
+
+def test_release_refuses_another_models_verdict(template_repo: GitRepo, tmp_path: Path) -> None:
+    err = _release_with(template_repo, tmp_path, **{"verdict.json": {"model": "fraud"}})
+    assert "the verdict judged model 'fraud', not 'churn'" in err
+
+
+def test_release_refuses_a_build_of_another_model_than_the_judged_one(
+    template_repo: GitRepo, tmp_path: Path
+) -> None:
+    err = _release_with(template_repo, tmp_path, **{"churn-v2.build.json": {"model_sha256": "c" * 64}})
+    assert "the build packaged model sha256 cccccccccccc…, but the gate judged aaaaaaaaaaaa…" in err

@@ -16,8 +16,11 @@ def test_notes_carry_every_section(inputs: ReleaseInputs) -> None:
     assert "# churn v2" in notes
     assert "**Promotion:** staging: churn v1 -> v2" in notes
     assert "**PASS: candidate v2 beats incumbent v1 on every gated metric**" in notes
-    assert "| metric | slice | candidate | incumbent | passed |" in notes
-    assert "| roc_auc | plan=basic | 0.88 | 0.87 | pass |" in notes
+    assert "| metric | slice | candidate | incumbent | change | threshold | outcome |" in notes
+    assert (
+        "| roc_auc | overall | 0.912 [0.892, 0.932] | 0.9 [0.88, 0.92] | 0.012 [0, 0.02] | ≥ 0.7 | pass |"
+        in notes
+    )
     assert "| @rui | APPROVED | `cccccccccccc` | head |" in notes
     assert "| Bento tag | `churn:v2-aaaaaaaaaaaa` |" in notes
     assert f"| image digest | `123.dkr.ecr/modelcd@sha256:{'b' * 64}` |" in notes
@@ -43,9 +46,39 @@ def test_verdict_of_unknown_layout_renders_defensively() -> None:
     verdict = {"passed": False, "checks": [{"name": "auc", "detail": {"nested": 1}, "ok": False}, "junk"]}
 
     assert verdict_summary(verdict) == "FAIL"
-    assert check_table(verdict) == (["name", "ok"], [["auc", "FAIL"]])
+    assert check_table(verdict) == ([], [])
     assert verdict_summary({}) == "UNKNOWN"
     assert check_table({"checks": "not a list"}) == ([], [])
+
+
+def test_each_check_shows_its_numbers_and_a_lower_is_better_metric_is_not_a_failure() -> None:
+    check = {
+        "metric": "log_loss",
+        "higher_is_better": False,
+        "slice": "overall",
+        "candidate": {"value": 0.41, "ci_low": 0.38, "ci_high": 0.44},
+        "incumbent": {"value": 0.43, "ci_low": 0.40, "ci_high": 0.46},
+        "delta": {"value": -0.02, "ci_low": -0.03, "ci_high": -0.01},
+        "thresholds": {
+            "value": {"min": None, "max": 0.6},
+            "change": {"absolute": None, "relative": 0.05},
+            "allowed_delta": 0.0215,
+        },
+        "outcome": "pass",
+    }
+    columns, rows = check_table({"checks": [check]})
+    assert columns == ["metric", "slice", "candidate", "incumbent", "change", "threshold", "outcome"]
+    assert rows == [
+        [
+            "log_loss",
+            "overall",
+            "0.41 [0.38, 0.44]",
+            "0.43 [0.4, 0.46]",
+            "-0.02 [-0.03, -0.01]",
+            "≤ 0.6; change ≤ +0.0215",
+            "pass",
+        ]
+    ]
 
 
 def test_gate_override_is_shown(inputs: ReleaseInputs) -> None:
