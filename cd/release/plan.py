@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from cd.errors import ReleaseError
 from cd.release.model import AssetAction, ExistingAsset, HistoryEntry, WantedAsset
 
 STATE_MARKER = "modelcd:release"
@@ -14,12 +15,22 @@ _STATE_RE = re.compile(r"<!-- " + STATE_MARKER + r" (\{.*?\}) -->", re.DOTALL)
 
 
 def decide_asset_actions(
-    existing: Sequence[ExistingAsset], wanted: Sequence[WantedAsset], recorded: Mapping[str, str]
+    existing: Sequence[ExistingAsset],
+    wanted: Sequence[WantedAsset],
+    recorded: Mapping[str, str],
+    *,
+    published: bool = False,
+    mutable: frozenset[str] = frozenset(),
 ) -> tuple[AssetAction, ...]:
     """For each wanted asset: skip it when an asset of that name is complete with the same size and
     checksum (GitHub's digest, else the checksum RECORDED in the release body by the earlier run);
-    replace it when it is partial (interrupted upload) or differs; upload it when it is missing."""
+    replace it when it is partial (interrupted upload) or differs; upload it when it is missing.
+
+    Once the release is `published`, a complete asset is never replaced with other bytes (except the
+    `mutable` index, SHA256SUMS): ReleaseError naming both checksums."""
     by_name = {a.name: a for a in existing}
+    if published:
+        _refuse_replacing_published(by_name, wanted, recorded, mutable)
     actions = []
     for asset in wanted:
         present = by_name.get(asset.name)
@@ -38,6 +49,33 @@ def decide_asset_actions(
             else:
                 actions.append(AssetAction("skip", asset, present, "present with the same checksum"))
     return tuple(actions)
+
+
+def _refuse_replacing_published(
+    by_name: Mapping[str, ExistingAsset],
+    wanted: Sequence[WantedAsset],
+    recorded: Mapping[str, str],
+    mutable: frozenset[str],
+) -> None:
+    problems = []
+    for asset in wanted:
+        present = by_name.get(asset.name)
+        if present is None or present.state != "uploaded" or asset.name in mutable:
+            continue
+        # what the release published: the checksum its body recorded (a damaged copy is repaired with
+        # those bytes), else the asset's own
+        known = recorded.get(asset.name) or present.sha256
+        if (known is None and present.size != asset.size) or (known is not None and known != asset.sha256):
+            problems.append(
+                f"{asset.name}: the published release has sha256 {known or 'unknown'} ({present.size} bytes); "
+                f"this run has {asset.sha256} ({asset.size} bytes)"
+            )
+    if problems:
+        raise ReleaseError(
+            "a published release asset is never replaced with other bytes:\n"
+            + "\n".join(problems)
+            + "\nrelease what is already published (rebuild nothing), or release a new version"
+        )
 
 
 def merge_history(history: Iterable[HistoryEntry], new: HistoryEntry | None) -> tuple[HistoryEntry, ...]:

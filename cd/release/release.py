@@ -106,7 +106,9 @@ def publish_release(inputs: ReleaseInputs, publisher: Publisher, workdir: Path) 
 
     title = f"{inputs.model} v{inputs.version}"
     release = existing or publisher.create_draft(inputs.tag, inputs.target_commit, title, body)
-    actions = decide_asset_actions(release.assets, wanted, recorded)
+    actions = decide_asset_actions(
+        release.assets, wanted, recorded, published=not release.draft, mutable=frozenset({MANIFEST})
+    )
     for action in actions:
         _apply(publisher, release, action)
     url = publisher.publish(release, title, body)

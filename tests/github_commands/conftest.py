@@ -125,12 +125,12 @@ def write_verdict(
     path.write_text(
         json.dumps(
             {
-                "env": env,
+                "environment": env,
                 "model": model,
                 "verdict": verdict,
                 "summary": summary,
-                "candidate": {"version": 2},
-                "incumbent": {"version": 1},
+                "candidate": {"name": model, "version": 2, "sha256": "a" * 64},
+                "incumbent": {"name": model, "version": 1, "sha256": "b" * 64},
             }
         )
     )

@@ -116,12 +116,17 @@ def test_pr_must_be_a_number_or_auto(template_repo: GitRepo) -> None:
     assert result.stderr.strip() == "error: --pr 'latest': give a pull request number or `auto`"
 
 
-def _release_with(template_repo: GitRepo, tmp_path: Path, env: str = "staging", **edits: object) -> str:
+def _release_with(
+    template_repo: GitRepo,
+    tmp_path: Path,
+    env: str = "staging",
+    edits: dict[str, dict[str, str]] | None = None,
+) -> str:
     args = artifacts(tmp_path)
     folder = tmp_path / "artifacts"
-    for name, change in edits.items():
+    for name, change in (edits or {}).items():
         path = folder / name
-        path.write_text(json.dumps({**json.loads(path.read_text()), **change}))  # type: ignore[dict-item]
+        path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
     done = run_modelcd(
         "release", "--model", "churn", "--version", "2", "--env", env, "--no-registry", *args,
         cwd=template_repo.path,
@@ -139,17 +144,17 @@ def test_release_refuses_a_verdict_filed_for_another_environment(
 
 
 def test_release_refuses_an_inconclusive_verdict(template_repo: GitRepo, tmp_path: Path) -> None:
-    err = _release_with(template_repo, tmp_path, **{"verdict.json": {"verdict": "inconclusive"}})
+    err = _release_with(template_repo, tmp_path, edits={"verdict.json": {"verdict": "inconclusive"}})
     assert "the gate verdict is INCONCLUSIVE; a release needs a passing gate or a recorded override" in err
 
 
 def test_release_refuses_another_models_verdict(template_repo: GitRepo, tmp_path: Path) -> None:
-    err = _release_with(template_repo, tmp_path, **{"verdict.json": {"model": "fraud"}})
+    err = _release_with(template_repo, tmp_path, edits={"verdict.json": {"model": "fraud"}})
     assert "the verdict judged model 'fraud', not 'churn'" in err
 
 
 def test_release_refuses_a_build_of_another_model_than_the_judged_one(
     template_repo: GitRepo, tmp_path: Path
 ) -> None:
-    err = _release_with(template_repo, tmp_path, **{"churn-v2.build.json": {"model_sha256": "c" * 64}})
+    err = _release_with(template_repo, tmp_path, edits={"churn-v2.build.json": {"model_sha256": "c" * 64}})
     assert "the build packaged model sha256 cccccccccccc…, but the gate judged aaaaaaaaaaaa…" in err

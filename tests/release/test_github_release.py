@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cd.errors import GitHubError
+from cd.errors import GitHubError, ReleaseError
 from cd.github.api import GitHubClient
 from cd.release.github_publisher import GitHubPublisher
 from cd.release.local_publisher import LocalPublisher
@@ -122,18 +122,20 @@ def test_interrupted_upload_then_rerun_replaces_the_partial_asset(
     assert len(double.calls("repos/delete-release-asset")) == 1
 
 
-def test_changed_asset_is_replaced_on_rerun(
+def test_a_published_asset_is_never_replaced_with_other_bytes(
     inputs: ReleaseInputs, client: GitHubClient, double: GitHubDouble, tmp_path: Path
 ) -> None:
     publish(inputs, client, tmp_path, "first")
+    before = double.asset_bytes(REPO, "churn-v2", "gate-report-staging.md")
     inputs.report_path.write_text("# Gate report\n\nrevised\n")  # type: ignore[union-attr]
 
-    result = publish(inputs, client, tmp_path, "second")
+    with pytest.raises(ReleaseError) as err:
+        publish(inputs, client, tmp_path, "second")
 
-    kinds = {a.asset.name: a.kind for a in result.actions}  # type: ignore[attr-defined]
-    assert kinds["gate-report-staging.md"] == "replace"
-    assert kinds["SHA256SUMS"] == "replace"
-    assert double.asset_bytes(REPO, "churn-v2", "gate-report-staging.md") == b"# Gate report\n\nrevised\n"
+    old, new = hashlib.sha256(before).hexdigest(), hashlib.sha256(b"# Gate report\n\nrevised\n").hexdigest()
+    assert f"gate-report-staging.md: the published release has sha256 {old}" in str(err.value)
+    assert f"this run has {new}" in str(err.value)
+    assert double.asset_bytes(REPO, "churn-v2", "gate-report-staging.md") == before
     assert asset_names(double) == ASSETS
 
 

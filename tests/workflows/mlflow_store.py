@@ -3,6 +3,8 @@ gate (`gates/churn.yaml`) reads: what the pr-gate end-to-end run needs."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,11 +67,14 @@ class ChurnStore:
     dataset_csv: str
 
     def commit_dataset(self, repo: Path) -> None:
-        """Write the evaluation dataset into the repository and commit it."""
+        """Write the evaluation dataset into the repository, pin it in the gate, and commit both."""
         target = repo / DATASET
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(self.dataset_csv)
-        git(repo, "add", DATASET)
+        gate = repo / "gates" / "churn.yaml"
+        digest = hashlib.sha256(target.read_bytes()).hexdigest()
+        gate.write_text(re.sub(r"sha256: [0-9a-f]{64}", f"sha256: {digest}", gate.read_text(), count=1))
+        git(repo, "add", DATASET, "gates/churn.yaml")
         git(repo, "commit", "-q", "-m", "evaluation dataset")
 
 
