@@ -376,5 +376,15 @@ def prediction_response(
     return answer
 
 
+def classifier_response(classifier: Any, frame: Any) -> dict[str, Any]:
+    """A classifier's answer: the predicted label per row (the most probable class), with the
+    probabilities and classes beside it; the same contract however its MLflow pyfunc was logged."""
+    import numpy as np
+
+    probabilities = np.asarray(classifier.predict_proba(frame))
+    classes = np.asarray(classifier.classes_)
+    return prediction_response(classes[probabilities.argmax(axis=1)], probabilities, classes)
+
+
 def error_response(error: PayloadError) -> dict[str, Any]:
     return {"error": error.message, "status": error.status}

@@ -38,6 +38,7 @@ def model_card(
     registry: RegistryFacts | None,
     build_record: Mapping[str, Any],
     gate: Gate | None,
+    verdict: Mapping[str, Any] | None = None,
 ) -> ModelCard:
     data = {}
     if gate is not None and gate.dataset.sha256:
@@ -56,6 +57,26 @@ def model_card(
         params=dict(registry.params) if registry else {},
         metrics=dict(registry.metrics) if registry else {},
         data_sha256=data,
+        gate=gate_headline(verdict) if verdict else (),
+        gate_verdict=f"{str(verdict.get('verdict', '')).upper()} in {verdict.get('environment')}"
+        if verdict
+        else "",
+    )
+
+
+def gate_headline(verdict: Mapping[str, Any]) -> tuple[tuple[str, str, str, str], ...]:
+    """The verdict's checks on the whole dataset: (metric, candidate, incumbent, outcome)."""
+    from cd.release.notes import estimate_cell
+
+    return tuple(
+        (
+            str(c["metric"]),
+            estimate_cell(c.get("candidate")),
+            estimate_cell(c.get("incumbent")),
+            str(c["outcome"]),
+        )
+        for c in verdict.get("checks") or ()
+        if isinstance(c, Mapping) and c.get("slice") == "overall" and "metric" in c and "outcome" in c
     )
 
 
@@ -138,7 +159,9 @@ def gather_inputs(
         model=request.model,
         version=request.version,
         target_commit=request.target,
-        card=model_card(request.model, request.version, spec, facts, record, config.gates.get(request.model)),
+        card=model_card(
+            request.model, request.version, spec, facts, record, config.gates.get(request.model), verdict
+        ),
         environment=request.environment,
         verdict=verdict,
         verdict_path=request.verdict,

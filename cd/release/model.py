@@ -31,6 +31,10 @@ class ModelCard:
     params: Mapping[str, str] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
     data_sha256: Mapping[str, str] = field(default_factory=dict)  # dataset -> sha256
+    gate: tuple[
+        tuple[str, str, str, str], ...
+    ] = ()  # overall checks: (metric, candidate, incumbent, outcome)
+    gate_verdict: str = ""  # e.g. "PASS in staging"
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def check_table(verdict: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]
     return (CHECK_COLUMNS, rows) if rows else ([], [])
 
 
-def _estimate_cell(estimate: object) -> str:
+def estimate_cell(estimate: object) -> str:
     if not isinstance(estimate, Mapping) or estimate.get("value") is None:
         return "—"
     text = f"{estimate['value']:.4g}"
@@ -88,9 +88,9 @@ def _check_row(check: Mapping[str, Any]) -> list[str]:
     return [
         _cell(check.get("metric")),
         _cell(check.get("slice")),
-        _estimate_cell(check.get("candidate")),
-        _estimate_cell(check.get("incumbent")),
-        _estimate_cell(check.get("delta")),
+        estimate_cell(check.get("candidate")),
+        estimate_cell(check.get("incumbent")),
+        estimate_cell(check.get("delta")),
         _threshold_cell(check),
         _cell(str(check.get("outcome"))),
     ]

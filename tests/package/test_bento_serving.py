@@ -43,7 +43,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def expected_answer(model: Any, frame: pd.DataFrame) -> dict[str, Any]:
     raw = model.get_raw_model()
     return {
-        "predictions": model.predict(frame).tolist(),
+        "predictions": raw.predict(frame).tolist(),  # labels, however the pyfunc was logged
         "probabilities": raw.predict_proba(frame).tolist(),
         "classes": raw.classes_.tolist(),
     }

@@ -13,6 +13,7 @@ from cd.package.payload import (
     InputColumn,
     PayloadError,
     check_body_size,
+    classifier_response,
     media_type,
     parse_invocation,
     prediction_response,
@@ -323,3 +324,22 @@ def test_regressor_response_has_predictions_only() -> None:
 def test_dataframe_predictions_become_records() -> None:
     frame = pd.DataFrame({"label": ["a"], "score": [np.float32(0.5)]})
     assert prediction_response(frame) == {"predictions": [{"label": "a", "score": 0.5}]}
+
+
+class ProbabilityPyfuncClassifier:
+    """A classifier like the churn example: its pyfunc is logged to predict probabilities."""
+
+    classes_ = np.array(["stay", "churn"])
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        p = frame["x"].to_numpy()
+        return np.c_[1 - p, p]
+
+
+def test_a_classifier_answers_labels_with_probabilities_beside_them() -> None:
+    answer = classifier_response(ProbabilityPyfuncClassifier(), pd.DataFrame({"x": [0.9, 0.2]}))
+    assert answer == {
+        "predictions": ["churn", "stay"],
+        "probabilities": [[0.09999999999999998, 0.9], [0.8, 0.2]],
+        "classes": ["stay", "churn"],
+    }

@@ -102,3 +102,14 @@ def test_model_card_lists_owners_inputs_and_metrics(inputs: ReleaseInputs) -> No
     assert "| owners | @ml-team |" in card
     assert "| `tenure_months` | integer |" in card
     assert "| `val_roc_auc` | 0.9134 |" in card
+
+
+def test_the_model_card_carries_the_gates_headline_numbers() -> None:
+    from cd.release.inputs import model_card
+    from tests.release.conftest import VERDICT
+
+    card = model_card("churn", 2, None, None, {}, None, VERDICT)
+    text = render_model_card(card)
+    assert "## Gate (PASS in staging)" in text
+    assert "| roc_auc | 0.912 [0.892, 0.932] | 0.9 [0.88, 0.92] | pass |" in text
+    assert "plan=basic" not in text

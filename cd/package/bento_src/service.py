@@ -129,11 +129,11 @@ class SageMakerService:
         self.model = model
 
     def score(self, frame: Any) -> dict[str, Any]:
-        predictions = self.model.predict(frame)
+        """`predictions`: the model's answer per row (a classifier's labels, even when its pyfunc is
+        logged to predict probabilities); `probabilities` and `classes` beside them for classifiers."""
         if self.classifier is None:
-            return payload.prediction_response(predictions)
-        probabilities = self.classifier.predict_proba(frame)
-        return payload.prediction_response(predictions, probabilities, self.classifier.classes_)
+            return payload.prediction_response(self.model.predict(frame))
+        return payload.classifier_response(self.classifier, frame)
 
 
 def _classifier(model: Any) -> Any:
