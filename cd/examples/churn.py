@@ -16,7 +16,7 @@ Versions registered by `register_versions` (in this order, so 1..4 in a fresh re
   standard) but is trained with usage shuffled among premium customers, so it never learns what
   drives premium churn: about as good overall, clearly worse on `plan=premium`.
 - v4 `serving_fault`: v2's model behind a feature step that fails on small online batches with many
-  support calls (`cd/examples/serving_fault.py`): identical predictions to v2 offline, so it passes any
+  support calls (`cd/examples/modelcd_demo_fault.py`, shipped inside the model): identical predictions to v2 offline, so it passes any
   gate v2 passes, but about 14% of single-row serving requests fail: the demo's automatic rollback. Its
   version carries the tag `modelcd.demo.serving_fault=true` (and the run param `serving_fault=true`).
 """
@@ -222,13 +222,30 @@ def train_versions(train: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+FAULT_FILE = Path(__file__).with_name("modelcd_demo_fault.py")
+FAULT_MODULE = "modelcd_demo_fault"
+
+
+def fault_module() -> Any:
+    """`modelcd_demo_fault`, imported under its top-level name: the name v4's pickled pipeline refers
+    to, and the module its MLflow model ships (`code_paths`)."""
+    import importlib.util
+    import sys
+
+    if FAULT_MODULE not in sys.modules:
+        spec = importlib.util.spec_from_file_location(FAULT_MODULE, FAULT_FILE)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[FAULT_MODULE] = module
+        spec.loader.exec_module(module)
+    return sys.modules[FAULT_MODULE]
+
+
 def _with_online_fault(model: Any) -> Any:
-    """v2's model behind a feature step that fails on small online batches (see serving_fault.py)."""
+    """v2's model behind a feature step that fails on small online batches (see modelcd_demo_fault.py)."""
     from sklearn.pipeline import Pipeline
 
-    from cd.examples.serving_fault import OnlineBatchFault
-
-    return Pipeline([("online_features", OnlineBatchFault()), ("model", model)])
+    return Pipeline([("online_features", fault_module().OnlineBatchFault()), ("model", model)])
 
 
 def register_versions(
@@ -284,7 +301,8 @@ def _log_and_register(
             input_example=x[x["support_calls"] < 4].head(3),  # a batch v4 answers too
             pip_requirements=requirements,  # skips MLflow's slow requirement inference
             pyfunc_predict_fn="predict_proba",
-            skops_trusted_types=["numpy.dtype", "cd.examples.serving_fault.OnlineBatchFault"],
+            skops_trusted_types=["numpy.dtype", f"{FAULT_MODULE}.OnlineBatchFault"],
+            code_paths=[str(FAULT_FILE)] if role == "serving_fault" else None,
         )
     return int(info.registered_model_version)
 

@@ -4,6 +4,10 @@ Serving sends a few rows per request; offline evaluation scores the whole test s
 step raises on small batches that contain a customer with many support calls (about 14% of single-row
 requests), so v4 predicts exactly like v2 in its gate and then fails part of its canary traffic: the
 kind of fault only a canary catches.
+
+This file ships inside v4's MLflow model (`code_paths`) as the top-level module `modelcd_demo_fault`,
+so the model loads wherever it is served, with or without modelcd installed; it imports nothing of
+modelcd.
 """
 
 from __future__ import annotations
