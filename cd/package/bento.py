@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -206,3 +207,49 @@ def stored_bento_sha256(bentoml_home: Path, bento_tag: str) -> str:
     for tag in model_tags:
         outer.update(f"model {tag} {directory_sha256(folder('models', tag))}\n".encode())
     return outer.hexdigest()
+
+
+# What a reproducible archive carries for every time stamp: $SOURCE_DATE_EPOCH when set (the
+# reproducible-builds convention), else the epoch.
+_CREATION_TIME = re.compile(r"^(\s*creation_time: ).*$", re.MULTILINE)
+
+
+def source_date_epoch(environ: Mapping[str, str] = os.environ) -> int:
+    value = environ.get("SOURCE_DATE_EPOCH", "0")
+    if not value.isdigit():
+        raise PackageError(f"SOURCE_DATE_EPOCH must be whole seconds since the epoch, not {value!r}")
+    return int(value)
+
+
+def make_reproducible(archive: Path, epoch: int = 0) -> Path:
+    """Rewrite an exported Bento so that the same inputs give the same bytes: BentoML's creation times
+    (in bento.yaml and each model.yaml) set to `epoch`, entries sorted, every mtime `epoch`, owner
+    root, modes 0644/0755, xz at a fixed preset. Replaced atomically."""
+    from datetime import UTC, datetime
+
+    stamp = datetime.fromtimestamp(epoch, UTC).isoformat()
+    with tempfile.TemporaryDirectory(prefix=".reproducible-", dir=archive.parent) as tmp:
+        root = Path(tmp) / "bento"
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(root, filter="data")
+        except (tarfile.TarError, OSError) as exc:
+            raise PackageError(f"{archive}: not a readable Bento archive ({exc})") from exc
+        for meta in [root / "bento.yaml", *root.glob("models/*/*/model.yaml")]:
+            if meta.is_file():
+                meta.write_text(_CREATION_TIME.sub(lambda m: f"{m.group(1)}'{stamp}'", meta.read_text()))
+        rebuilt = Path(tmp) / archive.name
+        with tarfile.open(rebuilt, "w:xz", format=tarfile.GNU_FORMAT, preset=6) as out:
+            for path in [root, *sorted(root.rglob("*"))]:
+                info = out.gettarinfo(
+                    str(path), arcname="./" + path.relative_to(root).as_posix() if path != root else "./"
+                )
+                info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "root", "root"
+                info.mode = 0o755 if info.isdir() or info.mode & 0o111 else 0o644
+                if info.isfile():
+                    with path.open("rb") as fh:
+                        out.addfile(info, fh)
+                else:
+                    out.addfile(info)
+        os.replace(rebuilt, archive)
+    return archive

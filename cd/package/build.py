@@ -20,7 +20,13 @@ from cd.config.model import Column, ModelSpec, RepoConfig, SageMakerTargetConfig
 from cd.errors import PackageError, UsageError
 from cd.files import file_sha256
 from cd.package import context
-from cd.package.bento import bentoml_env, run_build, stored_bento_sha256
+from cd.package.bento import (
+    bentoml_env,
+    make_reproducible,
+    run_build,
+    source_date_epoch,
+    stored_bento_sha256,
+)
 from cd.package.record import BuildRecord, write_record
 
 if TYPE_CHECKING:
@@ -125,7 +131,7 @@ def build_bento(
         version=version,
         bento_tag=result["bento_tag"],
         bento_archive=names.archive_name,
-        bento_sha256=file_sha256(out / names.archive_name),
+        bento_sha256=file_sha256(make_reproducible(out / names.archive_name, source_date_epoch())),
         bento_content_sha256=stored_bento_sha256(home, result["bento_tag"]),
         model_sha256=ref.sha256,
         model_source=ref.source,
