@@ -116,6 +116,22 @@ def test_build_exports_the_bento_and_writes_its_record(
     ]
 
 
+def test_building_the_same_version_again_gives_the_same_bytes(
+    built_churn: BuiltChurn, tmp_path: Path
+) -> None:
+    again = build_bento(
+        built_churn.registered.repo_root,
+        built_churn.registered.spec,
+        built_churn.registered.version,
+        tracking_uri=built_churn.registered.tracking_uri,
+        out_dir=tmp_path,
+        image_repository=IMAGE_REPOSITORY,
+        environ={},
+    )
+    assert again.bento_sha256 == built_churn.record.bento_sha256
+    assert hashlib.sha256((tmp_path / again.bento_archive).read_bytes()).hexdigest() == again.bento_sha256
+
+
 def test_the_bento_pins_the_models_own_requirements(unpacked: Path, built_churn: BuiltChurn) -> None:
     model_dir = next((unpacked / "models" / "churn").glob("v*/mlflow_model"))
     own = [line for line in (model_dir / "requirements.txt").read_text().splitlines() if line.strip()]
