@@ -121,8 +121,10 @@ def serve_command(
     bentoml_home: Path | None = None,
     host: str = "127.0.0.1",
     max_body_bytes: int | None = None,
+    python: Path | None = None,
 ) -> ServeCommand:
-    """`bentoml serve` of a Bento (a tag in `bentoml_home`'s store, or a Bento directory) on host:port."""
+    """`bentoml serve` of a Bento (a tag in `bentoml_home`'s store, or a Bento directory) on host:port,
+    with `python` (the Bento's own environment, `cd.package.environment`; default: this interpreter)."""
     if isinstance(bento, Path) and bento.suffix == ".bento":
         raise PackageError(f"{bento}: an exported archive; unpack it first with cd.package.unpack_bento")
     if bentoml_home is None and not Path(bento).is_dir():
@@ -132,7 +134,17 @@ def serve_command(
     env = {"BENTOML_DO_NOT_TRACK": "true", "BENTOML_HOME": str(bentoml_home or scratch_bentoml_home())}
     if max_body_bytes is not None:
         env["MODELCD_MAX_BODY_BYTES"] = str(max_body_bytes)
-    argv = [sys.executable, "-m", "bentoml", "serve", str(bento), "--host", host, "--port", str(port)]
+    argv = [
+        str(python or sys.executable),
+        "-m",
+        "bentoml",
+        "serve",
+        str(bento),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     return ServeCommand(argv=argv, env=env, port=port)
 
 

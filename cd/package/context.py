@@ -108,8 +108,8 @@ def pin_requirements(lines: Sequence[str], installed: Mapping[str, str]) -> tupl
     """The model's requirements with every bare name pinned to the installed version (`name==X`).
 
     Comments and blank lines go; lines with a specifier, marker or URL stay as written; `bentoml` goes
-    (BentoML pins its own version); `mlflow` (or, where only the client is installed, `mlflow-skinny`) is
-    added, pinned, if the model does not list it (the service loads the model through `bentoml.mlflow`).
+    (BentoML pins its own version); `mlflow` is added, pinned at the installed MLflow's version (of
+    `mlflow` or `mlflow-skinny`), if the model does not list it (the service loads it through `bentoml.mlflow`).
     """
     pinned: list[str] = []
     names: set[str] = set()
@@ -125,9 +125,11 @@ def pin_requirements(lines: Sequence[str], installed: Mapping[str, str]) -> tupl
                 text = f"{text}=={installed[name]}"
         pinned.append(text)
     if not names & {"mlflow", "mlflow-skinny"}:
-        client = next((n for n in ("mlflow", "mlflow-skinny") if n in installed), None)
-        if client is not None:
-            pinned.append(f"{client}=={installed[client]}")
+        # the full package (its flavours' loaders need skops and the like), at the installed client's
+        # version: mlflow and mlflow-skinny are released together
+        version = installed.get("mlflow") or installed.get("mlflow-skinny")
+        if version is not None:
+            pinned.append(f"mlflow=={version}")
     return tuple(pinned)
 
 

@@ -75,10 +75,10 @@ def test_bentoml_is_left_to_bentoml_and_mlflow_is_added_when_missing() -> None:
     )
 
 
-def test_the_mlflow_client_is_added_where_only_it_is_installed() -> None:
+def test_the_full_mlflow_is_pinned_where_only_its_client_is_installed() -> None:
     assert context.pin_requirements(["scikit-learn==1.9.1"], {"mlflow-skinny": "3.17.2"}) == (
         "scikit-learn==1.9.1",
-        "mlflow-skinny==3.17.2",
+        "mlflow==3.17.2",
     )
 
 

@@ -61,16 +61,31 @@ STATISTIC_KEYS: Mapping[str, str] = {"Average": "average", "p50": "p50", "p90": 
 
 
 class BentoServe:
-    """The default serve command: `bentoml serve <Bento tag or directory>` via `cd.package`."""
+    """The default serve command: `bentoml serve <Bento tag or directory>` via `cd.package`, each Bento
+    in its own environment, built from its own requirements (cached under `environments`), as its
+    image would run it. Without `environments`: this interpreter (tests of the serving code only)."""
 
-    def __init__(self, bentoml_home: Path | None = None) -> None:
+    def __init__(self, bentoml_home: Path | None = None, environments: Path | None = None) -> None:
         self.bentoml_home = bentoml_home
+        self.environments = environments
 
     def __call__(self, image: str, port: int) -> ServeSpec:
         from cd.package import serve_command
+        from cd.package.environment import bento_dir, ensure_environment
 
         bento: str | Path = Path(image) if Path(image).is_dir() else image
-        return serve_command(bento, port, bentoml_home=self.bentoml_home, host="127.0.0.1")
+        python = None
+        if self.environments is not None:
+            folder = bento if isinstance(bento, Path) else bento_dir(self._home(), bento)
+            python = ensure_environment(folder, self.environments)
+        return serve_command(bento, port, bentoml_home=self.bentoml_home, host="127.0.0.1", python=python)
+
+    def _home(self) -> Path:
+        if self.bentoml_home is None:
+            raise TargetError(
+                "serving a Bento tag in its own environment needs the BentoML home that holds it"
+            )
+        return self.bentoml_home
 
 
 def config_name(variants: Sequence[VariantSpec], weights: Mapping[str, float]) -> str:
@@ -107,11 +122,13 @@ class LocalEndpoints:
         """The target an environment's `target: {kind: local, ...}` names, for the repository at `repo_root`.
 
         Bentos are served from the repository's BentoML home (`<repo>/.modelcd/bentoml`), where
-        `modelcd build` puts them.
+        `modelcd build` puts them, each in its own environment (`<repo>/.modelcd/bento-envs/<hash>`).
         """
         from cd.package import default_bentoml_home
+        from cd.package.environment import ENVIRONMENTS_DIR
 
-        options.setdefault("serve_command", BentoServe(default_bentoml_home(repo_root)))
+        home = default_bentoml_home(repo_root)
+        options.setdefault("serve_command", BentoServe(home, home.parent / ENVIRONMENTS_DIR))
         return cls(repo_root / target.state_dir, **options)
 
     # ------------------------------------------------------------------ helpers
