@@ -44,6 +44,12 @@ from cd.cli.options import repo_option, workspace
     default=None,
     help="Request-body limit of the service [6 MiB].",
 )
+@click.option(
+    "--smoke-test/--no-smoke-test",
+    default=True,
+    show_default=True,
+    help="Start the Bento in its own environment and send it the model's input example before recording it.",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def build(
     model: str,
@@ -56,6 +62,7 @@ def build(
     push: bool,
     lock: bool | None,
     max_body_bytes: int | None,
+    smoke_test: bool,
     fmt: str,
 ) -> None:
     """Build, export and record a Bento for MODEL version VERSION (and its image, where Docker runs)."""
@@ -72,6 +79,7 @@ def build(
         push,
         lock,
         max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+        smoke_test,
     )
     record, where = build_model(workspace(repo), args)
     if fmt == "json":

@@ -54,6 +54,7 @@ def build_bento(
     max_body_bytes: int = context.DEFAULT_MAX_BODY_BYTES,
     containerize: bool = False,
     push: bool = False,
+    smoke_test: bool = True,
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> BuildRecord:
@@ -93,6 +94,8 @@ def build_bento(
             spec.registered_model, version, work / "mlflow_model", expected_sha256=ref.sha256
         )
         model = _mlflow_model_facts(model_dir, f"model {spec.registered_model!r} version {version}")
+        example_file = model_dir / "serving_input_example.json"
+        example = example_file.read_bytes() if example_file.is_file() else None
         columns = _serving_columns(spec, model["signature_inputs"], model["where"])
         requirements = context.pin_requirements(model["requirements"], installed_versions())
         labels = {
@@ -132,7 +135,7 @@ def build_bento(
         bento_tag=result["bento_tag"],
         bento_archive=names.archive_name,
         bento_sha256=file_sha256(make_reproducible(out / names.archive_name, source_date_epoch())),
-        bento_content_sha256=stored_bento_sha256(home, result["bento_tag"]),
+        bento_content_sha256=_smoke_tested(home, result["bento_tag"], example, smoke_test),
         model_sha256=ref.sha256,
         model_source=ref.source,
         run_id=ref.run_id,
@@ -198,6 +201,17 @@ def installed_versions() -> dict[str, str]:
         if name:
             versions.setdefault(re.sub(r"[-_.]+", "-", name).lower(), dist.version)
     return versions
+
+
+def _smoke_tested(home: Path, bento_tag: str, example: bytes | None, smoke_test: bool) -> str:
+    """The store's content hash of the Bento, once it started in its own environment and answered
+    its model's input example (`smoke_test`); PackageError, and no record, when it does not."""
+    from cd.package.environment import ENVIRONMENTS_DIR
+    from cd.package.smoke import smoke_test as run_smoke_test
+
+    if smoke_test:
+        run_smoke_test(home, bento_tag, example, home.parent / ENVIRONMENTS_DIR)
+    return stored_bento_sha256(home, bento_tag)
 
 
 def _mlflow_version() -> str:
@@ -269,6 +283,7 @@ class BuildArgs:
     push: bool = False
     lock_packages: bool | None = None
     max_body_bytes: int = context.DEFAULT_MAX_BODY_BYTES
+    smoke_test: bool = True
 
 
 def build_model(ws: Workspace, args: BuildArgs) -> tuple[BuildRecord, Path]:
@@ -287,5 +302,6 @@ def build_model(ws: Workspace, args: BuildArgs) -> tuple[BuildRecord, Path]:
         max_body_bytes=args.max_body_bytes,
         containerize=args.containerize,
         push=args.push,
+        smoke_test=args.smoke_test,
     )
     return record, args.out_dir or ws.root / "dist"
