@@ -21,6 +21,8 @@ from typing import IO
 from cd.errors import PackageError
 
 START_SECONDS = 180.0
+# BentoML's supervisor keeps running when its worker fails to start: this line in the log is the failure.
+STARTUP_FAILED = b"Application startup failed"
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ def _wait_for_ping(url: str, process: subprocess.Popen[bytes], log: IO[bytes], t
     while time.monotonic() - started < START_SECONDS:
         if process.poll() is not None:
             raise PackageError(f"{tag}: exited {process.returncode} before answering /ping:\n{_tail(log)}")
+        log.seek(0)
+        if STARTUP_FAILED in log.read():
+            raise PackageError(f"{tag}: failed to start in its own environment:\n{_error_lines(log)}")
         try:
             if requests.get(f"{url}/ping", timeout=2).status_code == 200:
                 return time.monotonic() - started
@@ -86,6 +91,14 @@ def _wait_for_ping(url: str, process: subprocess.Popen[bytes], log: IO[bytes], t
             pass
         time.sleep(0.25)
     raise PackageError(f"{tag}: no answer on /ping within {START_SECONDS:.0f} s:\n{_tail(log)}")
+
+
+def _error_lines(log: IO[bytes]) -> str:
+    """The exception lines of the log (what a person needs), else its tail."""
+    log.seek(0)
+    lines = log.read().decode(errors="replace").splitlines()
+    errors = [line.strip() for line in lines if "Error:" in line and not line.lstrip().startswith("File ")]
+    return "\n".join(dict.fromkeys(errors)) if errors else _tail(log)
 
 
 def _tail(log: IO[bytes], lines: int = 15) -> str:
