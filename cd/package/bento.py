@@ -145,7 +145,15 @@ def serve_command(
         "--port",
         str(port),
     ]
-    return ServeCommand(argv=argv, env=env, port=port)
+    if python is None:
+        return ServeCommand(argv=argv, env=env, port=port)
+    # In the Bento's own environment, nothing may lend it a package its image would not have: no
+    # PYTHONPATH, and BentoML's workers (which put their working directory on sys.path) start in a
+    # directory of their own, not in the repository.
+    env["PYTHONPATH"] = ""
+    workdir = Path(tempfile.gettempdir()) / f"modelcd-bento-cwd-{os.getuid()}"
+    workdir.mkdir(exist_ok=True)
+    return ServeCommand(argv=argv, env=env, cwd=workdir, port=port)
 
 
 def entrypoint_command(

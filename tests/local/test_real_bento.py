@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from cd.package import build_bento, default_bentoml_home
+from cd.package.environment import ENVIRONMENTS_DIR
 from cd.rollout.local import processes, runtime
 from cd.rollout.local.statefile import StateFile
 from cd.rollout.local.target import BentoServe, LocalEndpoints
@@ -49,7 +50,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 @pytest.fixture(scope="module")
 def serving(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalEndpoints, Path]]:
     state_dir = tmp_path_factory.mktemp("local-bento-state")
-    target = LocalEndpoints(state_dir, serve_command=BentoServe(default_bentoml_home(built.repo_root)))
+    home = default_bentoml_home(built.repo_root)
+    target = LocalEndpoints(state_dir, serve_command=BentoServe(home, home.parent / ENVIRONMENTS_DIR))
     target.apply_variants(EP, [VariantSpec(1, built.bento_tag)], {"v1": 100.0})
     yield target, state_dir
     runtime.down(state_dir)
@@ -90,7 +92,8 @@ def test_the_bentos_input_errors_are_model_errors_counted_as_4xx(
 
 def test_down_stops_bentoml_and_all_its_workers(built: Built, tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
-    target = LocalEndpoints(state_dir, serve_command=BentoServe(default_bentoml_home(built.repo_root)))
+    home = default_bentoml_home(built.repo_root)
+    target = LocalEndpoints(state_dir, serve_command=BentoServe(home, home.parent / ENVIRONMENTS_DIR))
     target.apply_variants(EP, [VariantSpec(1, built.bento_tag)], {"v1": 100.0})
     variant = StateFile(state_dir).read().endpoints[EP].variants["v1"]
     assert len(processes.group_members(variant.process.pid)) >= 1

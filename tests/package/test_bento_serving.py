@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,7 @@ def test_building_the_same_version_again_gives_the_same_bytes(
         out_dir=tmp_path,
         image_repository=IMAGE_REPOSITORY,
         environ={},
+        smoke_test=False,  # the first build was smoke-tested; this one only compares bytes
     )
     assert again.bento_sha256 == built_churn.record.bento_sha256
     assert hashlib.sha256((tmp_path / again.bento_archive).read_bytes()).hexdigest() == again.bento_sha256
@@ -404,3 +406,47 @@ def test_modelcd_build_containerize_push_records_the_image_digest(
         f"push {record.image_tag}",
         f"image inspect --format {{{{json .RepoDigests}}}} {record.image_tag}",
     ]
+
+
+def test_a_bento_that_needs_modelcd_to_load_is_refused_at_build(tmp_path: Path) -> None:
+    """The demo's old v4: its pipeline named a class of modelcd's, which the Bento does not ship. In its
+    own environment (what its image runs) it cannot start; the build says so and records nothing."""
+    import mlflow
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from cd.config import load_repo
+    from cd.examples import churn
+    from cd.examples.modelcd_demo_fault import OnlineBatchFault  # as `cd.examples.…`: only modelcd has it
+    from tests.helpers import PROJECT_ROOT
+
+    spec = load_repo(PROJECT_ROOT).models["churn"]
+    data = churn.generate(400, 1)
+    x, y = data[list(churn.FEATURES)], data["churned"]
+    numeric = x.select_dtypes("number")
+    model = Pipeline([("online", OnlineBatchFault()), ("model", LogisticRegression(max_iter=200))])
+    model.fit(numeric, y)
+    registry = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with registry.fluent(), mlflow.start_run(experiment_id=registry.ensure_experiment("needs-modelcd")):
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            registered_model_name="churn",
+            input_example=numeric.head(2),
+            pip_requirements=["scikit-learn", "numpy", "pandas"],
+            skops_trusted_types=["numpy.dtype", "cd.examples.modelcd_demo_fault.OnlineBatchFault"],
+        )
+    numeric_spec = replace(spec, inputs=tuple(c for c in spec.inputs if c.name in numeric.columns))
+    with pytest.raises(PackageError) as err:
+        build_bento(
+            tmp_path,
+            numeric_spec,
+            int(info.registered_model_version),
+            tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+            out_dir=tmp_path / "dist",
+            environ={},
+        )
+    assert "failed to start in its own environment" in str(err.value)
+    assert "No module named 'cd" in str(err.value)
+    assert not list((tmp_path / "dist").glob("*.build.json"))
