@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ def demo(workspace: str, traffic_seconds: float) -> None:
     console = Console(highlight=False, soft_wrap=True)
     root = Path(workspace).resolve()
     signal.signal(signal.SIGTERM, _raise_interrupt)  # so `finally` stops the serving processes
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: where is it now?
     start = time.perf_counter()
     result = run_demo(root, console.print, traffic_seconds=traffic_seconds)
     console.print(f"\n[bold]Done in {time.perf_counter() - start:.0f} s.[/] Everything is in {root}:")

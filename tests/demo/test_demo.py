@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -136,11 +137,30 @@ def test_interrupting_the_demo_leaves_no_stray_processes(tmp_path: Path) -> None
         text=True,
     )
     assert proc.stdout is not None
-    deadline = time.monotonic() + 400
-    for line in proc.stdout:  # wait until a Bento server is up: the first deploy finished
-        if "v1 succeeded" in line or time.monotonic() > deadline:
-            break
-    assert alive_processes(workspace), "the first deploy should have started serving processes"
+    lines: list[str] = []
+    first_deploy = threading.Event()
+
+    def drain() -> None:  # read everything, always: a full pipe would block the demo
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "v1 succeeded" in line:
+                first_deploy.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    first_deploy.wait(timeout=400)  # a Bento server is up: the first deploy finished
+    assert alive_processes(workspace), "the first deploy should have started serving processes:\n" + "".join(
+        lines[-30:]
+    )
     proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=180)
+    try:
+        proc.wait(timeout=180)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # the demo dumps every thread's stack (faulthandler)
+        time.sleep(3)
+        proc.kill()
+        reader.join(timeout=10)
+        raise AssertionError("the demo did not stop after SIGINT:\n" + "".join(lines[-80:])) from None
+    reader.join(timeout=10)
     assert alive_processes(workspace) == []
