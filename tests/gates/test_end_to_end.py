@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,52 @@ def test_cli_all_judges_every_promotion_in_the_plan_and_passes(
     assert result.returncode == 0, result.stderr
     verdicts = json.loads(result.stdout)
     assert [(d["environment"], d["model"], d["verdict"]) for d in verdicts] == [("staging", "churn", "pass")]
+
+
+def test_a_pr_that_rewrites_its_test_set_is_judged_with_the_base_rows(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry
+) -> None:
+    v = churn_registry.versions
+    set_version(churn_repo, "staging", v["better"])
+    churn_repo.commit("staging at better")
+    churn_repo.git("checkout", "-q", "-b", "pr")
+    rows = churn_repo.read("data/churn_test.csv").splitlines(keepends=True)
+    churn_repo.write("data/churn_test.csv", "".join(r for r in rows if ",premium," not in r))
+    churn_repo.write("gates/churn.yaml", re.sub(r"\n  sha256: .*", "", churn_repo.read("gates/churn.yaml")))
+    set_version(churn_repo, "staging", v["worse_on_premium"])
+    churn_repo.commit("promote worse, drop the rows that catch it")
+    verdict = evaluate_promotion(
+        churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri)
+    )
+    assert verdict.verdict == "fail"
+    assert ("roc_auc", "plan=premium") in {(c.metric, c.slice) for c in verdict.checks_with("fail")}
+    assert verdict.dataset.sha256 == TEST_SHA256 and verdict.dataset.changed_in_pr
+    assert (
+        "dataset data/churn_test.csv is changed by this pull request: judged with the base's version (main); "
+        "the data change needs its own review"
+    ) in verdict.notes
+
+
+def test_a_pr_that_swaps_the_registered_model_is_flagged_and_judged_by_the_base(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry
+) -> None:
+    v = churn_registry.versions
+    open_pr(churn_repo, v["baseline"], v["better"])
+    churn_repo.write(
+        "models/churn/model.yaml",
+        churn_repo.read("models/churn/model.yaml").replace(
+            "registered_model: churn", "registered_model: other"
+        ),
+    )
+    churn_repo.commit("swap the registered model")
+    verdict = evaluate_promotion(
+        churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri)
+    )
+    assert verdict.candidate.name == "churn"  # resolved through the base's model.yaml
+    assert any(
+        n.startswith(
+            "models/churn/model.yaml is changed by this pull request (registered_model 'churn' -> 'other')"
+        )
+        for n in verdict.notes
+    )
+    assert len(verdict.gate.sha256) == 64
