@@ -369,6 +369,7 @@ def test_modelcd_build_containerize_push_records_the_image_digest(
             "--out",
             str(out),
             "--no-lock",
+            "--no-smoke-test",  # this test is about the image; the Bento's serving is tested above
             "--containerize",
             "--push",
             "--format",
