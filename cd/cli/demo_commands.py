@@ -33,7 +33,10 @@ def demo(workspace: str, traffic_seconds: float) -> None:
 
     console = Console(highlight=False, soft_wrap=True)
     root = Path(workspace).resolve()
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # so `finally` stops the serving processes
+    # Ctrl-C and SIGTERM interrupt the story, so `finally` stops the serving processes. Installed
+    # explicitly: a SIGINT ignored by the parent (a CI runner, a test worker) would stay ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: where is it now?
     start = time.perf_counter()
     result = run_demo(root, console.print, traffic_seconds=traffic_seconds)

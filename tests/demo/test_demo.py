@@ -135,6 +135,9 @@ def test_interrupting_the_demo_leaves_no_stray_processes(tmp_path: Path) -> None
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # as under a CI runner or a pytest-xdist worker: SIGINT ignored by the parent, which a child
+        # inherits; the demo must still stop on it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     assert proc.stdout is not None
     lines: list[str] = []
