@@ -41,8 +41,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     repo_root = tmp_path_factory.mktemp("local-bento-repo")
     uri = tracking_uri_in(repo_root)
     version = register_in_subprocess(uri)
-    record = build_bento(
-        repo_root, churn_spec(), version, tracking_uri=uri, out_dir=repo_root / "dist", environ={}
+    record = build_bento(  # not smoke-tested: serving it in its own environment is what this file tests
+        repo_root,
+        churn_spec(),
+        version,
+        tracking_uri=uri,
+        out_dir=repo_root / "dist",
+        environ={},
+        smoke_test=False,
     )
     return Built(repo_root, record.bento_tag, Registry(uri).load_pyfunc("churn", version))
 
