@@ -166,4 +166,6 @@ def test_interrupting_the_demo_leaves_no_stray_processes(tmp_path: Path) -> None
         reader.join(timeout=10)
         raise AssertionError("the demo did not stop after SIGINT:\n" + "".join(lines[-80:])) from None
     reader.join(timeout=10)
+    output = "".join(lines)
+    assert proc.returncode != 0 and "Done in" not in output, "the demo ran to its end instead of stopping"
     assert alive_processes(workspace) == []
