@@ -128,14 +128,16 @@ def build_bento(
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    archive = make_reproducible(out / names.archive_name, source_date_epoch())
+    content_sha256 = _smoke_tested(home, result["bento_tag"], example, smoke_test)
     record = BuildRecord(
         model=spec.name,
         registered_model=spec.registered_model,
         version=version,
         bento_tag=result["bento_tag"],
         bento_archive=names.archive_name,
-        bento_sha256=file_sha256(make_reproducible(out / names.archive_name, source_date_epoch())),
-        bento_content_sha256=_smoke_tested(home, result["bento_tag"], example, smoke_test),
+        bento_sha256=file_sha256(archive),
+        bento_content_sha256=content_sha256,
         model_sha256=ref.sha256,
         model_source=ref.source,
         run_id=ref.run_id,
