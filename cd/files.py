@@ -11,7 +11,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -39,6 +39,14 @@ def write_atomic(target: Path, data: bytes | str) -> Path:
     """Write `data` (str as UTF-8) to `target` atomically; creates the parent directories."""
     with _replacing(target) as out:
         out.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return target
+
+
+def write_chunks_atomic(target: Path, chunks: Iterable[bytes]) -> Path:
+    """Write a stream of byte chunks (a download) to `target` atomically."""
+    with _replacing(target) as out:
+        for chunk in chunks:
+            out.write(chunk)
     return target
 
 

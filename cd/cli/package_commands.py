@@ -50,6 +50,12 @@ from cd.cli.options import repo_option, workspace
     show_default=True,
     help="Start the Bento in its own environment and send it the model's input example before recording it.",
 )
+@click.option(
+    "--reuse-release",
+    is_flag=True,
+    help="When the version is already released, take the release's build record and Bento (verified "
+    "against its SHA256SUMS) instead of building again: later environments deploy the same image.",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def build(
     model: str,
@@ -63,6 +69,7 @@ def build(
     lock: bool | None,
     max_body_bytes: int | None,
     smoke_test: bool,
+    reuse_release: bool,
     fmt: str,
 ) -> None:
     """Build, export and record a Bento for MODEL version VERSION (and its image, where Docker runs)."""
@@ -80,8 +87,11 @@ def build(
         lock,
         max_body_bytes or DEFAULT_MAX_BODY_BYTES,
         smoke_test,
+        reuse_release,
     )
-    record, where = build_model(workspace(repo), args)
+    notes_to_stderr = fmt == "json"  # stdout is the record alone then
+    ws = workspace(repo, say=lambda note: click.echo(note, err=notes_to_stderr))
+    record, where = build_model(ws, args)
     if fmt == "json":
         click.echo(record.to_json(), nl=False)
         return

@@ -173,6 +173,13 @@ def api_call(call: str) -> Iterator[None]:
         raise GitHubError(f"GitHub API: {call} -> unexpected response: {exc}") from exc
 
 
+def response_failure(call: str, response: Any) -> GitHubError:
+    """The error for an unexpected HTTP response to CALL, with GitHub's message and hint."""
+    body = _body_json(response)
+    message = str(body.get("message", response.reason))
+    return GitHubError(describe_failure(call, response.status_code, message, body.get("errors"), response.headers))
+
+
 def _body_json(response: Any) -> dict[str, Any]:
     try:
         data = response.json()
@@ -227,16 +234,7 @@ class GitHubClient:
         with api_call(call):
             response = self._gh.session.request(method, url, json=json)
         if response.status_code not in expected:
-            body = _body_json(response)
-            raise GitHubError(
-                describe_failure(
-                    call,
-                    response.status_code,
-                    str(body.get("message", response.reason)),
-                    body.get("errors"),
-                    response.headers,
-                )
-            )
+            raise response_failure(call, response)
         return None if response.status_code == 204 or not response.content else response.json()
 
     def _repo_path(self) -> str:
@@ -487,6 +485,24 @@ class GitHubClient:
         with api_call(f"upload {name} to release {release.tag_name} {self._in()}"), path.open("rb") as stream:
             return _asset_info(release.upload_asset(content_type, name, stream))
 
+    def download_asset(self, asset_id: int, target: Path, name: str = "") -> Path:
+        """The asset's bytes, written atomically to `target`. GitHub answers 302 to a storage URL
+        (fetched without the token, as the docs require) or streams the bytes itself (200)."""
+        from cd.files import write_chunks_atomic
+
+        call = f"download asset {name or asset_id} {self._in()}"
+        url = f"{self.settings.api_url}{self._repo_path()}/releases/assets/{asset_id}"
+        accept = {"Accept": "application/octet-stream"}
+        session = self._gh.session
+        with api_call(call):
+            response = session.get(url, headers=accept, allow_redirects=False, stream=True)
+            if response.status_code in (301, 302, 307) and response.headers.get("Location"):
+                with session.no_auth():
+                    response = session.get(response.headers["Location"], headers=accept, stream=True)
+            if response.status_code != 200:
+                raise response_failure(call, response)
+            return write_chunks_atomic(target, response.iter_content(1 << 20))
+
     def delete_asset(self, asset_id: int, name: str = "") -> None:
         call = f"delete asset {name or asset_id} {self._in()}"
         self._request("DELETE", f"{self._repo_path()}/releases/assets/{asset_id}", call, (204,))
@@ -520,16 +536,7 @@ class GitHubClient:
             with api_call(call):
                 response = self._gh.session.get(url)
             if response.status_code != 200:
-                body = _body_json(response)
-                raise GitHubError(
-                    describe_failure(
-                        call,
-                        response.status_code,
-                        str(body.get("message", response.reason)),
-                        body.get("errors"),
-                        response.headers,
-                    )
-                )
+                raise response_failure(call, response)
             items.extend(response.json())
             url = response.links.get("next", {}).get("url")
         return items

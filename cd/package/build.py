@@ -286,11 +286,21 @@ class BuildArgs:
     lock_packages: bool | None = None
     max_body_bytes: int = context.DEFAULT_MAX_BODY_BYTES
     smoke_test: bool = True
+    reuse_release: bool = False  # take the build from the version's published release, if there is one
 
 
 def build_model(ws: Workspace, args: BuildArgs) -> tuple[BuildRecord, Path]:
-    """`modelcd build`: the Bento (and image) of a model version, and the directory it was written to."""
+    """`modelcd build`: the Bento (and image) of a model version, and the directory it was written to.
+
+    With `reuse_release`, a version already released is not built again: its release's build record and
+    Bento (verified against the release's checksums and git's identity) are written out instead, so a
+    later environment deploys the very image digest an earlier one ran."""
     spec = ws.model(args.model)
+    out_dir = args.out_dir or ws.root / DEFAULT_OUT_DIR
+    if args.reuse_release:
+        reused = _released_build(ws, spec, args.version, out_dir)
+        if reused is not None:
+            return reused, out_dir
     repository = args.image_repository or image_repository_for(
         ws.config, args.model, args.env, required=args.containerize
     )
@@ -306,4 +316,19 @@ def build_model(ws: Workspace, args: BuildArgs) -> tuple[BuildRecord, Path]:
         push=args.push,
         smoke_test=args.smoke_test,
     )
-    return record, args.out_dir or ws.root / "dist"
+    return record, out_dir
+
+
+def _released_build(ws: Workspace, spec: ModelSpec, version: int, out_dir: Path) -> BuildRecord | None:
+    from cd.custody import Identity
+    from cd.release.publisher import open_publisher
+    from cd.release.records import fetch_released_build
+
+    wanted = Identity(spec.name, spec.registered_model, version)
+    found = fetch_released_build(open_publisher(ws), wanted, out_dir)
+    if found is None:
+        ws.say(f"{spec.name} v{version} has no release yet: building it")
+        return None
+    image = found.record.image_digest or "no image (built without --push)"
+    ws.say(f"{spec.name} v{version} is released ({found.release_url}): reusing its build, {image}")
+    return found.record

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cd.github.api import AssetInfo, GitHubClient, ReleaseInfo
 from cd.release.model import ExistingAsset, ExistingRelease, WantedAsset
 from cd.release.plan import digest_hex
@@ -41,6 +43,9 @@ class GitHubPublisher:
 
     def delete_asset(self, release: ExistingRelease, asset: ExistingAsset) -> None:
         self.client.delete_asset(int(asset.id), asset.name)
+
+    def download(self, release: ExistingRelease, asset: ExistingAsset, target: Path) -> Path:
+        return self.client.download_asset(int(asset.id), target, asset.name)
 
     def publish(self, release: ExistingRelease, title: str, body: str) -> str:
         info = self.client.update_release(int(release.id), body=body, name=title, draft=False)

@@ -168,6 +168,7 @@ def gather_inputs(
         report_path=request.report,
         bento_path=bento,
         build_record=record,
+        build_record_path=request.build_record,
         plan_entry=_plan_entry(request),
         approvals=approvals,
         pull_number=pull_number,

@@ -62,6 +62,9 @@ class LocalPublisher:
     def delete_asset(self, release: ExistingRelease, asset: ExistingAsset) -> None:
         (self._folder(release.tag) / asset.name).unlink(missing_ok=True)
 
+    def download(self, release: ExistingRelease, asset: ExistingAsset, target: Path) -> Path:
+        return copy_atomic(self._folder(release.tag) / asset.name, target)
+
     def publish(self, release: ExistingRelease, title: str, body: str) -> str:
         folder = self._folder(release.tag)
         meta = json.loads((folder / METADATA).read_text())

@@ -65,6 +65,7 @@ class ReleaseInputs:
     report_path: Path | None = None
     bento_path: Path | None = None
     build_record: Mapping[str, Any] = field(default_factory=dict)
+    build_record_path: Path | None = None  # published as an asset: what later environments deploy
     plan_entry: str | None = None  # e.g. "staging: churn v1 -> v2"
     approvals: tuple[Approval, ...] = ()
     pull_number: int | None = None

@@ -3,9 +3,14 @@ cd.release.local_publisher."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol, assert_never
 
 from cd.release.model import ExistingAsset, ExistingRelease, WantedAsset
+
+if TYPE_CHECKING:
+    from cd.github.api import GitHubClient
+    from cd.workspace import Workspace
 
 
 class Publisher(Protocol):
@@ -18,5 +23,32 @@ class Publisher(Protocol):
 
     def delete_asset(self, release: ExistingRelease, asset: ExistingAsset) -> None: ...
 
+    def download(self, release: ExistingRelease, asset: ExistingAsset, target: Path) -> Path:
+        """Write the asset's bytes to TARGET (atomically); returns TARGET."""
+
     def publish(self, release: ExistingRelease, title: str, body: str) -> str:
         """Set the notes and make the release public (no longer a draft); returns its URL."""
+
+
+PublisherKind = Literal["github", "local"]
+
+
+def open_publisher(
+    ws: Workspace,
+    kind: PublisherKind | None = None,
+    releases_dir: Path | None = None,
+    client: GitHubClient | None = None,
+) -> Publisher:
+    """Where releases live: GitHub inside Actions (or when asked), else `<repo>/releases/`."""
+    chosen = kind or ("github" if ws.in_actions() else "local")
+    match chosen:
+        case "github":
+            from cd.release.github_publisher import GitHubPublisher
+
+            return GitHubPublisher(client or ws.github())
+        case "local":
+            from cd.release.local_publisher import LocalPublisher
+
+            return LocalPublisher(releases_dir or ws.root / "releases")
+        case _:
+            assert_never(chosen)

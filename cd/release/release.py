@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from cd.errors import ReleaseError, UsageError
 from cd.files import file_sha256
@@ -26,7 +26,8 @@ from cd.release.model import (
 )
 from cd.release.notes import render_model_card, render_notes
 from cd.release.plan import decide_asset_actions, merge_history, parse_state, sha256sums
-from cd.release.publisher import Publisher
+from cd.release.records import build_record_asset
+from cd.release.publisher import Publisher, PublisherKind, open_publisher
 
 if TYPE_CHECKING:
     from cd.github.api import GitHubClient
@@ -51,6 +52,7 @@ def asset_names(inputs: ReleaseInputs) -> dict[str, str]:
         "verdict": f"gate-verdict{suffix}.json",
         "report": f"gate-report{suffix}{report_ext}",
         "card": "model-card.md",
+        "build": build_record_asset(inputs.model, inputs.version),
     }
 
 
@@ -70,6 +72,7 @@ def stage_content_assets(inputs: ReleaseInputs, workdir: Path) -> list[WantedAss
         ("bento", inputs.bento_path),
         ("verdict", inputs.verdict_path),
         ("report", inputs.report_path),
+        ("build", inputs.build_record_path),
     ):
         if source is None:
             continue
@@ -142,9 +145,6 @@ def _apply(publisher: Publisher, release: ExistingRelease, action: AssetAction) 
 
 # ---------------------------------------------------------------- `modelcd release`
 
-PublisherKind = Literal["github", "local"]
-
-
 @dataclass(frozen=True)
 class ReleaseArgs:
     """What `modelcd release` was asked."""
@@ -205,16 +205,7 @@ def release_version(ws: Workspace, args: ReleaseArgs) -> ReleaseResult:
         evidence.number if evidence else None,
         asdict(evidence.override.override) if evidence and evidence.override else None,
     )
-    publisher: Publisher
-    if kind == "github":
-        from cd.release.github_publisher import GitHubPublisher
-
-        assert client is not None
-        publisher = GitHubPublisher(client)
-    else:
-        from cd.release.local_publisher import LocalPublisher
-
-        publisher = LocalPublisher(args.releases_dir or ws.root / "releases")
+    publisher = open_publisher(ws, kind, args.releases_dir, client)
     with tempfile.TemporaryDirectory(prefix="modelcd-release-") as tmp:
         return publish_release(inputs, publisher, Path(tmp))
 

@@ -354,10 +354,37 @@ class GitHubDouble:
         release = next(r for r in repo.releases.values() if r.tag_name == tag)
         return next(a.data for a in repo.assets.values() if a.release_id == release.id and a.name == name)
 
+    # Asset storage (not the API: where a 302 of get-release-asset points) -------------------------
+    STORAGE = "/storage/"
+
+    def storage_url(self, repo: Repo, asset: Asset) -> str:
+        return f"{self.url}{self.STORAGE}{repo.full_name}/{asset.id}"
+
+    def _serve_storage(self, request: _Handler, method: str, path: str) -> None:
+        """The bytes of an asset, to anyone holding the URL (GitHub's storage URLs are signed, and
+        refuse a request that carries the API token)."""
+        request.read_body()
+        full_name, _, asset_id = path.removeprefix(self.STORAGE).rpartition("/")
+        with self._lock:
+            repo = self.repos.get(full_name.lower())
+            asset = repo.assets.get(int(asset_id)) if repo is not None and asset_id.isdigit() else None
+        self._record(method, path, {}, None, 200 if asset else 404, None, None)
+        if method != "GET" or asset is None:
+            request.send(404, {"message": "Not Found"}, {})
+            return
+        if request.headers.get("Authorization"):
+            self._violation(f"{method} {path}: the storage URL was fetched with the API token")
+            request.send(400, {"message": "Only one auth mechanism allowed"}, {})
+            return
+        request.send_bytes(200, asset.data, asset.content_type)
+
     # HTTP entry ----------------------------------------------------------------------------------
     def handle_http(self, request: _Handler) -> None:
         path, query = request.split_target()
         method = request.command
+        if path.startswith(self.STORAGE):
+            self._serve_storage(request, method, path)
+            return
         matched = contract.match_operation(method, path)
         if matched is None:
             request.read_body()

@@ -817,8 +817,13 @@ def _asset(repo: Repo, ctx: Ctx) -> Asset:
 
 @handles("repos/get-release-asset")
 def get_asset(d: GitHubDouble, ctx: Ctx) -> Response:
+    """JSON metadata; with `Accept: application/octet-stream`, a 302 to the asset's storage URL (as
+    GitHub answers: the client fetches it without its token)."""
     repo = d._repo(ctx)
-    return ok(d.asset_json(repo, _asset(repo, ctx)))
+    asset = _asset(repo, ctx)
+    if "application/octet-stream" in ctx.headers.get("Accept", ""):
+        return ok(None, 302, {"Location": d.storage_url(repo, asset)})
+    return ok(d.asset_json(repo, asset))
 
 
 @handles("repos/update-release-asset")

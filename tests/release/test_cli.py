@@ -56,8 +56,8 @@ def test_release_defaults_to_the_local_folder_outside_actions(template_repo: Git
     assert again.stdout.startswith(f"release churn-v2: updated {folder}")
     assert "skip churn-v2.bento: present with the same checksum" in again.stdout
     assert sorted(p.name for p in folder.iterdir()) == [
-        "NOTES.md", "SHA256SUMS", "churn-v2.bento", "gate-report-staging.md", "gate-verdict-staging.json",
-        "model-card.md", "release.json",
+        "NOTES.md", "SHA256SUMS", "churn-v2.bento", "churn-v2.build.json", "gate-report-staging.md",
+        "gate-verdict-staging.json", "model-card.md", "release.json",
     ]  # fmt: skip
     meta = json.loads((folder / "release.json").read_text())
     assert (meta["draft"], meta["target_commitish"]) == (False, template_repo.head())
@@ -158,3 +158,71 @@ def test_release_refuses_a_build_of_another_model_than_the_judged_one(
 ) -> None:
     err = _release_with(template_repo, tmp_path, edits={"churn-v2.build.json": {"model_sha256": "c" * 64}})
     assert "the build packaged model sha256 cccccccccccc…, but the gate judged aaaaaaaaaaaa…" in err
+
+
+def _released_with_full_record(template_repo: GitRepo, tmp_path: Path) -> Path:
+    """churn v2 released to the local folder, with the build record `modelcd build` writes."""
+    from cd.package.record import BuildRecord, write_record
+
+    args = artifacts(tmp_path)
+    folder = tmp_path / "artifacts"
+    record = BuildRecord(
+        model="churn",
+        registered_model="churn",
+        version=2,
+        bento_tag="churn:v2-abc",
+        bento_archive="churn-v2.bento",
+        bento_sha256=hashlib.sha256(b"bento archive" * 1000).hexdigest(),
+        model_sha256="a" * 64,
+        model_source="models:/churn/2",
+        run_id=None,
+        requirements=("mlflow==3.0.0",),
+        python_version="3.11",
+        bentoml_version="1.4.0",
+        mlflow_version="3.0.0",
+        locked=True,
+        image_tag=None,
+        created_at="2025-01-02T03:04:05Z",
+        image_digest="123.dkr.ecr.eu-west-1.amazonaws.com/modelcd@sha256:" + "b" * 64,
+    )
+    write_record(record, folder / "churn-v2.build.json")
+    release = ("release", "--model", "churn", "--version", "2", "--env", "staging", "--no-registry", *args)
+    assert run_modelcd(*release, cwd=template_repo.path).returncode == 0
+    return folder / "churn-v2.build.json"
+
+
+def test_build_reuse_release_takes_the_released_build_instead_of_building(
+    template_repo: GitRepo, tmp_path: Path
+) -> None:
+    record = _released_with_full_record(template_repo, tmp_path)
+    dist = tmp_path / "dist"
+
+    # no registry, no Docker engine: nothing is built or pushed, the release's build is taken
+    done = run_modelcd(
+        "build", "--model", "churn", "--version", "2", "--out", str(dist), "--containerize", "--push",
+        "--reuse-release", cwd=template_repo.path,
+        env={"MLFLOW_TRACKING_URI": "sqlite:////nonexistent/never-opened.db", "DOCKER_HOST": "unix:///nonexistent"},
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert "churn v2 is released" in done.stdout and "reusing its build" in done.stdout
+    assert (dist / "churn-v2.build.json").read_bytes() == record.read_bytes()
+    assert (dist / "churn-v2.bento").read_bytes() == b"bento archive" * 1000
+    assert "image    123.dkr.ecr.eu-west-1.amazonaws.com/modelcd@sha256:" in done.stdout
+
+
+def test_build_reuse_release_refuses_a_release_edited_after_publishing(
+    template_repo: GitRepo, tmp_path: Path
+) -> None:
+    _released_with_full_record(template_repo, tmp_path)
+    (template_repo.path / "releases" / "churn-v2" / "churn-v2.bento").write_bytes(b"swapped")
+
+    done = run_modelcd(
+        "build", "--model", "churn", "--version", "2", "--out", str(tmp_path / "dist"), "--reuse-release",
+        cwd=template_repo.path,
+    )  # fmt: skip
+
+    assert done.returncode == 1
+    assert "churn-v2.bento downloads as sha256" in done.stderr
+    assert "but SHA256SUMS says" in done.stderr
+    assert not (tmp_path / "dist" / "churn-v2.build.json").exists()
