@@ -110,6 +110,10 @@ class Gate:
     metrics: tuple[MetricCheck, ...]
     slices: tuple[SliceSpec, ...] = ()
     min_examples: int = 100
+    min_positives: int = 10  # binary rank/threshold metrics (see cd.gates.evaluate.class_counts_rule)
+    min_negatives: int = 10
+    interval: Literal["bca", "percentile"] = "bca"
+    multiplicity: Literal["holm", "bh", "none"] = "holm"
     confidence: float = 0.95
     bootstrap_resamples: int = 200
     seed: int = 0

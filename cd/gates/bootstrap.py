@@ -8,8 +8,8 @@ the same counts for every model and every slice, which is what makes the compari
 Every resample b draws from its own stream `SeedSequence(seed, spawn_key=(b,))`, so results do not
 depend on how resamples are chunked or spread over threads: a seed reproduces them exactly.
 
-Intervals are percentile intervals at the gate's confidence; a resample that gives NaN makes the
-interval NaN (the gate fails closed on NaN).
+The gate's intervals are BCa intervals over these resamples (`cd.gates.intervals`);
+`percentile_interval` is the plain percentile interval (NaN where any resample is NaN).
 """
 
 from __future__ import annotations

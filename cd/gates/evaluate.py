@@ -7,6 +7,7 @@ gate file that is new in the PR is used from the head and flagged "new gate, nee
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -20,7 +21,9 @@ from numpy.typing import NDArray
 
 from cd.config.model import DatasetSpec, Gate, ModelSpec, RepoConfig
 from cd.errors import GateError
-from cd.gates.bootstrap import bootstrap, percentile_interval
+from cd.gates.bootstrap import bootstrap
+from cd.gates.family import FamilyPolicy, control
+from cd.gates.intervals import Bootstrapped, IntervalMethod, bootstrapped, jackknife_counts
 from cd.gates.metrics import BinaryKernel, FloatArray, Kernel, MulticlassKernel, RegressionKernel, metric_info
 from cd.gates.scoring import Predictions
 from cd.gates.slicing import OVERALL, Partition, partitions
@@ -64,15 +67,64 @@ def make_kernels(
 class _Values:
     point: dict[str, FloatArray]  # metric -> (groups,)
     samples: dict[str, FloatArray]  # metric -> (groups, resamples)
+    jackknife: dict[str, FloatArray]  # metric -> (groups, jackknife groups)
 
 
-def _estimate(point: float, samples: FloatArray | None, confidence: float) -> Estimate:
-    """The point value and the interval of the resamples that define the metric (the others counted)."""
-    if samples is None or samples.size == 0:
-        return Estimate(float(point))
-    defined = samples[~np.isnan(samples)]
-    low, high = percentile_interval(defined[None, :], confidence)
-    return Estimate(float(point), float(low[0]), float(high[0]), int(samples.size - defined.size))
+def _estimate(stat: Bootstrapped, confidence: float, method: IntervalMethod) -> Estimate:
+    """The point value, the interval (BCa or percentile) and standard error of the resamples that
+    define the metric (the others counted)."""
+    if stat.samples.size == 0 and stat.undefined == 0:
+        return Estimate(stat.point)
+    low, high = stat.interval(confidence, method)
+    se = stat.se
+    return Estimate(stat.point, low, high, stat.undefined, None if math.isnan(se) else se)
+
+
+def _stat(values: _Values, metric: str, g: int) -> Bootstrapped:
+    samples = values.samples.get(metric)
+    jack = values.jackknife.get(metric)
+    return bootstrapped(
+        values.point[metric][g], None if samples is None else samples[g], None if jack is None else jack[g]
+    )
+
+
+def _difference(cand: _Values, inc: _Values, metric: str, g: int) -> Bootstrapped:
+    """candidate - incumbent, resample by resample (paired) and jackknife by jackknife."""
+    point = cand.point[metric][g] - inc.point[metric][g]
+    cs, ins = cand.samples.get(metric), inc.samples.get(metric)
+    cj, ij = cand.jackknife.get(metric), inc.jackknife.get(metric)
+    samples = None if cs is None or ins is None else cs[g] - ins[g]
+    jack = None if cj is None or ij is None else cj[g] - ij[g]
+    return bootstrapped(point, samples, jack)
+
+
+# Binary metrics whose value rests on the positives (and, for AUC, on the negatives too): a group
+# needs `min_positives` (`min_negatives`) of them. Multiclass per-class metrics need `min_positives`
+# rows of the rarest class. Other metrics (accuracy, log loss, Brier, ECE, regression) count rows only.
+NEEDS_MIN_POSITIVES = frozenset({"roc_auc", "pr_auc", "precision", "recall", "f1"})
+NEEDS_MIN_NEGATIVES = frozenset({"roc_auc"})
+PER_CLASS = frozenset({"macro_f1", "weighted_f1"})
+
+
+def class_counts_rule(
+    task: str, metric: str, truth: NDArray[Any], rows: NDArray[np.intp], gate: Gate
+) -> tuple[int | None, str | None]:
+    """The group's positives (binary), and why it has too few of a class for `metric` (or None)."""
+    labels = truth[rows]
+    if task == "binary_classification":
+        positives = int(np.count_nonzero(labels))
+        negatives = len(rows) - positives
+        if metric in NEEDS_MIN_POSITIVES and 0 < positives < gate.min_positives:
+            return positives, f"{positives} positives < min_positives {gate.min_positives}"
+        if metric in NEEDS_MIN_NEGATIVES and 0 < negatives < gate.min_negatives:
+            return positives, f"{negatives} negatives < min_negatives {gate.min_negatives}"
+        return positives, None
+    if task == "multiclass_classification" and metric in PER_CLASS and len(rows):
+        _, counts = np.unique(labels, return_counts=True)
+        rarest = int(counts.min())
+        if rarest < gate.min_positives:
+            return None, f"rarest class has {rarest} rows < min_positives {gate.min_positives}"
+    return None, None
 
 
 # Binary metrics that no model can have on a group without positives (or negatives).
@@ -112,8 +164,19 @@ def judge(
     ones = np.ones((1, n_rows), np.uint8)
     points = [{k: v[:, 0] for k, v in kernel.evaluate(ones).items()} for kernel in kernels]
     samples = bootstrap(kernels, n_rows, gate.bootstrap_resamples, gate.seed)
+    jack = jackknife_counts(n_rows)
+    jackknives = (
+        [k.evaluate(jack) for k in kernels] if gate.interval == "bca" and gate.bootstrap_resamples > 0 else None
+    )
     per_model = [
-        [_Values(points[m * len(parts) + i], samples[m * len(parts) + i]) for i in range(len(parts))]
+        [
+            _Values(
+                points[m * len(parts) + i],
+                samples[m * len(parts) + i],
+                jackknives[m * len(parts) + i] if jackknives else {},
+            )
+            for i in range(len(parts))
+        ]
         for m in range(len(models))
     ]
     results: list[CheckResult] = []
@@ -124,25 +187,15 @@ def judge(
                 continue
             for g, group in enumerate(part.groups):
                 cand = per_model[0][i]
-                inc = per_model[1][i] if incumbent is not None else None
-                cand_samples = cand.samples.get(check.metric)
-                cand_est = _estimate(
-                    cand.point[check.metric][g],
-                    None if cand_samples is None else cand_samples[g],
-                    gate.confidence,
-                )
+                cand_est = _estimate(_stat(cand, check.metric, g), gate.confidence, gate.interval)
                 inc_est = delta_est = None
-                if inc is not None:
-                    inc_samples = inc.samples.get(check.metric)
-                    inc_est = _estimate(
-                        inc.point[check.metric][g],
-                        None if inc_samples is None else inc_samples[g],
-                        gate.confidence,
+                if incumbent is not None:
+                    inc = per_model[1][i]
+                    inc_est = _estimate(_stat(inc, check.metric, g), gate.confidence, gate.interval)
+                    delta_est = _estimate(
+                        _difference(cand, inc, check.metric, g), gate.confidence, gate.interval
                     )
-                    diff = None
-                    if cand_samples is not None and inc_samples is not None:
-                        diff = cand_samples[g] - inc_samples[g]
-                    delta_est = _estimate(cand_est.value - inc_est.value, diff, gate.confidence)
+                positives, too_few = class_counts_rule(task, check.metric, candidate.truth, group.rows, gate)
                 decision = decide(
                     CheckInput(
                         metric=check.metric,
@@ -155,6 +208,7 @@ def judge(
                         value=check.value,
                         change=check.change,
                         undefined_by_data=undefined_by_data(task, check.metric, candidate.truth, group.rows),
+                        too_few_of_a_class=too_few,
                     ),
                     mode=gate.decision,
                     min_examples=gate.min_examples,
@@ -175,9 +229,17 @@ def judge(
                         allowed_delta=decision.allowed_delta,
                         outcome=decision.outcome,
                         reasons=decision.reasons,
+                        positives=positives,
+                        value_outcome=decision.value_outcome,
+                        p_worse=decision.p_worse,
                     )
                 )
-    return tuple(results)
+    return control(results, family_policy(gate))
+
+
+def family_policy(gate: Gate) -> FamilyPolicy:
+    """The gate's multiplicity control, at the one-sided level of a fail: (1 - confidence) / 2."""
+    return FamilyPolicy(gate.multiplicity, (1.0 - gate.confidence) / 2.0)
 
 
 # ------------------------------------------------------------------------------ gate from the base
@@ -409,6 +471,11 @@ def evaluate_promotion(
             min_examples=gate.min_examples,
             first_deploy=gate.first_deploy,
             sha256=_gate_sha256(repo, choice, head),
+            interval=gate.interval,
+            multiplicity=gate.multiplicity,
+            alpha=family_policy(gate).alpha,
+            min_positives=gate.min_positives,
+            min_negatives=gate.min_negatives,
         ),
         checks=checks,
         notes=tuple(notes),

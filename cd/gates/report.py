@@ -11,7 +11,14 @@ from cd.gates.thresholds import Estimate
 from cd.gates.verdict import CheckResult, GateVerdict
 
 TEMPLATES = Path(__file__).parent / "templates"
-MARKS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "⏭️", "undefined": "∅"}
+MARKS = {
+    "pass": "✅",
+    "fail": "❌",
+    "inconclusive": "⚠️",
+    "underpowered": "🔅",
+    "skipped": "⏭️",
+    "undefined": "∅",
+}
 MAX_CHART_GROUPS = 16
 
 
@@ -98,6 +105,34 @@ def build_chart(v: GateVerdict) -> Chart | None:
     )
 
 
+def error_rate(v: GateVerdict) -> str:
+    """Which error rate the verdict controls, in words."""
+    from cd.gates.family import controlled_rate
+
+    if v.gate.decision == "point":
+        return "none: `point` mode compares point values (no intervals, no error rate)"
+    method = v.gate.multiplicity if v.gate.multiplicity in ("holm", "bh", "none") else "none"
+    return controlled_rate(method, v.gate.alpha)  # type: ignore[arg-type]
+
+
+def reading(v: GateVerdict) -> list[str]:
+    """The verdict's first lines: how many checks ran, the error rate controlled, and what blocks,
+    what is underpowered and what passed."""
+    count = {o: len(v.checks_with(o)) for o in ("fail", "inconclusive", "underpowered", "pass")}
+    blocking = count["fail"] + count["inconclusive"]
+    other = len(v.checks) - sum(count.values())
+    return [
+        f"{len(v.checks)} checks ran; error rate controlled: {error_rate(v)}.",
+        f"Blocking: {blocking} ({count['fail']} fail, {count['inconclusive']} inconclusive) · "
+        f"underpowered: {count['underpowered']} (cannot confirm their tolerance; not passes, not blocking) · "
+        f"passed: {count['pass']}" + (f" · skipped or undefined: {other}" if other else "") + ".",
+    ]
+
+
+def format_mde(c: CheckResult) -> str:
+    return "–" if c.mde is None or math.isnan(c.mde) else f"{c.mde:.4f}"
+
+
 def render_markdown(v: GateVerdict) -> str:
     import jinja2
 
@@ -119,12 +154,15 @@ def render_markdown(v: GateVerdict) -> str:
         mark=lambda o: MARKS.get(o, o),
         est=format_estimate,
         threshold=format_threshold,
+        mde=format_mde,
+        reading=reading(v),
+        underpowered=v.checks_with("underpowered"),
     )
 
 
 def render_text(v: GateVerdict) -> str:
     """Plain text for a terminal: the summary, notes, and every blocking check."""
-    lines = [v.headline()]
+    lines = [v.headline(), *(f"  {line}" for line in reading(v))]
     lines += [f"  ! {n}" for n in v.notes]
     for c in sorted(v.checks, key=lambda c: c.outcome != "fail"):
         if c.outcome in ("fail", "inconclusive"):

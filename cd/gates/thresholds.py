@@ -27,12 +27,19 @@ from typing import Literal
 
 from cd.config.model import ChangeThreshold, ValueThreshold
 
-Outcome = Literal["pass", "fail", "inconclusive", "skipped", "undefined"]
+Outcome = Literal["pass", "fail", "inconclusive", "skipped", "undefined", "underpowered"]
 VerdictOutcome = Literal["pass", "fail", "inconclusive"]
 Mode = Literal["point", "confident"]
 FirstDeployPolicy = Literal["value_thresholds", "fail"]
 
-_SEVERITY: dict[str, int] = {"skipped": 0, "undefined": 0, "pass": 1, "inconclusive": 2, "fail": 3}
+_SEVERITY: dict[str, int] = {
+    "skipped": 0,
+    "undefined": 0,
+    "underpowered": 0,
+    "pass": 1,
+    "inconclusive": 2,
+    "fail": 3,
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class Estimate:
     low: float | None = None
     high: float | None = None
     undefined_resamples: int = 0  # bootstrap resamples on which the metric was undefined (left out)
+    se: float | None = None  # bootstrap standard error (None: no bootstrap was run)
 
     @property
     def defined(self) -> bool:
@@ -65,6 +73,7 @@ class CheckInput:
     value: ValueThreshold | None
     change: ChangeThreshold | None
     undefined_by_data: str | None = None  # why this group's data cannot define the metric (no positives)
+    too_few_of_a_class: str | None = None  # e.g. "12 positives < min_positives 20" (see class_counts_rule)
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,23 @@ class Decision:
     outcome: Outcome
     reasons: tuple[str, ...]
     allowed_delta: float | None = None  # the change bar: delta must be >= (higher better) or <= this
+    p_worse: float | None = None  # one-sided p-value against "within every bar" (confident mode)
+    value_outcome: Outcome | None = None  # the value threshold's part (None: no value threshold)
+
+
+def p_value(value: float, se: float | None, bar: float, *, below: bool) -> float:
+    """One-sided p-value (TFMA's approach: the normal approximation with the bootstrap standard error)
+    against "the statistic is at least `bar`" (`below`: small when it is clearly below the bar) or "at
+    most `bar`" (small when clearly above). Unlike a share of resamples, it resolves the small p-values
+    a multiplicity correction over ~100 checks needs (200 resamples cannot show a share under 1/200).
+    NaN without a standard error."""
+    if se is None or math.isnan(value) or math.isnan(se):
+        return math.nan
+    if se == 0.0:
+        clearly = value < bar if below else value > bar
+        return 0.0 if clearly else 1.0
+    z = (value - bar) / se
+    return 0.5 * math.erfc(-z / math.sqrt(2.0)) if below else 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
 def worst(outcomes: list[Outcome]) -> Outcome:
@@ -101,14 +127,30 @@ def _judge_bar(low: float, high: float, bar: float, at_least: bool) -> Outcome:
     return "pass" if high <= bar else "fail" if low > bar else "inconclusive"
 
 
+def _p_worse(est: Estimate, bar: float, at_least: bool, mode: Mode) -> float | None:
+    """The p-value against "on the allowed side of `bar`" (confident mode only)."""
+    if mode != "confident":
+        return None
+    p = p_value(est.value, est.se, bar, below=at_least)
+    return None if math.isnan(p) else p
+
+
+def _bonferroni(ps: list[float | None]) -> float | None:
+    """A check judged against k bars fails when any bar is failed: min p, times k."""
+    known = [p for p in ps if p is not None]
+    return min(1.0, len(known) * min(known)) if known else None
+
+
 def judge_value(metric: str, est: Estimate, threshold: ValueThreshold, mode: Mode) -> Decision:
     low, high = _bounds(est, mode)
     outcomes: list[Outcome] = []
     reasons: list[str] = []
+    ps: list[float | None] = []
     shown = _interval_text(est, mode)
     if threshold.min is not None:
         o = _judge_bar(low, high, threshold.min, at_least=True)
         outcomes.append(o)
+        ps.append(_p_worse(est, threshold.min, True, mode))
         if o != "pass":
             reasons.append(
                 f"{metric} {shown} {'below' if o == 'fail' else 'not clearly above'} min {threshold.min:g}"
@@ -116,11 +158,12 @@ def judge_value(metric: str, est: Estimate, threshold: ValueThreshold, mode: Mod
     if threshold.max is not None:
         o = _judge_bar(low, high, threshold.max, at_least=False)
         outcomes.append(o)
+        ps.append(_p_worse(est, threshold.max, False, mode))
         if o != "pass":
             reasons.append(
                 f"{metric} {shown} {'above' if o == 'fail' else 'not clearly below'} max {threshold.max:g}"
             )
-    return Decision(worst(outcomes) if outcomes else "pass", tuple(reasons))
+    return Decision(worst(outcomes) if outcomes else "pass", tuple(reasons), p_worse=_bonferroni(ps))
 
 
 def allowed_worsening(threshold: ChangeThreshold, incumbent: float) -> float:
@@ -152,7 +195,7 @@ def judge_change(
             f"{metric} change {_interval_text(delta, mode)} vs incumbent {_fmt(incumbent.value)}: "
             f"{direction} {verdict} the tolerated {tolerance:.4g}",
         )
-    return Decision(outcome, reasons, allowed_delta=bar)
+    return Decision(outcome, reasons, allowed_delta=bar, p_worse=_p_worse(delta, bar, higher_is_better, mode))
 
 
 def _undefined(check: CheckInput) -> Decision | None:
@@ -176,6 +219,10 @@ def decide(check: CheckInput, mode: Mode, min_examples: int, first_deploy: First
                 (f"only {check.examples} examples overall, fewer than min_examples {min_examples}",),
             )
         return Decision("skipped", (f"{check.examples} examples < min_examples {min_examples}",))
+    if check.too_few_of_a_class is not None:
+        if check.is_overall:
+            return Decision("inconclusive", (f"overall: {check.too_few_of_a_class}",))
+        return Decision("skipped", (check.too_few_of_a_class,))
     if check.incumbent is None and first_deploy == "fail":
         return Decision("fail", ("no incumbent and the gate's first_deploy policy is `fail`",))
     undefined = _undefined(check)
@@ -213,10 +260,13 @@ def decide(check: CheckInput, mode: Mode, min_examples: int, first_deploy: First
     if not decisions:
         return Decision("skipped", ("no threshold applies",))
     allowed = next((d.allowed_delta for d in decisions if d.allowed_delta is not None), None)
+    value_part = decisions[0].outcome if check.value is not None else None
     return Decision(
         worst([d.outcome for d in decisions]),
         tuple(r for d in decisions for r in d.reasons),
         allowed_delta=allowed,
+        p_worse=_bonferroni([d.p_worse for d in decisions]),
+        value_outcome=value_part,
     )
 
 

@@ -50,6 +50,11 @@ class GateSource:
     min_examples: int
     first_deploy: str
     sha256: str = ""  # of the gate file's bytes as judged
+    interval: str = "bca"  # bca | percentile
+    multiplicity: str = "holm"  # holm | bh | none
+    alpha: float = 0.025  # one-sided level of a fail: (1 - confidence) / 2, controlled as `multiplicity` says
+    min_positives: int = 0
+    min_negatives: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,11 @@ class CheckResult:
     allowed_delta: float | None
     outcome: Outcome
     reasons: tuple[str, ...]
+    positives: int | None = None  # binary tasks: positive rows in the group
+    value_outcome: Outcome | None = None  # the value threshold's part of the outcome
+    p_worse: float | None = None  # one-sided p-value of the fail test (confident mode)
+    p_adjusted: float | None = None  # after the gate's multiplicity control
+    mde: float | None = None  # minimum detectable effect at 80% power (see cd.gates.family)
 
 
 @dataclass(frozen=True)
@@ -93,7 +103,7 @@ class GateVerdict:
         inc = f"v{self.incumbent.version}" if self.incumbent else "no incumbent"
         counts = ", ".join(
             f"{len(self.checks_with(o))} {o}"
-            for o in ("fail", "inconclusive", "pass", "skipped", "undefined")
+            for o in ("fail", "inconclusive", "underpowered", "pass", "skipped", "undefined")
             if self.checks_with(o)
         )
         return (
@@ -140,6 +150,7 @@ def _estimate_dict(e: Estimate | None) -> dict[str, float | None] | None:
         "ci_low": _number(e.low),
         "ci_high": _number(e.high),
         "undefined_resamples": e.undefined_resamples,
+        "se": _number(e.se),
     }
 
 
@@ -150,6 +161,7 @@ def _check_dict(c: CheckResult) -> dict[str, Any]:
         "slice_spec": c.slice_spec,
         "slice": c.slice,
         "examples": c.examples,
+        "positives": c.positives,
         "candidate": _estimate_dict(c.candidate),
         "incumbent": _estimate_dict(c.incumbent),
         "delta": _estimate_dict(c.delta),
@@ -162,6 +174,9 @@ def _check_dict(c: CheckResult) -> dict[str, Any]:
             else {"absolute": c.change_threshold.absolute, "relative": c.change_threshold.relative},
             "allowed_delta": _number(c.allowed_delta),
         },
+        "p_worse": _number(c.p_worse),
+        "p_adjusted": _number(c.p_adjusted),
+        "mde": _number(c.mde),
         "outcome": c.outcome,
         "reasons": list(c.reasons),
     }
@@ -179,6 +194,7 @@ def _estimate(d: Mapping[str, Any] | None) -> Estimate | None:
         d.get("ci_low"),
         d.get("ci_high"),
         int(d.get("undefined_resamples", 0)),
+        d.get("se"),
     )
 
 
@@ -207,6 +223,10 @@ def verdict_from_dict(data: Mapping[str, Any]) -> GateVerdict:
                 allowed_delta=t["allowed_delta"],
                 outcome=c["outcome"],
                 reasons=tuple(c["reasons"]),
+                positives=c.get("positives"),
+                p_worse=c.get("p_worse"),
+                p_adjusted=c.get("p_adjusted"),
+                mde=c.get("mde"),
             )
         )
     return GateVerdict(

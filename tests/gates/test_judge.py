@@ -87,7 +87,8 @@ def test_undefined_resamples_are_counted_and_point_mode_judges_the_point_value()
     y[:3] = True
     scores = np.where(y, 0.9, 0.1)
     model = Predictions("binary_classification", y, scores)
-    g = gate(MetricCheck("roc_auc", value=ValueThreshold(min=0.9), slices=("overall",)), decision="point")
+    check = MetricCheck("roc_auc", value=ValueThreshold(min=0.9), slices=("overall",))
+    g = gate(check, decision="point", min_positives=0)
     (c,) = judge(g, "binary_classification", partitions(FRAME, g.slices), model, None, N)
     assert c.outcome == "pass"
     assert c.candidate.value == 1.0 and c.candidate.undefined_resamples > 0

@@ -99,14 +99,15 @@ def test_another_schema_version_is_refused() -> None:
 
 def test_markdown_has_summary_notes_blocking_checks_table_and_mermaid_chart() -> None:
     md = render_markdown(VERDICT)
+    assert "\n\n2 checks ran; error rate controlled: family-wise error rate of false fails ≤ 0.025 (Holm).\n" in md
     assert md.startswith(
         "## ❌ Gate FAIL: `churn` v3 → staging\n\n**FAIL: churn v3 vs v2 in staging (1 fail, 1 pass)**\n"
     )
     assert "> [!WARNING]\n> gates/churn.yaml is changed by this pull request\n" in md
     assert "- ❌ **roc_auc** on **plan=premium\\|x**: roc_auc 0.56 (CI 0.54..0.58) below min 0.7\n" in md
     assert (
-        "| ❌ | roc_auc | plan=premium\\|x | 480 | 0.5600 [0.5400, 0.5800] | 0.8900 [0.8700, 0.9100] "
-        "| -0.3300 [-0.3400, -0.3200] | ≥ 0.7, Δ ≥ -0.01 |" in md
+        "| ❌ | roc_auc | plan=premium\\|x | 480 | – | 0.5600 [0.5400, 0.5800] | 0.8900 [0.8700, 0.9100] "
+        "| -0.3300 [-0.3400, -0.3200] | ≥ 0.7, Δ ≥ -0.01 | – |" in md
     )
     assert (
         '```mermaid\nxychart-beta\n    title "roc_auc by slice"\n    x-axis ["overall", "plan=premiumx"]\n'
@@ -117,8 +118,11 @@ def test_markdown_has_summary_notes_blocking_checks_table_and_mermaid_chart() ->
 
 def test_text_lists_failures_first() -> None:
     text = render_text(VERDICT)
-    assert text.splitlines()[:3] == [
+    assert text.splitlines()[:5] == [
         "FAIL: churn v3 vs v2 in staging (1 fail, 1 pass)",
+        "  2 checks ran; error rate controlled: family-wise error rate of false fails ≤ 0.025 (Holm).",
+        "  Blocking: 1 (1 fail, 0 inconclusive) · underpowered: 0 (cannot confirm their tolerance; not passes, "
+        "not blocking) · passed: 1.",
         "  ! gates/churn.yaml is changed by this pull request",
         "  FAIL         roc_auc on plan=premium|x: candidate 0.5600 [0.5400, 0.5800] incumbent 0.8900 "
         "[0.8700, 0.9100] delta -0.3300 [-0.3400, -0.3200]",
