@@ -27,13 +27,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cd.config.model import ChangeThreshold, DatasetSpec, Gate, MetricCheck, SliceSpec  # noqa: E402
-from cd.gates.bootstrap import bootstrap  # noqa: E402
-from cd.gates.evaluate import judge  # noqa: E402
-from cd.gates.intervals import IntervalMethod, bootstrapped, jackknife_counts  # noqa: E402
-from cd.gates.metrics import BinaryKernel  # noqa: E402
-from cd.gates.scoring import Predictions  # noqa: E402
-from cd.gates.slicing import partitions  # noqa: E402
+from cd.config.model import ChangeThreshold, DatasetSpec, Gate, MetricCheck, SliceSpec
+from cd.gates.bootstrap import bootstrap
+from cd.gates.evaluate import judge
+from cd.gates.intervals import IntervalMethod, bootstrapped, jackknife_counts
+from cd.gates.metrics import BinaryKernel
+from cd.gates.scoring import Predictions
+from cd.gates.slicing import partitions
 
 COVERAGE_METRICS = ("roc_auc", "pr_auc", "accuracy", "recall", "log_loss", "brier")
 SEPARATION = 1.2
@@ -149,7 +149,9 @@ def judge_timing(rows: int, interval: IntervalMethod, seed: int = 0) -> float:
 
     rng = np.random.default_rng(seed)
     y = rng.random(rows) < 0.3
-    cand = Predictions("binary_classification", y, 1 / (1 + np.exp(-(rng.normal(0, 1, rows) + 1.6 * y - 1.2))))
+    cand = Predictions(
+        "binary_classification", y, 1 / (1 + np.exp(-(rng.normal(0, 1, rows) + 1.6 * y - 1.2)))
+    )
     inc = Predictions("binary_classification", y, 1 / (1 + np.exp(-(rng.normal(0, 1, rows) + 1.4 * y - 1.1))))
     frame = pd.DataFrame({"segment": rng.integers(0, 10, rows).astype(str)})
     metrics = tuple(
@@ -171,7 +173,9 @@ def judge_timing(rows: int, interval: IntervalMethod, seed: int = 0) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--replicates", type=int, default=2000)
     parser.add_argument("--sizes", type=int, nargs="+", default=[150, 600, 5000])
     parser.add_argument("--gates", type=int, default=200)
@@ -195,13 +199,15 @@ def main() -> None:
 
     alpha = 0.025
     mc = float(np.sqrt(alpha * (1 - alpha) / args.gates))
-    print(f"\n2. False fails at the null's boundary ({args.gates} gates x 40 slices; α = {alpha}, MC s.e. {mc:.3f})")
+    print(
+        f"\n2. False fails at the null's boundary ({args.gates} gates x 40 slices; α = {alpha}, MC s.e. {mc:.3f})"
+    )
     for method in ("none", "holm", "bh"):
         print(f"   {method:<5} {false_fail_share(method, args.gates):.3f}")
 
     print(f"\n3. judge() on {args.rows:,} rows, 10 slices + overall, 8 metrics, 2 models, 200 resamples")
     for interval in ("percentile", "bca"):
-        print(f"   {interval:<10} {judge_timing(args.rows, interval):.2f} s")  # type: ignore[arg-type]
+        print(f"   {interval:<10} {judge_timing(args.rows, interval):.2f} s")
 
 
 if __name__ == "__main__":

@@ -166,7 +166,9 @@ class Workspace:
         """The MLflow registry: `tracking_uri`, else $MLFLOW_TRACKING_URI, else the repository's store."""
         from cd.registry import Registry, default_tracking_uri
 
-        return Registry(tracking_uri or default_tracking_uri(self.root))
+        return Registry(
+            tracking_uri or self.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(self.root)
+        )
 
     def github_configured(self) -> bool:
         return bool(self.environ.get("GITHUB_TOKEN") and self.environ.get("GITHUB_REPOSITORY"))

@@ -37,6 +37,12 @@ from cd.github.actions import append_summary, set_output
     help="Exit 0 on a fail or inconclusive verdict too (an error, such as an unreachable MLflow, still "
     "exits non-zero): to record the verdict of a change already merged past its gate.",
 )
+@click.option(
+    "--power",
+    is_flag=True,
+    help="Print what each check could detect on the gate's dataset (minimum detectable effects, "
+    "underpowered checks), scored with the version --env runs at --base; needs no candidate.",
+)
 @repo_option
 def gate(
     environment: str | None,
@@ -47,6 +53,7 @@ def gate(
     out: Path | None,
     fmt: str,
     exit_zero: bool,
+    power: bool,
     repo: Path | None,
 ) -> None:
     """Evaluate candidate vs incumbent on the gate's dataset; exit 0 pass, 1 fail or inconclusive."""
@@ -54,6 +61,14 @@ def gate(
     from cd.gates.report import render_markdown, render_text
 
     ws = workspace(repo, say=lambda text: click.echo(f"note: {text}", err=True))
+    if power:
+        from cd.errors import UsageError
+        from cd.gates.power import power_table, render_power
+
+        if not environment or not model:
+            raise UsageError("--power needs --env and --model")
+        click.echo(render_power(power_table(ws, environment, model, base)), nl=False)
+        return
     run = judge_promotions(ws, env=environment, model=model, all_in_plan=all_, base=base, head=head, out=out)
     for verdict in run.verdicts:
         append_summary(render_markdown(verdict).rstrip("\n") + "\n\n")

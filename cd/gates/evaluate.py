@@ -166,7 +166,9 @@ def judge(
     samples = bootstrap(kernels, n_rows, gate.bootstrap_resamples, gate.seed)
     jack = jackknife_counts(n_rows)
     jackknives = (
-        [k.evaluate(jack) for k in kernels] if gate.interval == "bca" and gate.bootstrap_resamples > 0 else None
+        [k.evaluate(jack) for k in kernels]
+        if gate.interval == "bca" and gate.bootstrap_resamples > 0
+        else None
     )
     per_model = [
         [

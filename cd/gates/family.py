@@ -123,10 +123,11 @@ def _corrected(result: CheckResult, p_adjusted: float | None, m: int, policy: Fa
 
 
 def _powered(result: CheckResult, policy: FamilyPolicy) -> CheckResult:
-    if result.change_threshold is not None and result.delta is not None and result.allowed_delta is not None:
+    bar = result.allowed_delta
+    if result.change_threshold is not None and result.delta is not None and bar is not None:
         mde = minimum_detectable(result.delta.se, policy.alpha)
         result = replace(result, mde=mde)
-        tolerance = abs(result.allowed_delta)
+        tolerance = abs(bar)
         judged = result.outcome in ("pass", "inconclusive") and result.value_outcome in (None, "pass")
         if mde is not None and mde > tolerance and judged:
             reason = (

@@ -99,7 +99,6 @@ class Bootstrapped:
         return float(low), float(high)
 
 
-
 def bootstrapped(point: float, samples: FloatArray | None, jackknife: FloatArray | None) -> Bootstrapped:
     """From a statistic's resamples (NaN where undefined) and jackknife values."""
     if samples is None:

@@ -177,7 +177,9 @@ def response_failure(call: str, response: Any) -> GitHubError:
     """The error for an unexpected HTTP response to CALL, with GitHub's message and hint."""
     body = _body_json(response)
     message = str(body.get("message", response.reason))
-    return GitHubError(describe_failure(call, response.status_code, message, body.get("errors"), response.headers))
+    return GitHubError(
+        describe_failure(call, response.status_code, message, body.get("errors"), response.headers)
+    )
 
 
 def _body_json(response: Any) -> dict[str, Any]:

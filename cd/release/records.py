@@ -90,7 +90,9 @@ def fetch_released_build(publisher: Publisher, wanted: Identity, out_dir: Path) 
         noted = parse_state(release.body)[1]
         record_path = _verified(publisher, release, assets, record_name, sums, noted, work)
         record = read_record(record_path)
-        refuse(build_record_problems(asdict(record), wanted, f"build record of release {tag} ({release.url})"))
+        refuse(
+            build_record_problems(asdict(record), wanted, f"build record of release {tag} ({release.url})")
+        )
         bento_name = record.bento_archive
         if sums.get(bento_name) != record.bento_sha256:
             raise CustodyError(

@@ -26,8 +26,8 @@ from cd.release.model import (
 )
 from cd.release.notes import render_model_card, render_notes
 from cd.release.plan import decide_asset_actions, merge_history, parse_state, sha256sums
-from cd.release.records import build_record_asset
 from cd.release.publisher import Publisher, PublisherKind, open_publisher
+from cd.release.records import build_record_asset
 
 if TYPE_CHECKING:
     from cd.github.api import GitHubClient
@@ -144,6 +144,7 @@ def _apply(publisher: Publisher, release: ExistingRelease, action: AssetAction) 
 
 
 # ---------------------------------------------------------------- `modelcd release`
+
 
 @dataclass(frozen=True)
 class ReleaseArgs:

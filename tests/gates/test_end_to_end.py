@@ -29,7 +29,9 @@ def test_a_better_version_passes(churn_repo: GitRepo, churn_registry: ChurnRegis
     )
     # nothing blocks; the slices too small to confirm their tolerance are underpowered, not passed
     assert {c.outcome for c in verdict.checks} <= {"pass", "underpowered"}
-    assert all(c.mde is not None and c.mde > abs(c.allowed_delta or 0) for c in verdict.checks_with("underpowered"))
+    assert all(
+        c.mde is not None and c.mde > abs(c.allowed_delta or 0) for c in verdict.checks_with("underpowered")
+    )
     assert verdict.dataset.sha256 == TEST_SHA256 and verdict.dataset.pinned
     assert verdict.gate.status == "unchanged" and verdict.notes == ()
     assert len(verdict.candidate.sha256) == 64 and verdict.candidate.sha256 != verdict.incumbent.sha256  # type: ignore[union-attr]
@@ -247,3 +249,29 @@ def test_a_pr_that_swaps_the_registered_model_is_flagged_and_judged_by_the_base(
         for n in verdict.notes
     )
     assert len(verdict.gate.sha256) == 64
+
+
+def test_gate_power_sizes_every_check_with_the_running_version_and_no_candidate(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry
+) -> None:
+    from cd.gates.family import minimum_detectable
+    from cd.gates.power import power_table
+    from cd.workspace import Workspace
+
+    done = run_modelcd(
+        "gate", "--env", "staging", "--model", "churn", "--power",
+        cwd=churn_repo.path, env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert re.match(
+        r"power of the churn gate on \d+ rows, scored with v\d+ \(running in staging\)", done.stdout
+    )
+    assert re.search(r"^\d+ of \d+ checks underpowered \(MDE > tolerance\)$", done.stdout, re.MULTILINE)
+
+    ws = Workspace.find(churn_repo.path, environ={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri})
+    table = power_table(ws, "staging", "churn", "HEAD")
+    assert table.version == churn_registry.versions["baseline"]
+    for row in table.entries:
+        if row.tolerance is not None and row.se is not None:
+            assert row.mde == pytest.approx(minimum_detectable(2**0.5 * row.se, table.alpha))
+            assert row.underpowered == (row.mde is not None and row.mde > row.tolerance)

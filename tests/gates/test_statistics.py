@@ -18,6 +18,7 @@ from cd.gates.family import FamilyPolicy, benjamini_hochberg, control, holm, min
 from cd.gates.intervals import Bootstrapped, acceleration
 from cd.gates.scoring import Predictions
 from cd.gates.slicing import partitions
+from cd.gates.verdict import CheckResult
 
 P = [0.01, 0.04, 0.03, 0.005]
 
@@ -61,7 +62,7 @@ def test_bca_intervals_cover_at_their_nominal_level_by_simulation() -> None:
     assert (low, high) == ([], [])
 
 
-def _boundary_gates(gates: int) -> list[tuple]:  # type: ignore[type-arg]
+def _boundary_gates(gates: int) -> list[tuple[CheckResult, ...]]:
     """`gates` simulated gates (30 slices x accuracy) whose candidate is worse by exactly the tolerance."""
     slices, rows = 30, 200
     rng = np.random.default_rng(5)
@@ -105,7 +106,9 @@ def test_the_minimum_detectable_change_of_an_accuracy_is_the_two_proportion_form
         bootstrap_resamples=2000,
         multiplicity="none",
     )
-    (check,) = judge(gate, "binary_classification", partitions(pd.DataFrame(index=range(n)), ()), cand, inc, n)
+    (check,) = judge(
+        gate, "binary_classification", partitions(pd.DataFrame(index=range(n)), ()), cand, inc, n
+    )
 
     p1, p2 = inc_right.mean(), cand_right.mean()
     z = NormalDist().inv_cdf(0.975) + NormalDist().inv_cdf(0.8)

@@ -99,7 +99,10 @@ def test_another_schema_version_is_refused() -> None:
 
 def test_markdown_has_summary_notes_blocking_checks_table_and_mermaid_chart() -> None:
     md = render_markdown(VERDICT)
-    assert "\n\n2 checks ran; error rate controlled: family-wise error rate of false fails ≤ 0.025 (Holm).\n" in md
+    assert (
+        "\n\n2 checks ran; error rate controlled: family-wise error rate of false fails ≤ 0.025 (Holm).\n"
+        in md
+    )
     assert md.startswith(
         "## ❌ Gate FAIL: `churn` v3 → staging\n\n**FAIL: churn v3 vs v2 in staging (1 fail, 1 pass)**\n"
     )

@@ -54,7 +54,9 @@ def built(inputs: ReleaseInputs) -> ReleaseInputs:
     return replace(inputs, build_record=record.__dict__, build_record_path=path)
 
 
-def test_the_release_carries_the_build_record_listed_in_sha256sums(built: ReleaseInputs, tmp_path: Path) -> None:
+def test_the_release_carries_the_build_record_listed_in_sha256sums(
+    built: ReleaseInputs, tmp_path: Path
+) -> None:
     publish_release(built, LocalPublisher(tmp_path / "releases"), tmp_path / "work")
 
     folder = tmp_path / "releases" / "churn-v2"
@@ -131,7 +133,7 @@ def test_a_release_without_a_build_record_says_to_build_again(inputs: ReleaseInp
     publisher: Publisher = LocalPublisher(tmp_path / "releases")
     publish_release(inputs, publisher, tmp_path / "work")
 
-    with pytest.raises(CustodyError, match="no churn-v2.build.json asset.*without --reuse-release"):
+    with pytest.raises(CustodyError, match=r"no churn-v2\.build\.json asset.*without --reuse-release"):
         fetch_released_build(publisher, CHURN_V2, tmp_path / "dist")
 
 
