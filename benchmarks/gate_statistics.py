@@ -27,10 +27,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cd.config.model import ChangeThreshold, DatasetSpec, Gate, MetricCheck, SliceSpec
+from cd.config.model import (
+    ChangeThreshold,
+    DatasetSpec,
+    Gate,
+    IntervalMethod,
+    MetricCheck,
+    Multiplicity,
+    SliceSpec,
+)
 from cd.gates.bootstrap import bootstrap
 from cd.gates.evaluate import judge
-from cd.gates.intervals import IntervalMethod, bootstrapped, jackknife_counts
+from cd.gates.intervals import bootstrapped, jackknife_counts
 from cd.gates.metrics import BinaryKernel
 from cd.gates.scoring import Predictions
 from cd.gates.slicing import partitions
@@ -106,7 +114,7 @@ def coverage(
     ]
 
 
-def boundary_gate(multiplicity: str, slices: int) -> Gate:
+def boundary_gate(multiplicity: Multiplicity, slices: int) -> Gate:
     return Gate(
         model="sim",
         dataset=DatasetSpec("data/sim.csv", "y", "csv"),
@@ -114,13 +122,13 @@ def boundary_gate(multiplicity: str, slices: int) -> Gate:
         slices=(SliceSpec("segment", ("segment",)),),
         min_examples=20,
         bootstrap_resamples=200,
-        multiplicity=multiplicity,  # type: ignore[arg-type]
+        multiplicity=multiplicity,
         interval="percentile",  # accuracy needs no BCa; keeps the simulation fast
     )
 
 
 def false_fail_share(
-    multiplicity: str, gates: int, slices: int = 40, rows_per_slice: int = 400, seed: int = 0
+    multiplicity: Multiplicity, gates: int, slices: int = 40, rows_per_slice: int = 400, seed: int = 0
 ) -> float:
     """Share of simulated gates with a fail when the candidate is worse by exactly the tolerance in
     every slice (each check's null hypothesis holds, at its boundary)."""

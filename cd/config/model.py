@@ -101,6 +101,10 @@ class SliceSpec:
     buckets: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
 
+IntervalMethod = Literal["bca", "percentile"]  # see cd.gates.intervals
+Multiplicity = Literal["holm", "bh", "none"]  # see cd.gates.family
+
+
 @dataclass(frozen=True)
 class Gate:
     """`gates/<model>.yaml`: the evaluation a candidate version must pass."""
@@ -112,8 +116,8 @@ class Gate:
     min_examples: int = 100
     min_positives: int = 10  # binary rank/threshold metrics (see cd.gates.evaluate.class_counts_rule)
     min_negatives: int = 10
-    interval: Literal["bca", "percentile"] = "bca"
-    multiplicity: Literal["holm", "bh", "none"] = "holm"
+    interval: IntervalMethod = "bca"
+    multiplicity: Multiplicity = "holm"
     confidence: float = 0.95
     bootstrap_resamples: int = 200
     seed: int = 0

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from cd.config.model import DatasetSpec, Gate, ModelSpec, RepoConfig
+from cd.config.model import DatasetSpec, Gate, IntervalMethod, ModelSpec, RepoConfig
 from cd.errors import GateError
 from cd.gates.bootstrap import bootstrap
 from cd.gates.family import FamilyPolicy, control
-from cd.gates.intervals import Bootstrapped, IntervalMethod, bootstrapped, jackknife_counts
+from cd.gates.intervals import Bootstrapped, bootstrapped, jackknife_counts
 from cd.gates.metrics import BinaryKernel, FloatArray, Kernel, MulticlassKernel, RegressionKernel, metric_info
 from cd.gates.scoring import Predictions
 from cd.gates.slicing import OVERALL, Partition, partitions
@@ -164,12 +164,10 @@ def judge(
     ones = np.ones((1, n_rows), np.uint8)
     points = [{k: v[:, 0] for k, v in kernel.evaluate(ones).items()} for kernel in kernels]
     samples = bootstrap(kernels, n_rows, gate.bootstrap_resamples, gate.seed)
-    jack = jackknife_counts(n_rows)
-    jackknives = (
-        [k.evaluate(jack) for k in kernels]
-        if gate.interval == "bca" and gate.bootstrap_resamples > 0
-        else None
-    )
+    jackknives = None
+    if gate.interval == "bca" and gate.bootstrap_resamples > 0:
+        jack = jackknife_counts(n_rows)
+        jackknives = [k.evaluate(jack) for k in kernels]
     per_model = [
         [
             _Values(
@@ -301,7 +299,7 @@ def _version_info(ref: ModelVersionRef) -> ModelVersionInfo:
     return ModelVersionInfo(ref.name, ref.version, ref.run_id, ref.source, ref.sha256)
 
 
-def _predict(
+def predict(
     registry: Registry, ref: ModelVersionRef, frame: pd.DataFrame, spec: ModelSpec, gate: Gate, workdir: Path
 ) -> Predictions:
     from cd.gates.scoring import load_model, predict
@@ -418,12 +416,12 @@ def evaluate_promotion(
 
     with tempfile.TemporaryDirectory(prefix="modelcd-gate-") as tmp:
         workdir = Path(tmp)
-        cand_pred = _predict(registry, candidate_ref, data.frame, spec, gate, workdir)
+        cand_pred = predict(registry, candidate_ref, data.frame, spec, gate, workdir)
         inc_pred = None
         if incumbent_ref is not None:
             same = incumbent_ref.version == candidate_ref.version
             inc_pred = (
-                cand_pred if same else _predict(registry, incumbent_ref, data.frame, spec, gate, workdir)
+                cand_pred if same else predict(registry, incumbent_ref, data.frame, spec, gate, workdir)
             )
 
     parts = partitions(data.frame, gate.slices)

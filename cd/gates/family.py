@@ -29,11 +29,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from statistics import NormalDist
-from typing import Literal, assert_never
+from typing import assert_never
 
+from cd.config.model import Multiplicity
 from cd.gates.verdict import CheckResult
 
-Multiplicity = Literal["holm", "bh", "none"]
 POWER = 0.8
 _NORMAL = NormalDist()
 

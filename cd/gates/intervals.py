@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from scipy.stats import norm
 
+from cd.config.model import IntervalMethod
 from cd.gates.metrics import Counts, FloatArray
 
 JACKKNIFE_GROUPS = 20
-IntervalMethod = Literal["bca", "percentile"]
 
 
 def jackknife_counts(n_rows: int, groups: int = JACKKNIFE_GROUPS) -> Counts:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from cd.errors import GateError
 from cd.gates.family import minimum_detectable
-from cd.gates.thresholds import allowed_worsening
+from cd.gates.thresholds import NO_INCUMBENT, allowed_worsening
 from cd.gates.verdict import CheckResult
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def power_rows(checks: Sequence[CheckResult], alpha: float) -> tuple[PowerRow, .
     for c in checks:
         se = c.candidate.se
         # the reference scored alone is a first deploy: a change check "without incumbent" is still sized
-        why_not = [r for r in c.reasons if not r.startswith("no incumbent")]
+        why_not = [r for r in c.reasons if r != NO_INCUMBENT]
         not_judged = se is None or (c.outcome in ("skipped", "undefined") and bool(why_not))
         if c.change_threshold is not None:
             tolerance = allowed_worsening(c.change_threshold, c.candidate.value)
@@ -91,7 +91,7 @@ def power_table(ws: Workspace, environment: str, model: str, base: str) -> Power
 
     from cd.config import load_repo_at_ref
     from cd.gates.dataset import load_dataset
-    from cd.gates.evaluate import _predict, family_policy, gate_dataset, judge
+    from cd.gates.evaluate import family_policy, gate_dataset, judge, predict
     from cd.gates.slicing import partitions
 
     config = load_repo_at_ref(ws.root, base)
@@ -110,7 +110,7 @@ def power_table(ws: Workspace, environment: str, model: str, base: str) -> Power
     registry = ws.registry()
     ref = registry.resolve(spec.registered_model, version)
     with tempfile.TemporaryDirectory(prefix="modelcd-power-") as tmp:
-        reference = _predict(registry, ref, data.frame, spec, gate, Path(tmp))
+        reference = predict(registry, ref, data.frame, spec, gate, Path(tmp))
     judged = replace(gate, first_deploy="value_thresholds", decision="confident")
     checks = judge(judged, spec.task, partitions(data.frame, gate.slices), reference, None, data.rows)
     alpha = family_policy(gate).alpha

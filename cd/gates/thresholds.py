@@ -32,6 +32,8 @@ VerdictOutcome = Literal["pass", "fail", "inconclusive"]
 Mode = Literal["point", "confident"]
 FirstDeployPolicy = Literal["value_thresholds", "fail"]
 
+NO_INCUMBENT = "no incumbent: change threshold not applicable (first deploy)"
+
 _SEVERITY: dict[str, int] = {
     "skipped": 0,
     "undefined": 0,
@@ -246,7 +248,7 @@ def decide(check: CheckInput, mode: Mode, min_examples: int, first_deploy: First
     if check.change is not None:
         if check.incumbent is None or check.delta is None:
             if check.value is None:
-                return Decision("skipped", ("no incumbent: change threshold not applicable (first deploy)",))
+                return Decision("skipped", (NO_INCUMBENT,))
         else:
             if check.higher_is_better is None:
                 return Decision(

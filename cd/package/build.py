@@ -308,7 +308,7 @@ def build_model(ws: Workspace, args: BuildArgs) -> tuple[BuildRecord, Path]:
         ws.root,
         spec,
         args.version,
-        out_dir=args.out_dir,
+        out_dir=out_dir,
         image_repository=repository,
         lock_packages=args.lock_packages,
         max_body_bytes=args.max_body_bytes,

@@ -12,7 +12,15 @@ import pandas as pd
 import pytest
 
 from benchmarks.gate_statistics import boundary_gate, coverage
-from cd.config.model import ChangeThreshold, DatasetSpec, Gate, MetricCheck, SliceSpec, ValueThreshold
+from cd.config.model import (
+    ChangeThreshold,
+    DatasetSpec,
+    Gate,
+    MetricCheck,
+    Multiplicity,
+    SliceSpec,
+    ValueThreshold,
+)
 from cd.gates.evaluate import judge
 from cd.gates.family import FamilyPolicy, benjamini_hochberg, control, holm, minimum_detectable
 from cd.gates.intervals import Bootstrapped, acceleration
@@ -84,8 +92,8 @@ def test_holm_keeps_false_fails_under_alpha_where_checks_alone_do_not() -> None:
     simulated = _boundary_gates(gates)
     mc = math.sqrt(alpha * (1 - alpha) / gates)
 
-    def share(policy: str) -> float:
-        fam = FamilyPolicy(policy, alpha)  # type: ignore[arg-type]
+    def share(policy: Multiplicity) -> float:
+        fam = FamilyPolicy(policy, alpha)
         return sum(any(c.outcome == "fail" for c in control(checks, fam)) for checks in simulated) / gates
 
     assert share("none") > 0.2  # 30 checks alone: false fails are the rule

@@ -159,7 +159,9 @@ def test_a_promotion_is_gated_and_reported_end_to_end(github_double: GitHubDoubl
         "success",
     )
     assert status.state == "success"
-    assert re.fullmatch(r"churn v2 vs v1 in staging \((\d+ underpowered, )?\d+ pass\)", status.description)
+    assert re.fullmatch(
+        r"churn v2 vs v1 in staging \((\d+ underpowered, )?\d+ pass\)", status.description or ""
+    )
     assert (
         "Gate PASS"
         in (
