@@ -92,3 +92,15 @@ def test_model_inputs_must_be_unique(problems_after: Edit) -> None:
 def test_model_owner_must_be_a_handle_or_email(problems_after: Edit) -> None:
     (problem,) = problems_after(MODEL, '"@ml-team"', '"ml team"')
     assert problem.startswith(f"{MODEL}:6: owners[0]: invalid value 'ml team'")
+
+
+def test_gate_multiplicity_must_be_a_known_method(problems_after: Edit) -> None:
+    assert problems_after(GATE, "min_examples: 100\n", "min_examples: 100\nmultiplicity: bonferroni\n") == [
+        f"{GATE}:29: multiplicity: must be one of holm, bh, none; got a string ('bonferroni')"
+    ]
+
+
+def test_gate_class_minimums_cannot_be_negative(problems_after: Edit) -> None:
+    assert problems_after(GATE, "min_examples: 100\n", "min_examples: 100\nmin_positives: -1\n") == [
+        f"{GATE}:29: min_positives: -1 is less than the minimum of 0"
+    ]

@@ -275,3 +275,8 @@ def test_gate_power_sizes_every_check_with_the_running_version_and_no_candidate(
         if row.tolerance is not None and row.se is not None:
             assert row.mde == pytest.approx(minimum_detectable(2**0.5 * row.se, table.alpha))
             assert row.underpowered == (row.mde is not None and row.mde > row.tolerance)
+
+
+def test_gate_power_without_an_environment_is_a_usage_error(churn_repo: GitRepo) -> None:
+    done = run_modelcd("gate", "--model", "churn", "--power", cwd=churn_repo.path)
+    assert (done.returncode, done.stderr.strip()) == (2, "error: --power needs --env and --model")
