@@ -19,7 +19,7 @@ import yaml
 from cd.config.model import Column, ModelSpec, RepoConfig, SageMakerTargetConfig
 from cd.errors import PackageError, UsageError
 from cd.files import file_sha256
-from cd.package import context
+from cd.package import container, context
 from cd.package.bento import (
     bentoml_env,
     make_reproducible,
@@ -66,7 +66,6 @@ def build_bento(
     to `image_repository` on ECR) and the record gains the image digest; both need Docker, checked
     before anything else is done.
     """
-    from cd.package import container
     from cd.registry import Registry, default_tracking_uri
 
     env = os.environ if environ is None else environ
@@ -151,13 +150,25 @@ def build_bento(
     )
     write_record(record, out / names.record_name)
     if containerize:
-        image_tag = record.image_tag or record.bento_tag  # without a repository: a local image only
-        container.containerize(record.bento_tag, image_tag, {**os.environ, **bentoml_env(home)})
-        if push and repository is not None:
-            digest = container.push_image(image_tag, repository, container.ecr_login(repository))
-            record = record.with_image(image_tag, digest)
-            write_record(record, out / names.record_name)
+        record = _image(record, home, repository if push else None)
+        write_record(record, out / names.record_name)
     return record
+
+
+def _image(record: BuildRecord, home: Path, push_to: container.EcrRepository | None) -> BuildRecord:
+    """Build the Bento's image FROM its base image pinned by digest (and push it): the record gains the
+    base image's digest and, once pushed, the image's."""
+    from cd.package.environment import bento_dir
+
+    image_tag = record.image_tag or record.bento_tag  # without a repository: a local image only
+    dockerfile = bento_dir(home, record.bento_tag) / "env" / "docker" / "Dockerfile"
+    base = container.dockerfile_base_image(dockerfile.read_text(), str(dockerfile))
+    pinned = container.pin_base_image(base)
+    container.containerize(record.bento_tag, image_tag, {**os.environ, **bentoml_env(home)}, (base, pinned))
+    if push_to is None:
+        return record.with_image(record.image_tag, None, pinned)
+    digest = container.push_image(image_tag, push_to, container.ecr_login(push_to))
+    return record.with_image(image_tag, digest, pinned)
 
 
 def image_repository_for(

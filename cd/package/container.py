@@ -173,9 +173,51 @@ def _docker(argv: list[str], what: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
-def containerize_argv(bento_tag: str, image_tag: str) -> list[str]:
-    """`bentoml containerize BENTO -t IMAGE --platform linux/amd64` (SageMaker's x86 instances)."""
-    return [
+_FROM = re.compile(r"^FROM\s+(\S+)\s+AS\s+base-container\s*$", re.MULTILINE | re.IGNORECASE)
+
+
+def dockerfile_base_image(dockerfile: str, where: str) -> str:
+    """The image BentoML's Dockerfile builds FROM (`FROM python:3.11-slim AS base-container`)."""
+    match = _FROM.search(dockerfile)
+    if match is None:
+        raise PackageError(f"{where}: no `FROM <image> AS base-container` line; cannot pin its base image")
+    return match.group(1)
+
+
+def pinned_reference(image: str, repo_digests: list[str]) -> str:
+    """`image` (a tag) pinned to the digest docker lists for its repository: `<repo>@sha256:...`."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    repository = name[: len(name) - len(last)] + last.split(":", 1)[0]
+    for entry in repo_digests:
+        repo, _, digest = entry.partition("@")
+        if repo.removeprefix("docker.io/").removeprefix("library/") == repository.removeprefix(
+            "docker.io/"
+        ).removeprefix("library/") and _DIGEST.match(digest):
+            return f"{repo}@{digest}"
+    raise PackageError(f"docker lists no digest for the base image {image} (RepoDigests: {repo_digests})")
+
+
+def pin_base_image(image: str, docker: str = "docker") -> str:
+    """Pull the base image for SageMaker's platform and return it by digest: the image is built FROM that
+    digest (a BuildKit named context), so a tag moved upstream cannot change what a build runs on."""
+    _docker([docker, "pull", "--platform", IMAGE_PLATFORM, image], f"docker pull {image}")
+    out = _docker(
+        [docker, "image", "inspect", "--format", "{{json .RepoDigests}}", image],
+        f"docker image inspect {image}",
+    )
+    try:
+        repo_digests = json.loads(out.strip() or "[]")
+    except json.JSONDecodeError:
+        raise PackageError(f"docker image inspect {image}: unreadable RepoDigests {out.strip()!r}") from None
+    return pinned_reference(image, list(repo_digests or []))
+
+
+def containerize_argv(bento_tag: str, image_tag: str, base: tuple[str, str] | None = None) -> list[str]:
+    """`bentoml containerize BENTO -t IMAGE --platform linux/amd64` (SageMaker's x86 instances); with
+    `base` (the Dockerfile's FROM image, its pinned digest reference), the FROM image is replaced by
+    that digest through a BuildKit named context (`--build-context <from>=docker-image://<digest>`)."""
+    argv = [
         sys.executable,
         "-m",
         "bentoml",
@@ -186,11 +228,16 @@ def containerize_argv(bento_tag: str, image_tag: str) -> list[str]:
         "--platform",
         IMAGE_PLATFORM,
     ]
+    if base is not None:
+        argv += ["--opt", f"build-context={base[0]}=docker-image://{base[1]}"]
+    return argv
 
 
-def containerize(bento_tag: str, image_tag: str, env: dict[str, str]) -> None:
+def containerize(
+    bento_tag: str, image_tag: str, env: dict[str, str], base: tuple[str, str] | None = None
+) -> None:
     """Build the image from the Bento (BentoML's own Dockerfile; ENTRYPOINT entrypoint.sh)."""
-    argv = containerize_argv(bento_tag, image_tag)
+    argv = containerize_argv(bento_tag, image_tag, base)
     try:
         done = subprocess.run(
             argv, env=env, capture_output=True, text=True, timeout=DOCKER_TIMEOUT_SECONDS, check=False

@@ -33,10 +33,11 @@ class BuildRecord:
     created_at: str  # ISO 8601, UTC
     image_digest: str | None = None  # `<image_repository>@sha256:...` once pushed
     bento_content_sha256: str = ""  # the Bento (and its models) as the BentoML store holds them
+    base_image: str | None = None  # what the image was built FROM, by digest (`python@sha256:...`)
     format: int = RECORD_FORMAT
 
-    def with_image(self, image_tag: str, image_digest: str) -> BuildRecord:
-        return replace(self, image_tag=image_tag, image_digest=image_digest)
+    def with_image(self, image_tag: str | None, image_digest: str | None, base_image: str) -> BuildRecord:
+        return replace(self, image_tag=image_tag, image_digest=image_digest, base_image=base_image)
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -14,6 +14,7 @@ BUILD_FIELDS = (
     ("bento_tag", "Bento tag"),
     ("image_digest", "image digest"),
     ("image_tag", "image tag"),
+    ("base_image", "base image"),
     ("bento_sha256", "Bento archive sha256"),
     ("model_sha256", "model sha256"),
     ("python_version", "Python"),

@@ -330,8 +330,12 @@ def test_an_exported_archive_is_a_bento(built_churn: BuiltChurn) -> None:
 # ------------------------------------------------------------------------------ the command line, image included
 
 
+BASE_DIGEST = "sha256:" + "5b" * 32
+
+
 def stand_in_docker(bin_dir: Path, log: Path, digest: str) -> None:
-    """A `docker` CLI stand-in (no engine runs here): logs each call, answers like docker does."""
+    """A `docker` CLI stand-in (no engine runs here): logs each call, answers like docker does (the
+    pushed image's RepoDigests name the ECR repository; the pulled base image's, python)."""
     bin_dir.mkdir()
     (bin_dir / "docker").write_text(
         "#!/usr/bin/env bash\n"
@@ -339,7 +343,10 @@ def stand_in_docker(bin_dir: Path, log: Path, digest: str) -> None:
         'case "$1" in\n'
         '  version) echo "27.3.1";;\n'
         '  login) cat > /dev/null; echo "Login Succeeded";;\n'
-        f"  image) echo '[\"{IMAGE_REPOSITORY}@{digest}\"]';;\n"
+        '  image) case "${@: -1}" in\n'
+        f"    {IMAGE_REPOSITORY}*) echo '[\"{IMAGE_REPOSITORY}@{digest}\"]';;\n"
+        f"    *) echo '[\"python@{BASE_DIGEST}\"]';;\n"
+        "  esac;;\n"
         "esac\n"
     )
     (bin_dir / "docker").chmod(0o755)
@@ -399,9 +406,16 @@ def test_modelcd_build_containerize_push_records_the_image_digest(
     assert calls[0] == "version --format {{.Server.Version}}"  # modelcd's engine check, before any work
     build_call = next(c for c in calls if c.startswith("build "))
     tag = re.escape(record.image_tag)
+    base = rf"python:3\.\d+-slim=docker-image://python@{BASE_DIGEST}"
     assert re.fullmatch(
-        rf"build --platform linux/amd64 --tag {tag} --file (\S+)/env/docker/Dockerfile \1", build_call
-    )
+        rf"build --platform linux/amd64 --build-context {base} --tag {tag} --file (\S+)/env/docker/Dockerfile \1",
+        build_call,
+    )  # FROM the base image by digest, through a BuildKit named context
+    pulls = [
+        i for i, c in enumerate(calls) if re.fullmatch(r"pull --platform linux/amd64 python:3\.\d+-slim", c)
+    ]
+    assert len(pulls) == 1 and pulls[0] < calls.index(build_call)  # pinned before the image is built
+    assert record.base_image == f"python@{BASE_DIGEST}"
     assert calls[-3:] == [
         f"login --username AWS --password-stdin {IMAGE_REPOSITORY.split('/')[0]}",
         f"push {record.image_tag}",

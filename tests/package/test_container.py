@@ -177,3 +177,59 @@ def test_containerize_builds_a_linux_amd64_image_of_the_bento_tag() -> None:
         "--platform",
         "linux/amd64",
     ]
+
+
+# --------------------------------------------------------------------------- the base image, by digest
+
+BASE_DIGEST = "sha256:" + "5b" * 32
+DOCKERFILE = (
+    "# syntax = docker/dockerfile:1.4-labs\n\nFROM python:3.11-slim AS base-container\n\nENV LANG=C.UTF-8\n"
+)
+
+
+def test_the_base_image_is_read_from_the_bentos_dockerfile() -> None:
+    assert container.dockerfile_base_image(DOCKERFILE, "env/docker/Dockerfile") == "python:3.11-slim"
+
+
+def test_a_dockerfile_without_the_base_stage_is_refused_naming_it() -> None:
+    with pytest.raises(
+        PackageError, match=r"^env/docker/Dockerfile: no `FROM <image> AS base-container` line"
+    ):
+        container.dockerfile_base_image("FROM scratch\n", "env/docker/Dockerfile")
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [f"python@{BASE_DIGEST}", f"docker.io/library/python@{BASE_DIGEST}"],
+)
+def test_a_tag_is_pinned_to_the_digest_docker_lists_for_its_repository(listed: str) -> None:
+    others = [f"{REPOSITORY_URI}@{DIGEST}"]
+    assert container.pinned_reference("python:3.11-slim", [*others, listed]) == listed
+
+
+def test_a_base_image_docker_lists_no_digest_for_is_refused() -> None:
+    with pytest.raises(PackageError, match=r"docker lists no digest for the base image python:3.11-slim"):
+        container.pinned_reference("python:3.11-slim", [f"{REPOSITORY_URI}@{DIGEST}"])
+
+
+def test_pin_base_image_pulls_for_sagemakers_platform_and_reads_the_digest(tmp_path: Path) -> None:
+    log = tmp_path / "docker.log"
+    docker = tmp_path / "docker"
+    docker.write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$*" >> {log}\n'
+        f'if [ "$1" = image ]; then echo \'["python@{BASE_DIGEST}"]\'; fi\n'
+    )
+    docker.chmod(0o755)
+    assert container.pin_base_image("python:3.11-slim", docker=str(docker)) == f"python@{BASE_DIGEST}"
+    assert log.read_text().splitlines() == [
+        "pull --platform linux/amd64 python:3.11-slim",
+        "image inspect --format {{json .RepoDigests}} python:3.11-slim",
+    ]
+
+
+def test_containerize_builds_from_the_pinned_base_through_a_named_context() -> None:
+    argv = container.containerize_argv(
+        "churn:v3-abc", "img:tag", ("python:3.11-slim", f"python@{BASE_DIGEST}")
+    )
+    assert argv[-2:] == ["--opt", f"build-context=python:3.11-slim=docker-image://python@{BASE_DIGEST}"]

@@ -46,8 +46,9 @@ def test_the_json_lists_every_field_by_name() -> None:
 
 def test_with_image_records_the_pushed_digest() -> None:
     digest = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/modelcd@sha256:" + "b" * 64
-    pushed = RECORD.with_image(RECORD.image_tag or "", digest)
+    pushed = RECORD.with_image(RECORD.image_tag or "", digest, "python@sha256:" + "1" * 64)
     assert pushed.image_digest == digest
+    assert pushed.base_image == "python@sha256:" + "1" * 64
     assert pushed.bento_tag == RECORD.bento_tag
 
 

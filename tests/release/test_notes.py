@@ -113,3 +113,10 @@ def test_the_model_card_carries_the_gates_headline_numbers() -> None:
     assert "## Gate (PASS in staging)" in text
     assert "| roc_auc | 0.912 [0.892, 0.932] | 0.9 [0.88, 0.92] | pass |" in text
     assert "plan=basic" not in text
+
+
+def test_notes_name_the_base_image_the_image_was_built_from(inputs: ReleaseInputs) -> None:
+    base = "python@sha256:" + "5b" * 32
+    record = {**inputs.build_record, "base_image": base}
+    notes = render_notes(replace(inputs, build_record=record), (), {})
+    assert f"| base image | `{base}` |" in notes
