@@ -71,6 +71,12 @@ def build_bento(
     env = os.environ if environ is None else environ
     if push and not containerize:
         raise PackageError("--push needs --containerize (there is no image to push otherwise)")
+    if containerize and lock_packages is False:
+        raise PackageError(
+            "--containerize with --no-lock: an image must pin every package it installs; drop --no-lock "
+            "(the Bento's requirements are then locked against the index once, and later environments "
+            "reuse this build)"
+        )
     repository = container.parse_image_repository(image_repository) if image_repository else None
     if containerize:
         if push and repository is None:
@@ -78,7 +84,7 @@ def build_bento(
                 "--push needs an image repository (environments' sagemaker target image_repository)"
             )
         container.require_docker(spec.name, version)
-    lock = context.lock_packages_default(env) if lock_packages is None else lock_packages
+    lock = True if containerize else context.lock_packages_default(env) if lock_packages is None else lock_packages
     out = (out_dir or repo_root / DEFAULT_OUT_DIR).resolve()
     home = (bentoml_home or default_bentoml_home(repo_root)).resolve()
     registry = Registry(tracking_uri or default_tracking_uri(repo_root))

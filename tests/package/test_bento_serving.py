@@ -375,7 +375,6 @@ def test_modelcd_build_containerize_push_records_the_image_digest(
             str(registered_churn.version),
             "--out",
             str(out),
-            "--no-lock",
             "--no-smoke-test",  # this test is about the image; the Bento's serving is tested above
             "--containerize",
             "--push",
@@ -416,6 +415,9 @@ def test_modelcd_build_containerize_push_records_the_image_digest(
     ]
     assert len(pulls) == 1 and pulls[0] < calls.index(build_call)  # pinned before the image is built
     assert record.base_image == f"python@{BASE_DIGEST}"
+    # an image pins every package it installs: the requirements were locked, transitive ones included
+    packages = [r for r in record.requirements if not r.startswith(("#", "-"))]
+    assert record.locked and len(packages) > 20 and all("==" in r for r in packages), record.requirements
     assert calls[-3:] == [
         f"login --username AWS --password-stdin {IMAGE_REPOSITORY.split('/')[0]}",
         f"push {record.image_tag}",

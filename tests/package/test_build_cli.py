@@ -72,3 +72,15 @@ def test_importing_the_package_api_and_command_loads_no_heavy_library() -> None:
         [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_an_image_from_unlocked_requirements_is_refused(template_repo: GitRepo) -> None:
+    done = run_modelcd(
+        "build", "--model", "churn", "--version", "1", "--containerize", "--no-lock",
+        cwd=template_repo.path, env=NO_REGISTRY,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "error: --containerize with --no-lock: an image must pin every package it installs; drop --no-lock"
+    )
+    assert not (template_repo.path / "dist").exists()
