@@ -84,7 +84,13 @@ def build_bento(
                 "--push needs an image repository (environments' sagemaker target image_repository)"
             )
         container.require_docker(spec.name, version)
-    lock = True if containerize else context.lock_packages_default(env) if lock_packages is None else lock_packages
+    lock = (
+        True
+        if containerize
+        else context.lock_packages_default(env)
+        if lock_packages is None
+        else lock_packages
+    )
     out = (out_dir or repo_root / DEFAULT_OUT_DIR).resolve()
     home = (bentoml_home or default_bentoml_home(repo_root)).resolve()
     registry = Registry(tracking_uri or default_tracking_uri(repo_root))
