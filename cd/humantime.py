@@ -13,14 +13,18 @@ def describe_time(epoch_seconds: float, now: float | None = None) -> str:
     return f"{moment.isoformat().replace('+00:00', 'Z')} ({_relative(delta)})"
 
 
-def _relative(seconds: float) -> str:
+def describe_duration(seconds: float) -> str:
+    """A length of time as a person reads it: "42 s", "5 min", "1.5 h"."""
     amount = abs(seconds)
     if amount < 60:
-        text = f"{amount:.0f} s"
-    elif amount < 3600:
-        text = f"{amount / 60:.0f} min"
-    elif amount < 86400:
-        text = f"{amount / 3600:.1f} h"
-    else:
-        text = f"{amount / 86400:.1f} days"
+        return f"{amount:.0f} s"
+    if amount < 3600:
+        return f"{amount / 60:.0f} min"
+    if amount < 86400:
+        return f"{amount / 3600:.1f} h"
+    return f"{amount / 86400:.1f} days"
+
+
+def _relative(seconds: float) -> str:
+    text = describe_duration(seconds)
     return f"in {text}" if seconds >= 0 else f"{text} ago"

@@ -6,7 +6,7 @@ import itertools
 import re
 from collections.abc import Mapping
 
-from cd.config.model import Environment, Gate, RepoConfig, SageMakerTargetConfig, SetWeight
+from cd.config.model import Environment, Gate, RepoConfig, SageMakerTargetConfig, SetWeight, Shadow
 from cd.config.yamlload import Document
 from cd.errors import Problem
 
@@ -104,6 +104,16 @@ def _rollout_steps(env: Environment, doc: Document) -> list[Problem]:
                 ("rollout", "steps", last_index, "set_weight"), f"the last set_weight must be 100, not {last}"
             )
         )
+    first_weight = weights[0][0]
+    for i, step in enumerate(env.rollout.steps):
+        if isinstance(step, Shadow) and i > first_weight:
+            problems.append(
+                doc.problem(
+                    ("rollout", "steps", i, "shadow"),
+                    "a shadow step must come before the first set_weight: once the candidate answers "
+                    "clients it is no longer in shadow",
+                )
+            )
     if env.rollout.strategy == "blue_green" and len(weights) != 1:
         problems.append(doc.problem(("rollout", "steps"), "blue_green takes a single set_weight: 100 step"))
     return problems

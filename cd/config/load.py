@@ -33,6 +33,7 @@ from cd.config.model import (
     SageMakerTargetConfig,
     Serving,
     SetWeight,
+    Shadow,
     SliceSpec,
     Step,
     ValueThreshold,
@@ -152,6 +153,8 @@ def build_environment(doc: Document, file_stem: str) -> Environment:
             steps.append(SetWeight(raw["set_weight"]))
         elif "bake" in raw:
             steps.append(Bake(parse_duration(raw["bake"])))
+        elif "shadow" in raw:
+            steps.append(Shadow(parse_duration(raw["shadow"])))
         else:
             steps.append(Analysis(_analysis_policy(raw["analysis"] or {}, analysis)))
     policy = RolloutPolicy(
@@ -194,9 +197,21 @@ def _analysis_policy(raw: dict[str, Any], base: AnalysisPolicy) -> AnalysisPolic
     fields = dict(raw)
     if "alarms" in fields:
         fields["alarms"] = tuple(fields["alarms"])
-    for key in ("max_error_rate", "max_error_rate_increase", "max_latency_ratio"):
+    for key in (
+        "max_error_rate",
+        "max_error_rate_increase",
+        "max_client_error_rate_increase",
+        "max_latency_ratio",
+        "alpha",
+        "advance_alpha",
+        "max_score_difference",
+    ):
         if key in fields:
             fields[key] = float(fields[key])
+    if fields.get("max_disagreement") is not None:
+        fields["max_disagreement"] = float(fields["max_disagreement"])
+    if "max_extension" in fields:
+        fields["max_extension"] = parse_duration(fields["max_extension"])
     return replace(base, **fields)
 
 

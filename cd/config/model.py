@@ -158,16 +158,30 @@ TargetConfig = SageMakerTargetConfig | LocalTargetConfig
 
 @dataclass(frozen=True)
 class AnalysisPolicy:
-    """Canary analysis thresholds: candidate compared with stable over the same window."""
+    """Canary analysis: candidate compared with stable, sequentially (see cd.rollout.analysis).
+
+    `alpha` bounds the probability of rolling back a candidate that is within every limit, over the
+    whole rollout however often it is looked at; `advance_alpha` bounds the probability of advancing a
+    step while the candidate is beyond a limit. Too little evidence extends the step by up to
+    `max_extension` seconds, then `on_inconclusive`.
+    """
 
     min_requests: int = 100  # candidate requests needed before a step may pass
-    max_error_rate: float = 0.01  # (4xx + 5xx) / invocations, candidate
-    max_error_rate_increase: float = 0.005  # candidate error rate - stable error rate
+    max_error_rate: float = 0.01  # 5xx / invocations, candidate
+    max_error_rate_increase: float = 0.005  # candidate 5xx rate - stable 5xx rate
+    max_client_error_rate_increase: float = 0.02  # candidate 4xx rate - stable 4xx rate
     max_latency_ratio: float = 1.5  # candidate latency / stable latency at `latency_statistic`
+    # share of shadow requests whose prediction differs from stable's (a label, or a score by more
+    # than max_score_difference); None: reported, not judged
+    max_disagreement: float | None = None
+    max_score_difference: float = 0.1
     latency_statistic: Literal["Average", "p50", "p90", "p99"] = "p99"
     alarms: tuple[str, ...] = ()  # CloudWatch alarms; any in ALARM fails the step
-    max_inconclusive: int = 3  # consecutive inconclusive analyses tolerated before `on_inconclusive`
-    on_inconclusive: Literal["rollback", "pause"] = "rollback"
+    alpha: float = 0.01
+    advance_alpha: float = 0.2
+    max_extension: float = 1800.0  # seconds an analysis step may wait for evidence
+    max_inconclusive: int = 3  # consecutive unreadable measurements tolerated before `on_inconclusive`
+    on_inconclusive: Literal["rollback", "pause"] = "pause"
 
 
 @dataclass(frozen=True)
@@ -181,11 +195,19 @@ class Bake:
 
 
 @dataclass(frozen=True)
+class Shadow:
+    """The candidate gets a copy of live traffic for `seconds` while stable answers every request;
+    its errors, latency and predictions are compared with stable's on the same requests."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Analysis:
     policy: AnalysisPolicy  # the environment's analysis policy with this step's overrides applied
 
 
-Step = SetWeight | Bake | Analysis
+Step = SetWeight | Bake | Shadow | Analysis
 
 
 @dataclass(frozen=True)
@@ -202,7 +224,7 @@ class RolloutPolicy:
 
     @property
     def max_duration_seconds(self) -> float:
-        return sum(s.seconds for s in self.steps if isinstance(s, Bake))
+        return sum(s.seconds for s in self.steps if isinstance(s, Bake | Shadow))
 
 
 @dataclass(frozen=True)

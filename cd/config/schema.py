@@ -102,7 +102,7 @@ def _message(validator: str, instance: Any, expected: Any, schema: dict[str, Any
     if validator == "pattern":
         return f"invalid value {instance!r}: {_pattern_hint(schema)}"
     if validator in ("minProperties", "maxProperties") and "set_weight" in schema.get("properties", {}):
-        return "each step must have exactly one of set_weight, bake, analysis"
+        return "each step must have exactly one of set_weight, bake, shadow, analysis"
     if validator == "oneOf" and "feature" in schema.get("properties", {}):
         return "a slice needs exactly one of `feature` or `cross`"
     if validator == "anyOf" and "metric" in schema.get("properties", {}):

@@ -1,44 +1,100 @@
-"""Canary analysis: candidate compared with stable over the same window. Pure.
+"""Canary analysis: candidate compared with stable, sequentially, over the rollout so far. Pure.
 
-Phases follow Argo Rollouts' AnalysisRun:
+Every look reads the rollout's whole window (from its start to now) and asks, per check, two
+anytime-valid questions (cd.rollout.sequential):
 
-- `Failed`: an alarm named in the policy is in ALARM, or a threshold is breached *with confidence*:
-  the candidate's error rate, or its increase over stable, exceeds the limit even at the 99 % lower
-  confidence bound (Wilson score interval; Newcombe's interval for the difference); or, with at least
-  `min_requests` requests, the latency ratio exceeds its limit. A failure can be certain before
-  `min_requests` are in: 5 errors in 40 requests is already far above a 1 % limit.
-- `Inconclusive`: fewer than `min_requests` candidate requests ("not enough data" is never a pass), or a
-  point estimate beyond a limit that is not yet confident (noise on a few hundred requests): the step
-  is held so more data arrives.
-- `Successful`: enough requests and every point estimate within its limit.
-- `Error`: the measurement itself failed (metrics unreadable); built by `measurement_error`.
+- *harm*: is the candidate beyond the limit? A check fails when its e-process crosses 1/alpha.
+  Under a candidate within every limit, the probability that any check ever fails, at any look, is at
+  most the policy's `alpha` (the checks share it: see `HARM_SHARES`).
+- *within*: is the candidate inside the limit (non-inferiority)? A check passes when that is shown at
+  level `advance_alpha`; a step advances only when every check passes.
 
-Every check carries its numbers so the rollout record can say why.
+Neither shown: the check is `uncertain` and the analysis Inconclusive; the step waits for more data
+(decide extends it up to `max_extension`, then pauses). Too little data never fails a candidate.
+
+The checks:
+- `error_rate`: the candidate's 5xx rate against `max_error_rate`;
+- `error_rate_increase`: candidate 5xx rate minus stable's against `max_error_rate_increase`; the
+  stable rate enters through its confidence sequence (a union of two valid events stays valid);
+- `client_error_rate_increase`: 4xx are the client's, not the candidate's: they fail the candidate
+  only when its 4xx rate exceeds stable's by more than `max_client_error_rate_increase`, shown the same
+  way; otherwise they pass (they never hold a step);
+- `latency_ratio`: with per-request latencies, the candidate's quantile (p50/p90/p99) against
+  `max_latency_ratio` times stable's, from quantile confidence sequences; with CloudWatch minutes only,
+  a sign test over paired minutes: H0 "in at most half of the minutes the candidate's statistic exceeds
+  the limit times stable's". `Average` has no distribution-free sequential bound: with CloudWatch
+  minutes it gets the sign test, with per-request samples it is tested at the median;
+- `prediction_disagreement` (shadow traffic on the local router): the share of copied requests whose
+  prediction differs from stable's, against `max_disagreement` (None: reported, not judged), with the
+  Kolmogorov-Smirnov distance between the two variants' scores beside it; it fails when shown above
+  the limit and never holds a step. SageMaker keeps shadow answers only in data capture, so there
+  this check is absent;
+- `requests`: at least `min_requests` candidate requests before a step may pass;
+- `alarms`: any named CloudWatch alarm in ALARM fails.
+
+Phases follow Argo Rollouts' AnalysisRun: Failed (a check failed), Successful (every check passed),
+Inconclusive, Error (metrics unreadable; built by `measurement_error`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict
+
+from scipy.stats import ks_2samp
 
 from cd.config.model import AnalysisPolicy
+from cd.rollout.sequential import (
+    UNIFORM,
+    BetaPrior,
+    e_above,
+    e_below,
+    lower_bound,
+    needed_trials,
+    quantile_bounds,
+    upper_bound,
+)
+from cd.rollout.shadow import disagreements
 from cd.rollout.target import VariantMetrics
 
 AnalysisPhase = Literal["Successful", "Failed", "Error", "Inconclusive"]
 CheckOutcome = Literal["pass", "fail", "uncertain", "skipped"]
 
-CONFIDENCE = 0.99
-_Z = 2.3263478740408408  # one-sided 99 % normal quantile: repeated looks during a bake stay rare false alarms
+# How alpha (harm) is shared among the confidence sequences behind the checks. The shares sum to 1,
+# so the whole rollout's false-rollback probability is at most alpha.
+HARM_SHARES = {
+    "candidate_5xx": 1 / 4,
+    "disagreement": 1 / 12,
+    "stable_5xx": 1 / 6,
+    "candidate_4xx": 1 / 12,
+    "stable_4xx": 1 / 12,
+    "candidate_latency": 1 / 6,
+    "stable_latency": 1 / 6,
+}
+QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
 
 
 @dataclass(frozen=True)
 class Check:
-    name: str  # "requests", "error_rate", "error_rate_increase", "latency_ratio", "alarms"
+    name: str  # "requests", "error_rate", "error_rate_increase", "client_error_rate_increase", ...
     outcome: CheckOutcome
-    value: float | None
+    value: float | None  # the point estimate
     limit: float | None
     detail: str
+    lower: float | None = None  # confidence-sequence bounds of the value, where there are any
+    upper: float | None = None
+    e_harm: float | None = None  # evidence that the limit is exceeded (fails at 1/alpha share)
+    e_within: float | None = None  # evidence that the candidate is within it (passes at 1/advance share)
+    needed: int | None = None  # candidate requests the test would need at the observed rate
+
+
+class _Numbers(TypedDict, total=False):
+    lower: float | None
+    upper: float | None
+    e_harm: float | None
+    e_within: float | None
 
 
 @dataclass(frozen=True)
@@ -56,75 +112,242 @@ class AnalysisResult:
         return next((c for c in self.checks if c.name == name), None)
 
 
-def wilson_interval(errors: float, n: float, z: float = _Z) -> tuple[float, float]:
-    """Wilson score interval for a proportion; (0, 1) when n is 0."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = errors / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+# Only the checks that can hold a step spend advance_alpha: 4xx and disagreement never do.
+WITHIN_SHARES = {
+    "candidate_5xx": 1 / 3,
+    "stable_5xx": 1 / 3,
+    "candidate_4xx": 0.0,
+    "stable_4xx": 0.0,
+    "disagreement": 0.0,
+    "candidate_latency": 1 / 6,
+    "stable_latency": 1 / 6,
+}
 
 
-def difference_lower_bound(e1: float, n1: float, e2: float, n2: float) -> float:
-    """Newcombe's lower confidence bound for p1 - p2 (candidate minus stable)."""
-    p1, p2 = e1 / n1, e2 / n2
-    l1, _ = wilson_interval(e1, n1)
-    _, u2 = wilson_interval(e2, n2)
-    return p1 - p2 - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+@dataclass(frozen=True)
+class Levels:
+    """Per confidence sequence: the level for harm (from alpha) and for within (advance_alpha)."""
+
+    harm: float
+    within: float
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f}%"
+def levels(policy: AnalysisPolicy, share: str) -> Levels:
+    within = policy.advance_alpha * WITHIN_SHARES[share]  # 0: the check never holds a step; its
+    return Levels(policy.alpha * HARM_SHARES[share], within or policy.advance_alpha)  # bound is only shown
+
+
+def _pct(x: float | None) -> str:
+    return "?" if x is None else f"{100 * x:.2f}%"
+
+
+def _evidence(e: float) -> str:
+    return f"{e:.3g}"
 
 
 def _error_rate_check(c: VariantMetrics, policy: AnalysisPolicy) -> Check:
     limit = policy.max_error_rate
-    n = c.invocations
+    n, x = c.invocations, c.errors_5xx
     if n <= 0:
         return Check("error_rate", "uncertain", None, limit, "candidate served no requests")
-    rate = c.errors / n
-    lower, _ = wilson_interval(c.errors, n)
-    detail = f"{c.errors:g}/{n:g} = {_pct(rate)} (99% lower bound {_pct(lower)}), limit {_pct(limit)}"
-    if lower > limit:
-        return Check("error_rate", "fail", rate, limit, detail)
-    if rate > limit:
-        return Check("error_rate", "uncertain", rate, limit, detail)
-    return Check("error_rate", "pass", rate, limit, detail)
-
-
-def _increase_check(c: VariantMetrics, s: VariantMetrics, policy: AnalysisPolicy) -> Check:
-    limit = policy.max_error_rate_increase
-    if c.invocations <= 0:
-        return Check("error_rate_increase", "uncertain", None, limit, "candidate served no requests")
-    if s.invocations <= 0:
-        return Check("error_rate_increase", "skipped", None, limit, "stable served no requests in the window")
-    increase = c.errors / c.invocations - s.errors / s.invocations
-    lower = difference_lower_bound(c.errors, c.invocations, s.errors, s.invocations)
+    lv = levels(policy, "candidate_5xx")
+    prior = BetaPrior.around(limit)
+    rate = x / n
+    harm, within = e_above(x, n, limit, prior), e_below(x, n, limit, prior)
+    lower, upper = lower_bound(x, n, lv.harm, prior), upper_bound(x, n, lv.within, prior)
     detail = (
-        f"candidate {_pct(c.errors / c.invocations)} - stable {_pct(s.errors / s.invocations)} = "
-        f"{_pct(increase)} (99% lower bound {_pct(lower)}), limit {_pct(limit)}"
+        f"5xx {x:g}/{n:g} = {_pct(rate)}, bounds [{_pct(lower)}, {_pct(upper)}], limit {_pct(limit)}; "
+        f"e {_evidence(harm)} of {_evidence(1 / lv.harm)} to fail, {_evidence(within)} of "
+        f"{_evidence(1 / lv.within)} to pass"
     )
-    if lower > limit:
-        return Check("error_rate_increase", "fail", increase, limit, detail)
-    if increase > limit:
-        return Check("error_rate_increase", "uncertain", increase, limit, detail)
-    return Check("error_rate_increase", "pass", increase, limit, detail)
+    numbers = _Numbers(lower=lower, upper=upper, e_harm=harm, e_within=within)
+    if harm >= 1 / lv.harm:
+        return Check("error_rate", "fail", rate, limit, detail, **numbers)
+    if within >= 1 / lv.within:
+        return Check("error_rate", "pass", rate, limit, detail, **numbers)
+    needed = needed_trials(rate, limit, lv.within, prior, above=False) or needed_trials(
+        rate, limit, lv.harm, prior, above=True
+    )
+    return Check(
+        "error_rate",
+        "uncertain",
+        rate,
+        limit,
+        detail + (f"; ~{needed} requests needed at this rate" if needed else ""),
+        needed=needed,
+        **numbers,
+    )
 
 
-def _latency_check(c: VariantMetrics, s: VariantMetrics, policy: AnalysisPolicy, enough: bool) -> Check:
-    limit = policy.max_latency_ratio
+def _increase_check(
+    name: str,
+    c_errors: float,
+    s_errors: float,
+    c: VariantMetrics,
+    s: VariantMetrics,
+    limit: float,
+    policy: AnalysisPolicy,
+    *,
+    prior: BetaPrior,
+    holds_step: bool,
+) -> Check:
+    kind = "5xx" if name == "error_rate_increase" else "4xx"
+    if c.invocations <= 0:
+        outcome: CheckOutcome = "uncertain" if holds_step else "pass"
+        return Check(name, outcome, None, limit, "candidate served no requests")
+    if s.invocations <= 0:
+        return Check(name, "skipped", None, limit, "stable served no requests in the window")
+    cl, sl = levels(policy, f"candidate_{kind}"), levels(policy, f"stable_{kind}")
+    nc, ns = c.invocations, s.invocations
+    pc, ps = c_errors / nc, s_errors / ns
+    prior_c = prior_s = prior  # fixed before any data: a prior chosen from the data would void the test
+    stable_upper = upper_bound(s_errors, ns, sl.harm, prior_s)
+    stable_lower = lower_bound(s_errors, ns, sl.within, prior_s)
+    harm = e_above(c_errors, nc, min(stable_upper + limit, 1.0), prior_c)
+    within = e_below(c_errors, nc, min(stable_lower + limit, 1.0), prior_c) if holds_step else 0.0
+    lower = lower_bound(c_errors, nc, cl.harm, prior_c) - stable_upper
+    upper = upper_bound(c_errors, nc, cl.within, prior_c) - stable_lower
+    detail = (
+        f"{kind} candidate {_pct(pc)} - stable {_pct(ps)} = {_pct(pc - ps)}, bounds "
+        f"[{_pct(lower)}, {_pct(upper)}], limit {_pct(limit)}; e {_evidence(harm)} of "
+        f"{_evidence(1 / cl.harm)} to fail"
+    )
+    numbers = _Numbers(lower=lower, upper=upper, e_harm=harm, e_within=within if holds_step else None)
+    if harm >= 1 / cl.harm:
+        return Check(name, "fail", pc - ps, limit, detail, **numbers)
+    if not holds_step:
+        return Check(
+            name, "pass", pc - ps, limit, detail + " (4xx are the client's unless shown above)", **numbers
+        )
+    detail += f", {_evidence(within)} of {_evidence(1 / cl.within)} to pass"
+    if within >= 1 / cl.within:
+        return Check(name, "pass", pc - ps, limit, detail, **numbers)
+    return Check(name, "uncertain", pc - ps, limit, detail, **numbers)
+
+
+def _latency_check(c: VariantMetrics, s: VariantMetrics, policy: AnalysisPolicy) -> Check:
     stat = policy.latency_statistic
-    if c.latency_ms is None:
-        return Check("latency_ratio", "uncertain", None, limit, f"no candidate ModelLatency {stat}")
-    if s.latency_ms is None or s.latency_ms <= 0:
-        return Check("latency_ratio", "skipped", None, limit, f"no stable ModelLatency {stat} in the window")
-    ratio = c.latency_ms / s.latency_ms
-    detail = f"{stat} {c.latency_ms:.1f} ms / {s.latency_ms:.1f} ms = {ratio:.2f}x, limit {limit:.2f}x"
-    if ratio > limit:
-        return Check("latency_ratio", "fail" if enough else "uncertain", ratio, limit, detail)
-    return Check("latency_ratio", "pass", ratio, limit, detail)
+    limit = policy.max_latency_ratio
+    point = (
+        c.latency_ms / s.latency_ms
+        if c.latency_ms is not None and s.latency_ms is not None and s.latency_ms > 0
+        else None
+    )
+    q = QUANTILES.get(stat)
+    if c.latency_minutes is None and stat == "Average":
+        q = 0.5  # per-request samples only: the mean has no distribution-free bound; the median does
+    if q is not None and c.latencies_ms is not None and s.latencies_ms is not None:
+        return _quantile_check(c.latencies_ms, s.latencies_ms, q, point, policy)
+    if c.latency_minutes is not None and s.latency_minutes is not None:
+        return _minute_sign_check(c.latency_minutes, s.latency_minutes, point, policy)
+    have = "no candidate latency" if c.latency_ms is None else "no per-request or per-minute latencies"
+    return Check(
+        "latency_ratio", "uncertain", point, limit, f"{have} for ModelLatency {stat}: nothing to test"
+    )
+
+
+def _quantile_check(
+    cand: Sequence[float], stab: Sequence[float], q: float, point: float | None, policy: AnalysisPolicy
+) -> Check:
+    limit = policy.max_latency_ratio
+    cl, sl = levels(policy, "candidate_latency"), levels(policy, "stable_latency")
+    cb = quantile_bounds(cand, q, cl.harm, cl.within)
+    sb = quantile_bounds(stab, q, sl.within, sl.harm)
+    label = f"p{round(q * 100)}"
+    fmt = lambda v: "?" if v is None else f"{v:.1f}"  # noqa: E731
+    detail = (
+        f"{label} candidate [{fmt(cb.lower)}, {fmt(cb.upper)}] ms over {len(cand)} requests, stable "
+        f"[{fmt(sb.lower)}, {fmt(sb.upper)}] ms over {len(stab)}; limit {limit:.2f}x stable"
+    )
+    lower = cb.lower / sb.upper if cb.lower is not None and sb.upper else None
+    upper = cb.upper / sb.lower if cb.upper is not None and sb.lower else None
+    numbers = _Numbers(lower=lower, upper=upper)
+    if lower is not None and lower > limit:
+        return Check("latency_ratio", "fail", point, limit, detail, **numbers)
+    if upper is not None and upper <= limit:
+        return Check("latency_ratio", "pass", point, limit, detail, **numbers)
+    return Check("latency_ratio", "uncertain", point, limit, detail, **numbers)
+
+
+def _minute_sign_check(
+    cand: tuple[tuple[float, float], ...],
+    stab: tuple[tuple[float, float], ...],
+    point: float | None,
+    policy: AnalysisPolicy,
+) -> Check:
+    limit = policy.max_latency_ratio
+    stable_by_minute = dict(stab)
+    pairs = [(v, stable_by_minute[t]) for t, v in cand if t in stable_by_minute and stable_by_minute[t] > 0]
+    m = len(pairs)
+    over = sum(1 for cv, sv in pairs if cv > limit * sv)
+    harm_level = policy.alpha * (HARM_SHARES["candidate_latency"] + HARM_SHARES["stable_latency"])
+    within_level = policy.advance_alpha * (
+        WITHIN_SHARES["candidate_latency"] + WITHIN_SHARES["stable_latency"]
+    )
+    harm = e_above(over, m, 0.5, UNIFORM) if m else 1.0
+    within = e_below(over, m, 0.5, UNIFORM) if m else 1.0
+    detail = (
+        f"{policy.latency_statistic}: candidate above {limit:.2f}x stable in {over} of {m} paired minutes; "
+        f"e {_evidence(harm)} of {_evidence(1 / harm_level)} to fail, {_evidence(within)} of "
+        f"{_evidence(1 / within_level)} to pass"
+    )
+    share = over / m if m else None
+    numbers = _Numbers(e_harm=harm, e_within=within)
+    if harm >= 1 / harm_level:
+        return Check("latency_ratio", "fail", point, limit, detail, **numbers)
+    if within >= 1 / within_level:
+        return Check("latency_ratio", "pass", point, limit, detail, **numbers)
+    return Check("latency_ratio", "uncertain", share, limit, detail, **numbers)
+
+
+def _disagreement_check(c: VariantMetrics, policy: AnalysisPolicy) -> Check:
+    """Shadow requests whose prediction differs from stable's (labels, or a score by more than
+    `max_score_difference`); fails when shown above `max_disagreement`, never holds a step."""
+    pairs = c.comparisons or ()
+    n = len(pairs)
+    k = disagreements(pairs, policy.max_score_difference)
+    limit = policy.max_disagreement
+    scores = c.shadow_scores or ()
+    distance = (
+        float(ks_2samp([a for a, _ in scores], [b for _, b in scores]).statistic)
+        if len(scores) >= 2
+        else None
+    )
+    shown = f", score KS distance {distance:.3f}" if distance is not None else ""
+    rate = k / n if n else None
+    detail = f"{k}/{n} shadow predictions differ from stable's ({_pct(rate)}){shown}"
+    if limit is None:
+        return Check("prediction_disagreement", "skipped", rate, None, detail + "; reported, not judged")
+    lv = levels(policy, "disagreement")
+    prior = BetaPrior.around(limit)
+    harm = e_above(k, n, limit, prior) if n else 1.0
+    detail += f", limit {_pct(limit)}; e {_evidence(harm)} of {_evidence(1 / lv.harm)} to fail"
+    lower = lower_bound(k, n, lv.harm, prior)
+    outcome: CheckOutcome = "fail" if harm >= 1 / lv.harm else "pass"
+    return Check("prediction_disagreement", outcome, rate, limit, detail, lower=lower, e_harm=harm)
+
+
+def _requests_check(c: VariantMetrics, policy: AnalysisPolicy) -> Check:
+    enough = c.invocations >= policy.min_requests
+    return Check(
+        "requests",
+        "pass" if enough else "uncertain",
+        c.invocations,
+        float(policy.min_requests),
+        f"{c.invocations:g} candidate requests, at least {policy.min_requests} before a step may pass",
+        needed=None if enough else policy.min_requests,
+    )
+
+
+def _alarms_check(alarms_in_alarm: tuple[str, ...], policy: AnalysisPolicy) -> Check:
+    firing = tuple(a for a in policy.alarms if a in alarms_in_alarm)
+    return Check(
+        "alarms",
+        "fail" if firing else "pass",
+        float(len(firing)),
+        0.0,
+        f"in ALARM: {', '.join(firing)}" if firing else f"none of {len(policy.alarms)} in ALARM",
+    )
 
 
 def analyse(
@@ -137,43 +360,50 @@ def analyse(
     window_start: float,
     window_end: float,
 ) -> AnalysisResult:
-    """The phase of one analysis, with every check's numbers. `stable` None: no stable variant."""
-    enough = candidate.invocations >= policy.min_requests
-    checks: list[Check] = [
-        Check(
-            "requests",
-            "pass" if enough else "uncertain",
-            candidate.invocations,
-            float(policy.min_requests),
-            f"{candidate.invocations:g} candidate requests, {policy.min_requests} needed",
-        ),
-        _error_rate_check(candidate, policy),
-    ]
+    """The phase of one look, with every check's numbers. `stable` None: no stable variant."""
+    checks = [_requests_check(candidate, policy), _error_rate_check(candidate, policy)]
     if stable is not None:
-        checks.append(_increase_check(candidate, stable, policy))
-        checks.append(_latency_check(candidate, stable, policy, enough))
+        checks += [
+            _increase_check(
+                "error_rate_increase",
+                candidate.errors_5xx,
+                stable.errors_5xx,
+                candidate,
+                stable,
+                policy.max_error_rate_increase,
+                policy,
+                prior=BetaPrior.around(policy.max_error_rate),
+                holds_step=True,
+            ),
+            _increase_check(
+                "client_error_rate_increase",
+                candidate.errors_4xx,
+                stable.errors_4xx,
+                candidate,
+                stable,
+                policy.max_client_error_rate_increase,
+                policy,
+                prior=BetaPrior.around(policy.max_client_error_rate_increase),
+                holds_step=False,
+            ),
+            _latency_check(candidate, stable, policy),
+        ]
+    if candidate.comparisons is not None:
+        checks.append(_disagreement_check(candidate, policy))
     if policy.alarms:
-        firing = tuple(a for a in policy.alarms if a in alarms_in_alarm)
-        checks.append(
-            Check(
-                "alarms",
-                "fail" if firing else "pass",
-                float(len(firing)),
-                0.0,
-                f"in ALARM: {', '.join(firing)}" if firing else f"none of {len(policy.alarms)} in ALARM",
-            )
-        )
+        checks.append(_alarms_check(alarms_in_alarm, policy))
     failed = [c for c in checks if c.outcome == "fail"]
     uncertain = [c for c in checks if c.outcome == "uncertain"]
     if failed:
         phase: AnalysisPhase = "Failed"
-        message = "; ".join(f"{c.name}: {c.detail}" for c in failed)
+        shown = failed
     elif uncertain:
         phase = "Inconclusive"
-        message = "; ".join(f"{c.name}: {c.detail}" for c in uncertain)
+        shown = uncertain
     else:
         phase = "Successful"
-        message = "; ".join(f"{c.name}: {c.detail}" for c in checks)
+        shown = checks
+    message = "; ".join(f"{c.name}: {c.detail}" for c in shown)
     return AnalysisResult(
         phase, step_index, window_start, window_end, candidate, stable, tuple(checks), message
     )
@@ -184,3 +414,24 @@ def measurement_error(
 ) -> AnalysisResult:
     """An analysis whose metrics could not be read (phase Error)."""
     return AnalysisResult("Error", step_index, window_start, window_end, None, None, (), message)
+
+
+def evidence_line(result: AnalysisResult) -> str:
+    """The numbers behind a look in one short line (for the rollout record and `status`)."""
+    parts = [f"{result.phase}"]
+    for c in result.checks:
+        if c.outcome == "skipped":
+            continue
+        bits: list[str] = [c.outcome]
+        if c.value is not None:
+            bits.append(f"{c.value:.4g}")
+        if c.e_harm is not None and not math.isnan(c.e_harm):
+            bits.append(f"e={c.e_harm:.3g}")
+        if c.lower is not None or c.upper is not None:
+            lo = "?" if c.lower is None else f"{c.lower:.3g}"
+            hi = "?" if c.upper is None else f"{c.upper:.3g}"
+            bits.append(f"cs {lo}..{hi}")
+        if c.needed:
+            bits.append(f"need {c.needed}")
+        parts.append(f"{c.name} " + " ".join(bits))
+    return "; ".join(parts)

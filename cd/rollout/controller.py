@@ -34,6 +34,7 @@ from cd.rollout.decide import (
     RestoreStable,
     RunAnalysis,
     ShiftTraffic,
+    StartShadow,
     Timing,
     Wait,
     decide,
@@ -129,7 +130,11 @@ class _NotApplied(Exception):
 
 
 def _analysis_dict(result: AnalysisResult) -> dict[str, Any]:
-    return asdict(result)
+    """Every number of an analysis, the per-request samples summarised (they can be millions)."""
+    data = asdict(result)
+    data["candidate"] = result.candidate.summary() if result.candidate is not None else None
+    data["stable"] = result.stable.summary() if result.stable is not None else None
+    return data
 
 
 class Controller:
@@ -216,7 +221,7 @@ class Controller:
                     raise RolloutError(f"{endpoint}: first deploy refused for capacity: {exc}") from exc
                 self._await_change(endpoint, config=config)
                 self._write(desired, action.record)
-            case AddCandidate() | ShiftTraffic():
+            case AddCandidate() | StartShadow() | ShiftTraffic():
                 return self._shift(desired, state, action, report)
             case Finalize() | RemoveCandidate():
                 config = self.target.apply_variants(endpoint, action.variants, action.weights)
@@ -257,7 +262,7 @@ class Controller:
         self,
         desired: Desired,
         state: RolloutState | None,
-        action: AddCandidate | ShiftTraffic,
+        action: AddCandidate | StartShadow | ShiftTraffic,
         report: RolloutReport,
     ) -> Outcome | None:
         """Add the candidate or shift a step's traffic; if the target refuses, roll back (nothing shifted)."""
@@ -266,6 +271,12 @@ class Controller:
             if isinstance(action, AddCandidate):
                 config = self.target.apply_variants(endpoint, action.variants, action.weights)
                 self._await_change(endpoint, config=config)
+            elif isinstance(action, StartShadow):
+                config = self.target.apply_variants(
+                    endpoint, action.variants, action.weights, shadow=action.shadow
+                )
+                self._await_change(endpoint, config=config)
+                self._write(desired, replace(action.record, step_started_at=self.clock.now()))
             else:
                 self.target.set_weights(endpoint, action.weights)
                 self._await_change(endpoint, weights=action.weights)

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from cd.config.model import Analysis, AnalysisPolicy, Bake, RolloutPolicy, SetWeight, Step
-from cd.humantime import describe_time
-from cd.rollout.analysis import AnalysisResult
+from cd.config.model import Analysis, AnalysisPolicy, Bake, RolloutPolicy, SetWeight, Shadow, Step
+from cd.humantime import describe_duration, describe_time
+from cd.rollout.analysis import AnalysisResult, evidence_line
 from cd.rollout.record import RolloutState, decode
 from cd.rollout.target import ObservedEndpoint, ObservedVariant, VariantSpec, variant_name
 
@@ -42,10 +42,9 @@ class Desired:
 @dataclass(frozen=True)
 class Timing:
     poll_seconds: float = 30.0  # while the endpoint is Updating/Creating
-    background_analysis_seconds: float = 60.0  # during a bake: look for a certain failure this often
-    inconclusive_wait_seconds: float = (
-        60.0  # before re-analysing an inconclusive step (at most the step's bake)
-    )
+    # How often the analysis looks: as often as new data arrives (a CloudWatch minute on SageMaker,
+    # a second on the local router). The tests stay valid however many looks are taken.
+    look_seconds: float = 60.0
 
 
 # ------------------------------------------------------------------------------------------ actions
@@ -67,6 +66,18 @@ class AddCandidate:
 
     variants: tuple[VariantSpec, ...]
     weights: Mapping[str, float]
+    message: str
+
+
+@dataclass(frozen=True)
+class StartShadow:
+    """Keep stable at 100 % and add the candidate in shadow mode (a copy of every request); once that
+    is live, write `record`: the shadow step's clock starts then, not while the candidate was starting."""
+
+    variants: tuple[VariantSpec, ...]
+    weights: Mapping[str, float]
+    shadow: VariantSpec
+    record: RolloutState
     message: str
 
 
@@ -182,6 +193,7 @@ class Done:
 Action = (
     CreateEndpoint
     | AddCandidate
+    | StartShadow
     | ShiftTraffic
     | Finalize
     | RestoreStable
@@ -235,15 +247,10 @@ def _new_state(
     )
 
 
-def _advance(state: RolloutState, now: float, traffic_changed: bool, reason: str) -> RolloutState:
-    return replace(
-        state,
-        step_index=state.step_index + 1,
-        step_started_at=now,
-        window_start=now if traffic_changed else state.window_start,
-        inconclusive=0,
-        reason=reason,
-    )
+def _advance(state: RolloutState, now: float, reason: str) -> RolloutState:
+    """The next step. The analysis window is never reset: one sequential test runs over the whole
+    rollout, so its error bound holds for the rollout, not per step."""
+    return replace(state, step_index=state.step_index + 1, step_started_at=now, inconclusive=0, reason=reason)
 
 
 def _begin_rollback(state: RolloutState, reason: str) -> RecordState:
@@ -345,6 +352,10 @@ def _decide_rollback(observed: ObservedEndpoint, state: RolloutState) -> Action:
             f"stable variant {stable_name} is not on {observed.name}; cannot roll back",
         )
     others = [v for v in observed.variants if v.name != stable_name]
+    if not others and observed.shadow is not None:
+        return RemoveCandidate(
+            (spec_of(stable),), {stable_name: 100.0}, f"rollback: remove shadow {observed.shadow.name}"
+        )
     if not others:
         done = replace(state, phase="rolled_back")
         return FinishRollback(
@@ -385,8 +396,19 @@ def _decide_progress(
             replace(state, phase="frozen", reason=f"stable {stable_name} missing"),
             f"stable variant {stable_name!r} is not on {observed.name} during the rollout",
         )
-    if cand is None:
-        if _weight(observed, stable_name) >= 100.0 - WEIGHT_TOLERANCE and state.step_index == 0:
+    in_shadow = state.step_index < len(steps) and isinstance(steps[state.step_index], Shadow)
+    shadowing = observed.shadow is not None and observed.shadow.name == candidate.name
+    if cand is None and not (in_shadow and shadowing):
+        untouched = _weight(observed, stable_name) >= 100.0 - WEIGHT_TOLERANCE
+        if untouched and not _traffic_shifted(steps, state.step_index):
+            if in_shadow:
+                return StartShadow(
+                    (spec_of(stable),),
+                    {stable_name: 100.0},
+                    candidate,
+                    state,
+                    f"shadow {candidate.name} beside {stable_name}: a copy of every request",
+                )
             return AddCandidate(
                 (spec_of(stable), candidate),
                 {stable_name: 100.0, candidate.name: 0.0},
@@ -401,46 +423,46 @@ def _decide_progress(
         wanted = {candidate.name: float(step.weight), stable_name: float(100 - step.weight)}
         if _weights_match(observed, wanted):
             reason = f"{label}: {candidate.name} at {step.weight}% (read back)"
-            return RecordState(_advance(state, now, True, reason), reason)
+            return RecordState(_advance(state, now, reason), reason)
         return ShiftTraffic(state.step_index, wanted, f"{label}: set {candidate.name} to {step.weight}%")
-    if isinstance(step, Bake):
+    if isinstance(step, Bake | Shadow):
         return _decide_bake(state, step, policy, analysis, now, timing, label)
     assert isinstance(step, Analysis)
-    retry = min(timing.inconclusive_wait_seconds, _bake_before(steps, state.step_index) or float("inf"))
-    return _decide_analysis(
-        state, step.policy, analysis, now, replace(timing, inconclusive_wait_seconds=retry), label
-    )
+    return _decide_analysis(state, step.policy, analysis, now, timing, label)
+
+
+def _traffic_shifted(steps: Sequence[Step], index: int) -> bool:
+    """Whether a step before `index` gave the candidate client traffic."""
+    return any(isinstance(s, SetWeight) and s.weight > 0 for s in steps[:index])
 
 
 def _decide_bake(
     state: RolloutState,
-    step: Bake,
+    step: Bake | Shadow,
     policy: RolloutPolicy,
     analysis: AnalysisResult | None,
     now: float,
     timing: Timing,
     label: str,
 ) -> Action:
+    kind = "shadow" if isinstance(step, Shadow) else "bake"
     if analysis is not None and analysis.step_index == state.step_index and analysis.phase == "Failed":
-        return _begin_rollback(state, f"{label} (bake, background analysis): {analysis.message}")
+        return _begin_rollback(
+            replace(state, evidence=evidence_line(analysis)),
+            f"{label} ({kind}, background analysis): {analysis.message}",
+        )
     remaining = state.step_started_at + step.seconds - now
     if remaining <= 0:
-        reason = f"{label}: baked {step.seconds:g}s"
-        return RecordState(_advance(state, now, False, reason), reason)
+        reason = f"{label}: {'shadowed' if kind == 'shadow' else 'baked'} {step.seconds:g}s"
+        return RecordState(_advance(state, now, reason), reason)
     since_window = now - state.window_start
-    if analysis is None and since_window >= timing.background_analysis_seconds:
+    if analysis is None and since_window >= timing.look_seconds:
         return RunAnalysis(
             state.step_index, policy.analysis, state.window_start, now, True, f"{label}: background analysis"
         )
-    until_next = timing.background_analysis_seconds - since_window % timing.background_analysis_seconds
-    return Wait(min(remaining, until_next), f"{label}: baking, {remaining:.0f}s left")
-
-
-def _bake_before(steps: Sequence[Step], index: int) -> float | None:
-    """The bake right before an analysis step: an inconclusive analysis is retried after at most that
-    long (a policy with 30-second bakes does not wait a minute for more data)."""
-    previous = steps[index - 1] if index > 0 else None
-    return previous.seconds if isinstance(previous, Bake) else None
+    until_next = timing.look_seconds - since_window % timing.look_seconds
+    doing = "shadowing" if kind == "shadow" else "baking"
+    return Wait(min(remaining, until_next), f"{label}: {doing}, {remaining:.0f}s left")
 
 
 def _decide_analysis(
@@ -459,23 +481,40 @@ def _decide_analysis(
         return RunAnalysis(
             state.step_index, step_policy, state.window_start, now, False, f"{label}: analysis"
         )
+    state = replace(state, evidence=evidence_line(analysis))
     if analysis.phase == "Successful":
         reason = f"{label}: analysis Successful"
-        return RecordState(_advance(state, now, False, reason), reason)
+        return RecordState(_advance(state, now, reason), reason)
     if analysis.phase == "Failed":
         return _begin_rollback(state, f"{label}: analysis Failed: {analysis.message}")
-    count = state.inconclusive + 1
+    if analysis.phase == "Error":
+        return _decide_unreadable(state, step_policy, analysis, timing, label)
+    waited = now - state.step_started_at
+    if waited < step_policy.max_extension:
+        reason = (
+            f"{label}: analysis Inconclusive, step extended ({describe_duration(waited)} of "
+            f"{describe_duration(step_policy.max_extension)}): {analysis.message}"
+        )
+        wait = min(timing.look_seconds, step_policy.max_extension - waited)
+        return RecordState(replace(state, inconclusive=0, reason=reason), reason, wait)
     reason = (
-        f"{label}: analysis {analysis.phase} ({count}/{step_policy.max_inconclusive}): {analysis.message}"
+        f"{label}: analysis still Inconclusive after extending the step by "
+        f"{describe_duration(step_policy.max_extension)}: {analysis.message}"
     )
+    if step_policy.on_inconclusive == "pause":
+        return RecordState(replace(state, phase="paused", reason=reason), f"pause: {reason}")
+    return _begin_rollback(state, f"{reason} (on_inconclusive: rollback)")
+
+
+def _decide_unreadable(
+    state: RolloutState, step_policy: AnalysisPolicy, analysis: AnalysisResult, timing: Timing, label: str
+) -> Action:
+    """Metrics unreadable: retried `max_inconclusive` times in a row, then rolled back (a rollout that
+    cannot be watched is not left running, whatever `on_inconclusive` says)."""
+    count = state.inconclusive + 1
+    reason = f"{label}: analysis Error ({count}/{step_policy.max_inconclusive}): {analysis.message}"
     if count <= step_policy.max_inconclusive:
-        return RecordState(
-            replace(state, inconclusive=count, reason=reason), reason, timing.inconclusive_wait_seconds
-        )
-    if analysis.phase == "Inconclusive" and step_policy.on_inconclusive == "pause":
-        return RecordState(
-            replace(state, phase="paused", inconclusive=count, reason=reason), f"pause: {reason}"
-        )
+        return RecordState(replace(state, inconclusive=count, reason=reason), reason, timing.look_seconds)
     return _begin_rollback(replace(state, inconclusive=count), reason)
 
 
@@ -497,6 +536,7 @@ __all__ = [
     "RestoreStable",
     "RunAnalysis",
     "ShiftTraffic",
+    "StartShadow",
     "Timing",
     "Wait",
     "decide",

@@ -21,7 +21,7 @@ from cd.custody import Identity, build_record_problems, refuse
 from cd.errors import CustodyError, RolloutError, UsageError
 from cd.files import write_atomic
 from cd.rollout.controller import AliasSetter, Clock, Controller, RolloutReport, Settings
-from cd.rollout.decide import Desired
+from cd.rollout.decide import Desired, Timing
 from cd.rollout.target import Target, VariantSpec
 
 if TYPE_CHECKING:
@@ -239,7 +239,7 @@ def deploy(
         registered = config.models[name].registered_model if name in config.models else name
         setter = alias_setter_for(registered, env.name) if alias_setter_for else None
         controller = Controller(
-            target, env.rollout, clock=clock, settings=settings or Settings(), alias_setter=setter
+            target, env.rollout, clock=clock, settings=settings or settings_for(target), alias_setter=setter
         )
         desired = Desired(env.endpoint_name(name), name, spec, git_sha=request.git_sha, owner=request.owner)
         for observer in observers:
@@ -251,6 +251,11 @@ def deploy(
         if request.record_dir is not None:
             write_record_files(request.record_dir, env.name, report)
     return reports
+
+
+def settings_for(target: Target) -> Settings:
+    """The controller's settings for a target: the analysis looks as often as its metrics arrive."""
+    return Settings(timing=Timing(look_seconds=target.look_seconds))
 
 
 def write_record_files(directory: Path, env: str, report: RolloutReport) -> tuple[Path, Path]:

@@ -49,6 +49,7 @@ class RolloutState:
     lease_expires_at: float = 0.0
     inconclusive: int = 0
     reason: str = ""
+    evidence: str = ""  # the numbers behind the last analysis decision (cd.rollout.analysis.evidence_line)
 
     @property
     def active(self) -> bool:
@@ -118,6 +119,7 @@ def encode(state: RolloutState) -> dict[str, str]:
         "lease-expires": _fmt_float(state.lease_expires_at),
         "inconclusive": str(state.inconclusive),
         "reason": tag_safe(state.reason),
+        "evidence": tag_safe(state.evidence),
     }
     for key, value in fields.items():
         if len(value) > TAG_VALUE_MAX or not _TAG_VALUE.match(value):
@@ -165,4 +167,5 @@ def decode(record: Mapping[str, str]) -> RolloutState | None:
         lease_expires_at=num("lease-expires", float),
         inconclusive=int(num("inconclusive", int)),
         reason=tag_text(record.get(PREFIX + "reason", "")),
+        evidence=tag_text(record.get(PREFIX + "evidence", "")),
     )

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from cd.errors import TargetError
@@ -88,31 +87,34 @@ def model_name(endpoint: str, spec: VariantSpec) -> str:
     return _bounded(endpoint, f"{spec.name}-{_digest(spec.image, 8)}")
 
 
-def config_name(endpoint: str, variants: Sequence[VariantSpec], weights: Mapping[str, float]) -> str:
-    content = json.dumps(
-        [
-            [
-                v.name,
-                model_name(endpoint, v),
-                v.instance_type,
-                v.instance_count,
-                float(weights.get(v.name, 0.0)),
-            ]
-            for v in sorted(variants, key=lambda v: v.name)
-        ]
-    )
-    return _bounded(endpoint, f"c{_digest(content, 12)}")
+def config_name(
+    endpoint: str,
+    variants: Sequence[VariantSpec],
+    weights: Mapping[str, float],
+    shadow: VariantSpec | None = None,
+) -> str:
+    rows: list[list[Any]] = [
+        [v.name, model_name(endpoint, v), v.instance_type, v.instance_count, float(weights.get(v.name, 0.0))]
+        for v in sorted(variants, key=lambda v: v.name)
+    ]
+    if shadow is not None:  # without a shadow the content (so the name) is what it always was
+        rows.append(
+            ["shadow", shadow.name, model_name(endpoint, shadow), shadow.instance_type, shadow.instance_count]
+        )
+    return _bounded(endpoint, f"c{_digest(json.dumps(rows), 12)}")
 
 
 class SageMakerEndpoints:
     """`cd.rollout.target.Target` over SageMaker and CloudWatch clients (boto3)."""
+
+    look_seconds = 60.0  # CloudWatch's SageMaker metrics arrive per minute
 
     def __init__(self, sagemaker: Any, cloudwatch: Any, role_arn: str) -> None:
         self.sm = sagemaker
         self.cw = cloudwatch
         self.role_arn = role_arn
         self._images: dict[str, str] = {}  # model name -> image (models are immutable)
-        self._configs: dict[str, list[dict[str, Any]]] = {}  # config name -> variants (immutable)
+        self._configs: dict[str, dict[str, Any]] = {}  # config name -> its description (immutable)
 
     @classmethod
     def create(
@@ -197,12 +199,16 @@ class SageMakerEndpoints:
                 return None
             raise
 
-    def _config_variants(self, name: str) -> list[dict[str, Any]]:
+    def _config(self, name: str) -> dict[str, Any]:
         if name not in self._configs:
-            self._configs[name] = self._sm("DescribeEndpointConfig", EndpointConfigName=name)[
-                "ProductionVariants"
-            ]
+            self._configs[name] = dict(self._sm("DescribeEndpointConfig", EndpointConfigName=name))
         return self._configs[name]
+
+    def _config_variants(self, name: str) -> list[dict[str, Any]]:
+        return list(self._config(name)["ProductionVariants"])
+
+    def _config_shadows(self, name: str) -> list[dict[str, Any]]:
+        return list(self._config(name).get("ShadowProductionVariants", []))
 
     def _image(self, model: str) -> str:
         if model not in self._images:
@@ -222,8 +228,28 @@ class SageMakerEndpoints:
         if described is None:
             return None
         config = described.get("EndpointConfigName", "")
-        configured = {v["VariantName"]: v for v in self._config_variants(config)} if config else {}
-        live = {v["VariantName"]: v for v in described.get("ProductionVariants", [])}
+        variants = self._observed_variants(
+            self._config_variants(config) if config else [], described.get("ProductionVariants", [])
+        )
+        shadows = self._observed_variants(
+            self._config_shadows(config) if config else [], described.get("ShadowProductionVariants", [])
+        )
+        tags = self._sm("ListTags", ResourceArn=described["EndpointArn"]).get("Tags", [])
+        return ObservedEndpoint(
+            name=endpoint,
+            status=described["EndpointStatus"],
+            config_name=config,
+            variants=variants,
+            record={t["Key"]: t["Value"] for t in tags if t["Key"].startswith(PREFIX)},
+            failure_reason=described.get("FailureReason", ""),
+            shadow=shadows[0] if shadows else None,
+        )
+
+    def _observed_variants(
+        self, configured_list: list[dict[str, Any]], live_list: list[dict[str, Any]]
+    ) -> tuple[ObservedVariant, ...]:
+        configured = {v["VariantName"]: v for v in configured_list}
+        live = {v["VariantName"]: v for v in live_list}
         variants = []
         for name in live or configured:
             conf, cur = configured.get(name, {}), live.get(name, {})
@@ -241,15 +267,7 @@ class SageMakerEndpoints:
                     ),
                 )
             )
-        tags = self._sm("ListTags", ResourceArn=described["EndpointArn"]).get("Tags", [])
-        return ObservedEndpoint(
-            name=endpoint,
-            status=described["EndpointStatus"],
-            config_name=config,
-            variants=tuple(variants),
-            record={t["Key"]: t["Value"] for t in tags if t["Key"].startswith(PREFIX)},
-            failure_reason=described.get("FailureReason", ""),
-        )
+        return tuple(variants)
 
     def _ensure_model(self, endpoint: str, spec: VariantSpec) -> str:
         if "@sha256:" not in spec.image:
@@ -272,29 +290,46 @@ class SageMakerEndpoints:
         return name
 
     def apply_variants(
-        self, endpoint: str, variants: Sequence[VariantSpec], weights: Mapping[str, float]
+        self,
+        endpoint: str,
+        variants: Sequence[VariantSpec],
+        weights: Mapping[str, float],
+        shadow: VariantSpec | None = None,
     ) -> str:
-        models = {v.name: self._ensure_model(endpoint, v) for v in variants}
-        config = config_name(endpoint, variants, weights)
+        if shadow is not None and len(variants) != 1:
+            raise TargetError(  # CreateEndpointConfig: one production variant beside a shadow variant
+                f"{endpoint}: a shadow variant needs exactly one production variant, not {len(variants)}"
+            )
+        models = {v.name: self._ensure_model(endpoint, v) for v in (*variants, *([shadow] if shadow else []))}
+        config = config_name(endpoint, variants, weights, shadow)
+
+        def row(v: VariantSpec, weight: float) -> dict[str, Any]:
+            return {
+                "VariantName": v.name,
+                "ModelName": models[v.name],
+                "InstanceType": v.instance_type,
+                "InitialInstanceCount": v.instance_count,
+                "InitialVariantWeight": weight,
+            }
+
         try:
-            self._config_variants(config)
+            self._config(config)
         except TargetError as exc:
             if not self._not_found(exc):
                 raise
+            extra: dict[str, Any] = {}
+            if shadow is not None:
+                # The shadow's weight relative to the production variant's is the share of requests
+                # SageMaker copies to it: equal weights copy every request.
+                extra["ShadowProductionVariants"] = [
+                    row(shadow, float(weights.get(variants[0].name, 1.0)) or 1.0)
+                ]
             self._sm(
                 "CreateEndpointConfig",
                 EndpointConfigName=config,
-                ProductionVariants=[
-                    {
-                        "VariantName": v.name,
-                        "ModelName": models[v.name],
-                        "InstanceType": v.instance_type,
-                        "InitialInstanceCount": v.instance_count,
-                        "InitialVariantWeight": float(weights.get(v.name, 0.0)),
-                    }
-                    for v in variants
-                ],
+                ProductionVariants=[row(v, float(weights.get(v.name, 0.0))) for v in variants],
                 Tags=[{"Key": "modelcd:endpoint", "Value": endpoint}],
+                **extra,
             )
         described = self._describe_endpoint(endpoint)
         if described is None:
@@ -325,7 +360,11 @@ class SageMakerEndpoints:
     def read_metrics(
         self, endpoint: str, variant: str, start: datetime, end: datetime, statistic: LatencyStatistic
     ) -> VariantMetrics:
-        period = max(60, 60 * math.ceil((end - start).total_seconds() / 60))
+        """Per-minute CloudWatch data over [start, end), summed; ModelLatency kept per minute for the
+        sequential latency test. The start is rounded up to a whole minute: CloudWatch would round
+        it down and count up to 59 s from before the window."""
+        start = _next_minute(start)
+        end = max(end, start + timedelta(minutes=1))
         dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
         queries = [
             ("inv", "Invocations", "Sum"),
@@ -333,34 +372,46 @@ class SageMakerEndpoints:
             ("e5", "Invocation5XXErrors", "Sum"),
             ("lat", "ModelLatency", statistic),
         ]
-        response = self._call(
-            "CloudWatch",
-            "GetMetricData",
-            self.cw.get_metric_data,
-            MetricDataQueries=[
+        request: dict[str, Any] = {
+            "MetricDataQueries": [
                 {
                     "Id": qid,
                     "MetricStat": {
                         "Metric": {"Namespace": "AWS/SageMaker", "MetricName": metric, "Dimensions": dims},
-                        "Period": period,
+                        "Period": 60,
                         "Stat": stat,
                     },
                 }
                 for qid, metric, stat in queries
             ],
-            StartTime=start,
-            EndTime=end,
-        )
-        values = {
-            r["Id"]: [v for v in r.get("Values", []) if v is not None] for r in response["MetricDataResults"]
+            "StartTime": start,
+            "EndTime": end,
         }
+        values: dict[str, list[float]] = {}
+        minutes: dict[float, float] = {}
+        while True:
+            response = self._call("CloudWatch", "GetMetricData", self.cw.get_metric_data, **request)
+            for r in response["MetricDataResults"]:
+                pairs = [
+                    (t, v)
+                    for t, v in zip(r.get("Timestamps", []), r.get("Values", []), strict=False)
+                    if v is not None
+                ]
+                values.setdefault(r["Id"], []).extend(v for _, v in pairs)
+                if r["Id"] == "lat":
+                    minutes.update({t.timestamp(): v / 1000.0 for t, v in pairs})  # microseconds
+            token = response.get("NextToken")
+            if not token:
+                break
+            request["NextToken"] = token
         latency = values.get("lat") or []
         return VariantMetrics(
             invocations=float(sum(values.get("inv", []))),
             errors_4xx=float(sum(values.get("e4", []))),
             errors_5xx=float(sum(values.get("e5", []))),
-            latency_ms=max(latency) / 1000.0 if latency else None,  # ModelLatency is in microseconds
+            latency_ms=max(latency) / 1000.0 if latency else None,
             statistic=statistic,
+            latency_minutes=tuple(sorted(minutes.items())),
         )
 
     def alarms_in_alarm(self, names: Sequence[str]) -> tuple[str, ...]:
@@ -381,7 +432,9 @@ class SageMakerEndpoints:
         if described is None or described["EndpointStatus"] != "InService":
             return ()
         live_config = described["EndpointConfigName"]
-        live_models = {v["ModelName"] for v in self._config_variants(live_config)}
+        live_models = {
+            v["ModelName"] for v in (*self._config_variants(live_config), *self._config_shadows(live_config))
+        }
         keep_models = live_models | {model_name(endpoint, s) for s in keep}
         suffix = re.compile(r"-(c[0-9a-f]{12}|v\d+-[0-9a-f]{8})$")
 
@@ -406,3 +459,8 @@ class SageMakerEndpoints:
                 self._images.pop(name, None)
                 deleted.append(name)
         return tuple(deleted)
+
+
+def _next_minute(moment: datetime) -> datetime:
+    whole = moment.replace(second=0, microsecond=0)
+    return whole if whole == moment else whole + timedelta(minutes=1)

@@ -126,6 +126,7 @@ class ObservedEndpoint:
     variants: tuple[ObservedVariant, ...]
     record: Mapping[str, str] = field(default_factory=dict)  # rollout record (tags / state file)
     failure_reason: str = ""
+    shadow: ObservedVariant | None = None  # gets a copy of the traffic; never answers a client
 
     def variant(self, name: str) -> ObservedVariant | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -152,7 +153,11 @@ class VariantMetrics:
     """What one variant served over a window: sums of requests and errors, and latency.
 
     `latency_ms` is ModelLatency at `statistic` over the window, in milliseconds; None when the
-    variant served nothing (no datapoints).
+    variant served nothing (no datapoints). The sequential latency test reads one of two finer
+    sources, whichever the target has:
+
+    - `latencies_ms`: every request's latency, ascending (the local router);
+    - `latency_minutes`: `(minute start, ModelLatency at statistic)` per CloudWatch minute (SageMaker).
     """
 
     invocations: float
@@ -160,6 +165,25 @@ class VariantMetrics:
     errors_5xx: float
     latency_ms: float | None
     statistic: LatencyStatistic = "p99"
+    latencies_ms: Sequence[float] | None = None
+    latency_minutes: tuple[tuple[float, float], ...] | None = None
+    # shadow traffic (local router): per compared request, whether the labels differ from stable's
+    # and the largest score difference; and the first row's (candidate, stable) scores
+    comparisons: tuple[tuple[bool, float], ...] | None = None
+    shadow_scores: tuple[tuple[float, float], ...] | None = None
+
+    def summary(self) -> dict[str, object]:
+        """The numbers for a record or report, without the per-request samples."""
+        return {
+            "invocations": self.invocations,
+            "errors_4xx": self.errors_4xx,
+            "errors_5xx": self.errors_5xx,
+            "latency_ms": self.latency_ms,
+            "statistic": self.statistic,
+            "latency_samples": len(self.latencies_ms) if self.latencies_ms is not None else None,
+            "latency_minutes": len(self.latency_minutes) if self.latency_minutes is not None else None,
+            "compared": len(self.comparisons) if self.comparisons is not None else None,
+        }
 
     @property
     def errors(self) -> float:
@@ -190,14 +214,24 @@ class TargetOutcomeUnknownError(TargetError):
 class Target(Protocol):
     """A serving target the rollout controller can drive. See the module docstring for the contract."""
 
+    # How often new metrics arrive, so how often the analysis looks (seconds): a CloudWatch minute on
+    # SageMaker, a second on the local router.
+    look_seconds: float
+
     def observe(self, endpoint: str) -> ObservedEndpoint | None:
         """The endpoint as it is now, with its rollout record; None if it does not exist."""
         ...
 
     def apply_variants(
-        self, endpoint: str, variants: Sequence[VariantSpec], weights: Mapping[str, float]
+        self,
+        endpoint: str,
+        variants: Sequence[VariantSpec],
+        weights: Mapping[str, float],
+        shadow: VariantSpec | None = None,
     ) -> str:
-        """Make the endpoint serve exactly `variants` with `weights` (by variant name).
+        """Make the endpoint serve exactly `variants` with `weights` (by variant name), and `shadow`
+        (or none) in shadow mode: a copy of every request, its answer never returned to the client
+        and its failures never affecting a response.
 
         Creates the endpoint if it does not exist (first deploy), otherwise replaces its variant set.
         Returns the config name that `observe` will report once the change is live.

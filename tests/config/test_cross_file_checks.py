@@ -24,20 +24,20 @@ def test_template_is_valid(tree: TemplateTree) -> None:
 def test_model_without_model_yaml_is_refused(tree: TemplateTree) -> None:
     tree.replace(STAGING, "models:\n", "models:\n  fraud:\n    version: 1\n")
     assert tree.problems() == [
-        f"{STAGING}:32: models.fraud: model 'fraud' has no gate: add gates/fraud.yaml",
-        f"{STAGING}:32: models.fraud: model 'fraud' has no models/fraud/model.yaml",
+        f"{STAGING}:34: models.fraud: model 'fraud' has no gate: add gates/fraud.yaml",
+        f"{STAGING}:34: models.fraud: model 'fraud' has no models/fraud/model.yaml",
     ]
 
 
 def test_weights_must_strictly_increase(problems_after: Edit) -> None:
     assert problems_after(STAGING, "set_weight: 50", "set_weight: 10") == [
-        f"{STAGING}:15: rollout.steps[3].set_weight: weights must strictly increase: 10 follows 10"
+        f"{STAGING}:16: rollout.steps[4].set_weight: weights must strictly increase: 10 follows 10"
     ]
 
 
 def test_last_weight_must_be_100(problems_after: Edit) -> None:
     assert problems_after(STAGING, "set_weight: 100", "set_weight: 90") == [
-        f"{STAGING}:18: rollout.steps[6].set_weight: the last set_weight must be 100, not 90"
+        f"{STAGING}:19: rollout.steps[7].set_weight: the last set_weight must be 100, not 90"
     ]
 
 
@@ -61,7 +61,7 @@ def test_two_environments_never_share_an_endpoint(problems_after: Edit) -> None:
     ) == [
         f"{STAGING}:8: target.endpoint_prefix: environment 'production' ({PRODUCTION}) already targets endpoint "
         "prefix 'modelcd-staging'; two environments never share endpoints",
-        f"{STAGING}:32: models.churn: endpoint 'modelcd-staging-churn' is also the endpoint of model 'churn' in "
+        f"{STAGING}:34: models.churn: endpoint 'modelcd-staging-churn' is also the endpoint of model 'churn' in "
         "environment 'production'",
     ]
 
@@ -72,7 +72,7 @@ def test_endpoint_name_must_fit_sagemaker_length(tree: TemplateTree) -> None:
     model = "churn-" + "x" * 34
     endpoint = "modelcd-staging-" + "y" * 10 + "-" + model
     assert (
-        f"{STAGING}:32: models.{model}: endpoint name {endpoint!r} ({len(endpoint)} characters) breaks SageMaker's "
+        f"{STAGING}:34: models.{model}: endpoint name {endpoint!r} ({len(endpoint)} characters) breaks SageMaker's "
         "rule: letters, digits and hyphens, at most 63 characters; shorten target.endpoint_prefix or the model name"
         in tree.problems()
     )
@@ -185,3 +185,19 @@ def test_an_s3_dataset_must_be_pinned(tree: TemplateTree) -> None:
     tree.write(GATE, "\n".join(line for line in text.splitlines() if "sha256:" not in line) + "\n")
     (problem,) = tree.problems()
     assert problem.startswith(f"{GATE}:3: dataset.path: an s3:// dataset needs `sha256:`")
+
+
+def test_a_shadow_step_after_traffic_was_shifted_is_refused(tree: TemplateTree) -> None:
+    tree.replace(STAGING, "    - set_weight: 50\n", "    - shadow: 1m\n    - set_weight: 50\n")
+    assert tree.problems() == [
+        f"{STAGING}:16: rollout.steps[4].shadow: a shadow step must come before the first set_weight: "
+        "once the candidate answers clients it is no longer in shadow"
+    ]
+
+
+def test_analysis_knobs_are_read_with_their_units(tree: TemplateTree) -> None:
+    from cd.config import load_repo
+
+    tree.replace(STAGING, "    max_extension: 30m\n", "    max_extension: 1h30m\n    max_disagreement: 0.1\n")
+    analysis = load_repo(tree.root).environments["staging"].rollout.analysis
+    assert (analysis.max_extension, analysis.max_disagreement, analysis.alpha) == (5400.0, 0.1, 0.01)

@@ -24,7 +24,7 @@ def test_problems_exit_1_and_are_all_listed(tree: TemplateTree) -> None:
     done = run_modelcd("validate", "--repo", str(tree.root), cwd=tree.root)
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
-        "environments/staging.yaml:33: models.churn.version: 0 is less than the minimum of 1",
+        "environments/staging.yaml:35: models.churn.version: 0 is less than the minimum of 1",
         "gates/churn.yaml:29: confidence: 2 is greater than or equal to the maximum of 1",
     ]
     assert done.stderr.strip() == "2 problems in 2 files"
@@ -53,7 +53,7 @@ def test_json_format_lists_problems(tree: TemplateTree) -> None:
         "problems": [
             {
                 "file": "environments/staging.yaml",
-                "line": 33,
+                "line": 35,
                 "key": "models.churn.version",
                 "message": "0 is less than the minimum of 1",
             }

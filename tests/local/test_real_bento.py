@@ -106,3 +106,50 @@ def test_down_stops_bentoml_and_all_its_workers(built: Built, tmp_path: Path) ->
     runtime.down(state_dir)
     assert not processes.is_alive(variant.process)
     assert processes.group_members(variant.process.pid) == []
+
+
+def test_a_bento_in_shadow_is_compared_with_stable_on_the_same_requests(built: Built, tmp_path: Path) -> None:
+    """The mirroring router with real Bentos: every copied request's prediction is compared with the
+    one the client got (the same model in both: no disagreement), and the analysis judges it."""
+    import time
+
+    from cd.config.model import AnalysisPolicy
+    from cd.rollout.analysis import analyse
+
+    state_dir = tmp_path / "state"
+    home = default_bentoml_home(built.repo_root)
+    target = LocalEndpoints(state_dir, serve_command=BentoServe(home, home.parent / ENVIRONMENTS_DIR))
+    try:
+        target.apply_variants(
+            EP, [VariantSpec(1, built.bento_tag)], {"v1": 100.0}, shadow=VariantSpec(2, built.bento_tag)
+        )
+        router = StateFile(state_dir).read().router
+        assert router is not None
+        start = datetime.now(UTC)
+        frame = churn_frame(40, seed=5)
+        report = replay(router.url, EP, rows_from(frame), max_requests=40, max_seconds=60)
+        assert report.sent == 40 and report.errors == {}
+        deadline = time.monotonic() + 20
+        while True:
+            shadow = target.read_metrics(EP, "v2", start, datetime.now(UTC), "p99")
+            if len(shadow.comparisons or ()) >= 40 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        stable = target.read_metrics(EP, "v1", start, datetime.now(UTC), "p99")
+        assert (stable.invocations, shadow.invocations) == (40.0, 40.0)
+        assert shadow.comparisons is not None and len(shadow.comparisons) == 40
+        assert all(not differ and diff == 0.0 for differ, diff in shadow.comparisons)
+        result = analyse(
+            shadow,
+            stable,
+            (),
+            AnalysisPolicy(max_disagreement=0.05),
+            step_index=0,
+            window_start=start.timestamp(),
+            window_end=datetime.now(UTC).timestamp(),
+        )
+        check = result.check("prediction_disagreement")
+        assert check is not None and check.outcome == "pass" and check.value == 0.0
+        assert "0/40 shadow predictions differ" in check.detail
+    finally:
+        runtime.down(state_dir)

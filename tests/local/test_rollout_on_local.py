@@ -76,7 +76,7 @@ def test_bad_canary_is_rolled_back_with_the_numbers_and_stable_at_100(live_v1: L
     assert first is not None
     candidate = first["candidate"]  # the numbers are what the router counted for v3
     assert candidate["errors_5xx"] > 0 and candidate["errors_4xx"] == 0
-    assert f"error_rate: {candidate['errors_5xx']:g}/{candidate['invocations']:g} = " in failed[0].message
+    assert f"error_rate: 5xx {candidate['errors_5xx']:g}/{candidate['invocations']:g} = " in failed[0].message
     restores = [d.weights for d in report.decisions if d.action == "RestoreStable"]
     assert restores == [{"v1": 100.0, "v3": 0.0}]
     assert w.record()["modelcd:phase"] == "rolled_back"
@@ -96,6 +96,8 @@ MUTATIONS = ("apply_variants", "set_weights", "write_record", "cleanup")
 class KillAfter:
     """The local target, but the process dies right after its `n`-th change has been carried out."""
 
+    look_seconds = LocalEndpoints.look_seconds
+
     def __init__(self, inner: LocalEndpoints, n: int) -> None:
         self.inner, self.n, self.count = inner, n, 0
 
@@ -108,9 +110,13 @@ class KillAfter:
         return self.inner.observe(endpoint)
 
     def apply_variants(
-        self, endpoint: str, variants: Sequence[VariantSpec], weights: Mapping[str, float]
+        self,
+        endpoint: str,
+        variants: Sequence[VariantSpec],
+        weights: Mapping[str, float],
+        shadow: VariantSpec | None = None,
     ) -> str:
-        name: str = self.inner.apply_variants(endpoint, variants, weights)
+        name: str = self.inner.apply_variants(endpoint, variants, weights, shadow)
         self._mutated()
         return name
 

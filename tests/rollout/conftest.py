@@ -111,9 +111,11 @@ class Traffic:
             return
         variants = [v for v in endpoint.production_variants if v.get("CurrentWeight")]
         total = sum(float(v["CurrentWeight"]) for v in variants)
+        shadows = getattr(endpoint, "_modelcd_shadows", [])  # a copy of every request (equal weights)
         stamp = datetime.fromtimestamp(t1 - 0.001, UTC)
-        for v in variants:
-            n = self.rate * (t1 - t0) * float(v["CurrentWeight"]) / total
+        for v in [*variants, *shadows]:
+            share = float(v["CurrentWeight"]) / total if v in variants else 1.0
+            n = self.rate * (t1 - t0) * share
             b = self.behaviours.get(v["VariantName"], VersionProfile())
             dims = [
                 {"Name": "EndpointName", "Value": ENDPOINT},

@@ -13,6 +13,8 @@ SageMaker (API reference, UpdateEndpoint / UpdateEndpointWeightsAndCapacities / 
   config with `FailureReason` set; if that rollback fails it is `UpdateRollbackFailed`; an endpoint
   can also end `Failed`.
 - AddTags overwrites the value of a key that exists (moto appends a duplicate key).
+- CreateEndpointConfig's `ShadowProductionVariants` are kept and shown by DescribeEndpointConfig, and
+  the endpoint's live shadow variants by DescribeEndpoint (moto drops them).
 
 `install(monkeypatch)` patches moto for one test; `ENDPOINT_BEHAVIOUR` controls how many DescribeEndpoint calls
 see the transitional status and how the next update ends.
@@ -50,6 +52,7 @@ class _Pending:
     outcome: UpdateOutcome
     config_name: str | None = None  # UpdateEndpoint
     variants: list[dict[str, Any]] | None = None
+    shadows: list[dict[str, Any]] | None = None
     weights: list[dict[str, Any]] | None = None  # UpdateEndpointWeightsAndCapacities
 
 
@@ -85,6 +88,7 @@ def _settle(endpoint: Any) -> None:  # a moto FakeEndpoint, whose attributes mot
         if pending.config_name is not None:
             endpoint.endpoint_config_name = pending.config_name
             endpoint.production_variants = pending.variants
+            endpoint._modelcd_shadows = pending.shadows or []
         for w in pending.weights or []:
             for v in endpoint.production_variants:
                 if v["VariantName"] == w["VariantName"]:
@@ -128,6 +132,8 @@ def install(monkeypatch: pytest.MonkeyPatch) -> EndpointBehaviour:
     ENDPOINT_BEHAVIOUR.transitional_describes = 1
     ENDPOINT_BEHAVIOUR.next_update_outcomes = []
     original_create = SageMakerModelBackend.create_endpoint
+    original_describe_config = SageMakerModelBackend.describe_endpoint_config
+    original_create_config_response = SageMakerResponse.create_endpoint_config
 
     def create_endpoint(
         self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, tags: Any
@@ -135,13 +141,28 @@ def install(monkeypatch: pytest.MonkeyPatch) -> EndpointBehaviour:
         endpoint = original_create(self, endpoint_name, endpoint_config_name, tags)
         config = self.describe_endpoint_config(endpoint_config_name)
         endpoint.production_variants = _variants_from_config(config["ProductionVariants"])
+        endpoint._modelcd_shadows = _variants_from_config(config.get("ShadowProductionVariants", []))  # type: ignore[attr-defined]
         _start(endpoint, _Pending(ENDPOINT_BEHAVIOUR.transitional_describes, "ok"), "Creating")
         return endpoint
 
     def describe_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> dict[str, Any]:
         endpoint = _endpoint(self, endpoint_name)
         _settle(endpoint)
-        return endpoint.response_object
+        shadows = getattr(endpoint, "_modelcd_shadows", [])
+        return {**endpoint.response_object, **({"ShadowProductionVariants": shadows} if shadows else {})}
+
+    def describe_endpoint_config(self: SageMakerModelBackend, name: str) -> dict[str, Any]:
+        described = original_describe_config(self, name)
+        shadows = getattr(self.endpoint_configs.get(name), "_modelcd_shadows", None)
+        return {**described, **({"ShadowProductionVariants": shadows} if shadows else {})}
+
+    def create_endpoint_config_response(self: SageMakerResponse) -> ActionResult:
+        result = original_create_config_response(self)
+        shadows = self._get_param("ShadowProductionVariants")
+        if shadows:
+            config = self.sagemaker_backend.endpoint_configs[self._get_param("EndpointConfigName")]
+            config._modelcd_shadows = shadows  # type: ignore[attr-defined]
+        return result
 
     def update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str) -> str:
         endpoint = _endpoint(self, endpoint_name)
@@ -152,6 +173,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> EndpointBehaviour:
             ENDPOINT_BEHAVIOUR.take_outcome(),
             config_name=endpoint_config_name,
             variants=_variants_from_config(config["ProductionVariants"]),
+            shadows=_variants_from_config(config.get("ShadowProductionVariants", [])),
         )
         _start(endpoint, pending, "Updating")
         return endpoint.arn
@@ -197,4 +219,6 @@ def install(monkeypatch: pytest.MonkeyPatch) -> EndpointBehaviour:
     monkeypatch.setattr(SageMakerModelBackend, "update_endpoint_weights_and_capacities", update_weights)
     monkeypatch.setattr(SageMakerModelBackend, "add_tags", add_tags)
     monkeypatch.setattr(SageMakerResponse, "update_endpoint", update_endpoint_response, raising=False)
+    monkeypatch.setattr(SageMakerModelBackend, "describe_endpoint_config", describe_endpoint_config)
+    monkeypatch.setattr(SageMakerResponse, "create_endpoint_config", create_endpoint_config_response)
     return ENDPOINT_BEHAVIOUR

@@ -52,7 +52,7 @@ def test_first_deploy_then_status_then_noop(template_repo: GitRepo, moto_url: st
     code, out, _ = cli(template_repo, moto_url, "status", "--env", "staging")
     assert code == 0
     assert out.splitlines()[0] == f"{ENDPOINT}: InService [v1 100] (git wants v1)"
-    assert "rollout v1 (stable vNone): succeeded" in out
+    assert "rollout v1 (first deploy): succeeded" in out
     code, out, _ = cli(
         template_repo, moto_url, "deploy", "--env", "staging", "--model", "churn", "--image", image(1)
     )

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from cd.config.model import Analysis, AnalysisPolicy, Bake, RolloutPolicy
+from cd.config.model import Analysis, AnalysisPolicy, RolloutPolicy, Shadow
 from cd.rollout.analysis import AnalysisResult, analyse, measurement_error
 from cd.rollout.decide import (
     AddCandidate,
@@ -24,6 +24,7 @@ from cd.rollout.decide import (
     RestoreStable,
     RunAnalysis,
     ShiftTraffic,
+    StartShadow,
     Timing,
     Wait,
     decide,
@@ -75,14 +76,15 @@ def endpoint(
 def result(phase: str, step: int, window_start: float = NOW - 100) -> AnalysisResult:
     if phase == "Error":
         return measurement_error("no metrics", step_index=step, window_start=window_start, window_end=NOW)
+    minutes = tuple((60.0 * i, 50.0) for i in range(10))
     metrics = {
-        "Successful": VariantMetrics(1000, 0, 1, 50.0, "Average"),
-        "Failed": VariantMetrics(1000, 0, 80, 50.0, "Average"),
-        "Inconclusive": VariantMetrics(10, 0, 0, 50.0, "Average"),
+        "Successful": VariantMetrics(5000, 0, 5, 50.0, "Average", latency_minutes=minutes),
+        "Failed": VariantMetrics(1000, 0, 80, 50.0, "Average", latency_minutes=minutes),
+        "Inconclusive": VariantMetrics(10, 0, 0, 50.0, "Average", latency_minutes=minutes[:1]),
     }[phase]
     r = analyse(
         metrics,
-        VariantMetrics(1000, 0, 1, 50.0),
+        VariantMetrics(20_000, 0, 20, 50.0, "Average", latency_minutes=minutes),
         (),
         POLICY,
         step_index=step,
@@ -154,7 +156,8 @@ def test_set_weight_step_shifts_traffic_when_weights_differ() -> None:
 def test_set_weight_step_already_observed_is_recorded_without_shifting_again() -> None:
     action = run(endpoint(variant(1, 90.0), variant(2, 10.0), record=state(step_index=0)))
     assert isinstance(action, RecordState)
-    assert action.record.step_index == 1 and action.record.window_start == NOW
+    assert action.record.step_index == 1
+    assert action.record.window_start == NOW - 100  # one test over the whole rollout: never reset
 
 
 def test_weights_are_compared_as_shares_not_raw_numbers() -> None:
@@ -236,38 +239,64 @@ def test_failed_analysis_begins_rollback_with_the_numbers() -> None:
     assert "80/1000 = 8.00%" in action.record.reason
 
 
-def test_inconclusive_analysis_holds_and_counts() -> None:
+def test_inconclusive_analysis_extends_the_step_and_looks_again_when_data_arrives() -> None:
     action = run(
         endpoint(variant(1, 90.0), variant(2, 10.0), record=state(step_index=2)), result("Inconclusive", 2)
     )
     assert isinstance(action, RecordState)
-    assert (action.record.phase, action.record.inconclusive, action.wait_seconds) == ("progressing", 1, 60.0)
+    assert (action.record.phase, action.wait_seconds) == ("progressing", Timing().look_seconds)
+    assert "step extended (2 min of 30 min)" in action.record.reason
+    assert action.record.evidence.startswith("Inconclusive; requests uncertain 10")
 
 
-def test_inconclusive_analysis_is_retried_after_at_most_the_steps_bake() -> None:
-    short = replace(
-        STEPS, steps=tuple(replace(s, seconds=4.0) if isinstance(s, Bake) else s for s in STEPS.steps)
-    )
+def test_an_extension_looks_as_often_as_the_target_has_data() -> None:
+    observed = endpoint(variant(1, 90.0), variant(2, 10.0), record=state(step_index=2))
+    action = decide(DESIRED, observed, STEPS, result("Inconclusive", 2), NOW, Timing(look_seconds=1.0))
+    assert isinstance(action, RecordState) and action.wait_seconds == 1.0
+
+
+def test_the_last_look_of_an_extension_is_at_its_end() -> None:
+    extension = POLICY.max_extension
     observed = endpoint(
-        variant(1, 90.0), variant(2, 10.0), record=state(step_index=2, steps_hash=short.steps_hash())
+        variant(1, 90.0), variant(2, 10.0), record=state(step_index=2, step_started_at=NOW - extension + 5)
     )
-    action = run(observed, result("Inconclusive", 2), policy=short)
-    assert isinstance(action, RecordState)
-    assert action.wait_seconds == 4.0
+    action = run(observed, result("Inconclusive", 2))
+    assert isinstance(action, RecordState) and action.wait_seconds == 5.0
 
 
-def test_inconclusive_beyond_the_limit_rolls_back_when_the_policy_says_rollback() -> None:
-    action = run(
-        endpoint(variant(1, 90.0), variant(2, 10.0), record=state(step_index=2, inconclusive=3)),
-        result("Inconclusive", 2),
+def _extended_to_the_limit(policy: RolloutPolicy = STEPS) -> ObservedEndpoint:
+    started = NOW - POLICY.max_extension
+    return endpoint(
+        variant(1, 90.0),
+        variant(2, 10.0),
+        record=state(step_index=2, step_started_at=started, steps_hash=policy.steps_hash()),
     )
+
+
+def test_inconclusive_beyond_the_extension_rolls_back_when_the_policy_says_rollback() -> None:
+    action = run(_extended_to_the_limit(), result("Inconclusive", 2))
     assert isinstance(action, RecordState) and action.record.phase == "rolling_back"
+    assert action.record.reason.endswith("(on_inconclusive: rollback)")
 
 
-def _at_the_inconclusive_limit_of_a_pause_policy() -> tuple[ObservedEndpoint, RolloutPolicy]:
-    """An endpoint at step 3 whose analysis policy pauses on inconclusive, with the limit reached."""
+def _pause_policy() -> RolloutPolicy:
     paused_policy = replace(POLICY, on_inconclusive="pause")
-    policy = replace(STEPS, steps=(*STEPS.steps[:2], Analysis(paused_policy), *STEPS.steps[3:]))
+    return replace(STEPS, steps=(*STEPS.steps[:2], Analysis(paused_policy), *STEPS.steps[3:]))
+
+
+def test_inconclusive_beyond_the_extension_pauses_when_the_policy_says_pause() -> None:
+    policy = _pause_policy()
+    action = run(_extended_to_the_limit(policy), result("Inconclusive", 2), policy=policy)
+    assert isinstance(action, RecordState) and action.record.phase == "paused"
+    assert "still Inconclusive after extending the step by 30 min" in action.record.reason
+
+
+def test_too_little_data_never_rolls_back_under_the_default_policy() -> None:
+    assert AnalysisPolicy().on_inconclusive == "pause"
+
+
+def _at_the_unreadable_limit() -> tuple[ObservedEndpoint, RolloutPolicy]:
+    policy = _pause_policy()
     obs = endpoint(
         variant(1, 90.0),
         variant(2, 10.0),
@@ -276,14 +305,14 @@ def _at_the_inconclusive_limit_of_a_pause_policy() -> tuple[ObservedEndpoint, Ro
     return obs, policy
 
 
-def test_inconclusive_beyond_the_limit_pauses_when_the_policy_says_pause() -> None:
-    obs, policy = _at_the_inconclusive_limit_of_a_pause_policy()
-    action = run(obs, result("Inconclusive", 2), policy=policy)
-    assert isinstance(action, RecordState) and action.record.phase == "paused"
+def test_unreadable_metrics_are_retried_and_counted() -> None:
+    action = run(endpoint(variant(1, 90.0), variant(2, 10.0), record=state(step_index=2)), result("Error", 2))
+    assert isinstance(action, RecordState)
+    assert (action.record.phase, action.record.inconclusive) == ("progressing", 1)
 
 
 def test_error_beyond_the_limit_rolls_back_even_when_the_policy_says_pause() -> None:
-    obs, policy = _at_the_inconclusive_limit_of_a_pause_policy()
+    obs, policy = _at_the_unreadable_limit()
     action = run(obs, result("Error", 2), policy=policy)
     assert isinstance(action, RecordState) and action.record.phase == "rolling_back"
 
@@ -291,6 +320,23 @@ def test_error_beyond_the_limit_rolls_back_even_when_the_policy_says_pause() -> 
 def test_an_analysis_of_another_window_is_not_used() -> None:
     obs = endpoint(variant(1, 90.0), variant(2, 10.0), record=state(step_index=2, window_start=NOW - 50))
     assert isinstance(run(obs, result("Successful", 2, NOW - 100)), RunAnalysis)
+
+
+def test_a_step_passes_only_when_the_candidate_is_shown_within_the_limits() -> None:
+    """No evidence of harm is not enough: 0 errors in 300 requests cannot show a rate under 1 %."""
+    minutes = tuple((60.0 * i, 50.0) for i in range(10))
+    quiet = analyse(
+        VariantMetrics(300, 0, 0, 50.0, "Average", latency_minutes=minutes),
+        VariantMetrics(20_000, 0, 20, 50.0, "Average", latency_minutes=minutes),
+        (),
+        POLICY,
+        step_index=2,
+        window_start=NOW - 100,
+        window_end=NOW,
+    )
+    assert quiet.phase == "Inconclusive"
+    action = run(endpoint(variant(1, 90.0), variant(2, 10.0), record=state(step_index=2)), quiet)
+    assert isinstance(action, RecordState) and action.record.step_index == 2
 
 
 def test_changed_steps_restart_at_step_zero() -> None:
@@ -419,3 +465,64 @@ def test_analysis_policy_alarm_names_reach_run_analysis() -> None:
     )
     action = run(obs, policy=policy)
     assert isinstance(action, RunAnalysis) and action.policy.alarms == ("a",)
+
+
+# ----------------------------------------------------------------------------- shadow
+
+SHADOWED = replace(STEPS, steps=(Shadow(300.0), *STEPS.steps))
+
+
+def shadow_state(**changes: object) -> RolloutState:
+    return state(steps_hash=SHADOWED.steps_hash(), **changes)
+
+
+def with_shadow(*variants: ObservedVariant, record: RolloutState) -> ObservedEndpoint:
+    return replace(endpoint(*variants, record=record), shadow=variant(2, 0.0))
+
+
+def test_a_shadow_step_copies_traffic_to_the_candidate_while_stable_keeps_every_request() -> None:
+    action = run(endpoint(variant(1, 100.0), record=shadow_state()), policy=SHADOWED)
+    assert isinstance(action, StartShadow)
+    assert [v.name for v in action.variants] == ["v1"] and dict(action.weights) == {"v1": 100.0}
+    assert action.shadow == spec(2)
+
+
+def test_a_shadow_step_in_progress_bakes_and_looks_for_harm() -> None:
+    observed = with_shadow(variant(1, 100.0), record=shadow_state(step_started_at=NOW - 90))
+    action = run(observed, policy=SHADOWED)
+    assert isinstance(action, RunAnalysis) and action.background
+
+
+def test_a_shadow_that_fails_its_analysis_rolls_back_by_removing_the_shadow() -> None:
+    observed = with_shadow(variant(1, 100.0), record=shadow_state(step_started_at=NOW - 90))
+    action = run(observed, result("Failed", 0), policy=SHADOWED)
+    assert isinstance(action, RecordState) and action.record.phase == "rolling_back"
+    assert action.record.reason.startswith("step 1/10 (shadow, background analysis)")
+    rolling = with_shadow(variant(1, 100.0), record=shadow_state(phase="rolling_back"))
+    removal = run(rolling, policy=SHADOWED)
+    assert isinstance(removal, RemoveCandidate) and [v.name for v in removal.variants] == ["v1"]
+
+
+def test_a_shadow_step_over_advances() -> None:
+    observed = with_shadow(variant(1, 100.0), record=shadow_state(step_started_at=NOW - 300))
+    action = run(observed, policy=SHADOWED)
+    assert isinstance(action, RecordState) and action.record.step_index == 1
+    assert action.record.reason == "step 1/10: shadowed 300s"
+
+
+def test_after_the_shadow_the_candidate_joins_at_weight_zero() -> None:
+    observed = with_shadow(variant(1, 100.0), record=shadow_state(step_index=1))
+    action = run(observed, policy=SHADOWED)
+    assert isinstance(action, AddCandidate)
+    assert dict(action.weights) == {"v1": 100.0, "v2": 0.0}
+
+
+def test_a_shadow_that_disappeared_mid_step_starts_again_rather_than_passing_unwatched() -> None:
+    action = run(endpoint(variant(1, 100.0), record=shadow_state(step_started_at=NOW - 90)), policy=SHADOWED)
+    assert isinstance(action, StartShadow)
+
+
+def test_a_shadow_steps_clock_starts_once_the_shadow_is_live() -> None:
+    action = run(endpoint(variant(1, 100.0), record=shadow_state()), policy=SHADOWED)
+    assert isinstance(action, StartShadow)
+    assert action.record.step_index == 0  # the controller stamps step_started_at after the change

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
-from cd.config.model import Analysis
+from cd.config.model import Analysis, Shadow
 from cd.rollout.operate import abort, endpoint_status, resume
 from cd.rollout.record import tag_text
 from tests.rollout.conftest import ENDPOINT, POLICY, STEPS, Faults, Killed, VersionProfile, World
@@ -25,7 +26,9 @@ def test_good_canary_goes_through_every_step_and_finalizes(live_v1: World) -> No
     report = w.deploy(2)
     assert report.outcome == "succeeded", report.to_markdown()
     assert w.live() == {"v2": 100.0}
-    assert [d.action for d in report.decisions if d.action in ("ShiftTraffic", "Analysis", "Finalize")] == [
+    actions = [d.action for d in report.decisions if d.action in ("ShiftTraffic", "Analysis", "Finalize")]
+    once = [a for i, a in enumerate(actions) if i == 0 or a != actions[i - 1]]  # an extended step looks again
+    assert once == [
         "ShiftTraffic",
         "Analysis",
         "ShiftTraffic",
@@ -46,11 +49,12 @@ def test_bad_canary_rolls_back_with_the_numbers_in_the_record(live_v1: World, fa
     assert w.live() == {"v1": 100.0}
     assert w.tags()["modelcd:phase"] == "rolled_back"
     assert tag_text(w.tags()["modelcd:reason"]).startswith(
-        "step 2/9 (bake, background analysis): error_rate: 3/60 = 5.00% (99% lower bound 1.43%)"
+        "step 2/9 (bake, background analysis): error_rate: 5xx 12/240 = 5.00%, bounds [1.22%, 11.38%]"
     )
+    assert "error_rate fail 0.05 e=2.05e+03" in tag_text(w.tags()["modelcd:evidence"])
     analyses = [d for d in report.decisions if d.action == "Analysis"]
     assert analyses[-1].analysis is not None and analyses[-1].analysis["phase"] == "Failed"
-    assert analyses[-1].analysis["candidate"]["errors_5xx"] == 3.0
+    assert analyses[-1].analysis["candidate"]["errors_5xx"] == 12.0
     assert faults.weight_requests() == [{"v2": 10.0, "v1": 90.0}, {"v1": 100.0, "v2": 0.0}]
     assert w.aliases == []
 
@@ -77,22 +81,22 @@ def test_slow_canary_rolls_back_on_latency(live_v1: World) -> None:
     report = w.deploy(2)
     assert report.outcome == "rolled_back"
     failed = [d for d in report.decisions if d.action == "Analysis"][-1]
-    assert "latency_ratio: Average 150.0 ms / 50.0 ms = 3.00x, limit 1.50x" in failed.message
-    assert "latency_ratio: Average 150.0 ms / 50.0 ms = 3.00x, limit 1.50x" in report.message
+    shown = "latency_ratio: Average: candidate above 1.50x stable in 11 of 11 paired minutes"
+    assert shown in failed.message
+    assert shown in report.message
     assert w.live() == {"v1": 100.0}
 
 
-def test_too_quiet_canary_is_held_then_rolled_back_never_passed(live_v1: World) -> None:
+def test_too_quiet_canary_is_extended_then_rolled_back_only_when_the_policy_says_so(live_v1: World) -> None:
     w = live_v1
     w.traffic.rate = 0.1
-    report = w.deploy(2)
+    report = w.deploy(2)  # POLICY: on_inconclusive: rollback
     assert report.outcome == "rolled_back"
     held = [d for d in report.decisions if d.action == "Analysis"]
-    assert [d.analysis["phase"] for d in held if d.analysis] == ["Inconclusive"] * 4
-    assert (
-        tag_text(w.tags()["modelcd:reason"])
-        == "step 3/9: analysis Inconclusive (4/3): requests: 4.8 candidate requests, 200 needed"
-    )
+    assert {d.analysis["phase"] for d in held if d.analysis} == {"Inconclusive"}
+    assert held[-1].at - held[0].at >= POLICY.max_extension - 60  # extended, looked at each minute
+    reason = tag_text(w.tags()["modelcd:reason"])
+    assert reason.startswith("step 3/9: analysis still Inconclusive after extending the step by 30 min: ")
     assert w.live() == {"v1": 100.0}
 
 
@@ -189,3 +193,45 @@ def test_status_shows_what_is_live_and_where_the_rollout_stands(live_v1: World, 
     assert (st.status, st.weights) == ("Updating", {"v1": 100.0, "v2": 0.0})  # the shift is in flight
     settled = endpoint_status(w.target, ENDPOINT)
     assert (settled.status, settled.weights) == ("InService", {"v1": 90.0, "v2": 10.0})
+
+
+SHADOWED = replace(STEPS, steps=(Shadow(300.0), *STEPS.steps))
+
+
+def _shadow_configs(faults: Faults) -> list[dict[str, Any]]:
+    return [
+        b for op, b in faults.accepted if op == "CreateEndpointConfig" and b.get("ShadowProductionVariants")
+    ]
+
+
+def test_a_shadow_step_copies_every_request_to_the_candidate_before_it_answers_anyone(
+    live_v1: World, faults: Faults
+) -> None:
+    w = live_v1
+    report = w.deploy(2, policy=SHADOWED)
+    assert report.outcome == "succeeded", report.to_markdown()
+    (config,) = _shadow_configs(faults)
+    assert [v["VariantName"] for v in config["ProductionVariants"]] == ["v1"]
+    (shadow,) = config["ShadowProductionVariants"]
+    assert shadow["VariantName"] == "v2"
+    assert shadow["InitialVariantWeight"] == config["ProductionVariants"][0]["InitialVariantWeight"]
+    assert [d.action for d in report.decisions][:2] == ["RecordState", "StartShadow"]
+    assert w.live() == {"v2": 100.0}
+    shadowed = next(d for d in report.decisions if d.message == "step 1/10: shadowed 300s")
+    live = next(d for d in report.decisions if d.action == "StartShadow").at + 30  # Updating, one poll
+    assert shadowed.at - live >= 300  # the step's clock starts once the shadow is live
+
+
+def test_a_bad_candidate_is_rolled_back_from_shadow_having_answered_no_client(
+    live_v1: World, faults: Faults
+) -> None:
+    w = live_v1
+    w.traffic.behaviours["v2"] = VersionProfile(error_rate=0.05)
+    report = w.deploy(2, policy=SHADOWED)
+    assert report.outcome == "rolled_back"
+    assert faults.weight_requests() == []  # v2 never had a production weight
+    assert tag_text(w.tags()["modelcd:reason"]).startswith(
+        "step 1/10 (shadow, background analysis): error_rate"
+    )
+    assert w.live() == {"v1": 100.0}
+    assert w.target.observe(ENDPOINT).shadow is None  # type: ignore[union-attr]

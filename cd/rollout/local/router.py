@@ -12,9 +12,16 @@ names one; the response carries `x-Amzn-Invoked-Production-Variant`. Errors have
   `OriginalStatusCode` 0; counted as a 5xx invocation error (never a hang)
 
 Per variant it records every invocation (timestamp, latency, outcome); the control endpoint
-`GET /_modelcd/metrics?endpoint=E[&variant=V]&start=S&end=T` returns counts and latency statistics for
-the window [S, T) (seconds since the epoch, on the router's clock), like CloudWatch's per-variant
-`Invocations`, `Invocation4XXErrors`, `Invocation5XXErrors` and `ModelLatency`.
+`GET /_modelcd/metrics?endpoint=E[&variant=V]&start=S&end=T[&samples=1]` returns counts and latency
+statistics for the window [S, T) (seconds since the epoch, on the router's clock), like CloudWatch's
+per-variant `Invocations`, `Invocation4XXErrors`, `Invocation5XXErrors` and `ModelLatency`; with
+`samples=1` also every latency, ascending, for the sequential latency test.
+
+Shadow variants (`"shadow": true` in the state file) get a copy of each request the endpoint answers,
+sent after the client's reply is decided; the copy's answer is compared with the client's
+(`cd.rollout.shadow`) and both are logged under the shadow variant. A copy never changes, delays or
+fails a response; copies in flight are held to the client concurrency and the rest are dropped and
+counted (`shadow_dropped` in the metrics).
 
 Other control endpoints: `GET /_modelcd/health` (pid, state file), `GET /_modelcd/routes` (the weights
 in force), `POST /_modelcd/reload` (re-read the state file now; returns the routes). `GET /ping` answers
@@ -35,6 +42,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,10 +50,12 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cd.rollout.local.statefile import LocalState, StateFile
+from cd.rollout.shadow import Comparison, compare
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time inference payload limit
 DEFAULT_UPSTREAM_TIMEOUT = 60.0  # SageMaker gives a container 60 s to answer
 MAX_RECORDS_PER_VARIANT = 1_000_000
+MAX_SHADOW_IN_FLIGHT = 16  # copies beyond this are dropped (and counted), never queued
 INVOKE_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
 FORWARDED_HEADERS = ("Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes")
 
@@ -88,21 +98,25 @@ class WindowMetrics:
     errors_4xx: int
     errors_5xx: int
     latency_ms: Mapping[str, float] | None  # average, p50, p90, p99, max; None without invocations
+    samples: tuple[float, ...] | None = None  # every latency, ascending, when asked for
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "invocations": self.invocations,
             "errors_4xx": self.errors_4xx,
             "errors_5xx": self.errors_5xx,
             "latency_ms": None if self.latency_ms is None else dict(self.latency_ms),
         }
+        if self.samples is not None:
+            data["latency_samples_ms"] = [round(v, 3) for v in self.samples]
+        return data
 
 
-def summarise(latencies: Sequence[float], outcomes: Sequence[int]) -> WindowMetrics:
+def summarise(latencies: Sequence[float], outcomes: Sequence[int], *, samples: bool = False) -> WindowMetrics:
     n = len(latencies)
     stats: dict[str, float] | None = None
+    ordered = sorted(latencies)
     if n:
-        ordered = sorted(latencies)
         stats = {
             "average": sum(ordered) / n,
             "p50": percentile(ordered, 50),
@@ -115,6 +129,7 @@ def summarise(latencies: Sequence[float], outcomes: Sequence[int]) -> WindowMetr
         errors_4xx=sum(1 for o in outcomes if o == CLIENT_ERROR),
         errors_5xx=sum(1 for o in outcomes if o == SERVER_ERROR),
         latency_ms=stats,
+        samples=tuple(ordered) if samples else None,
     )
 
 
@@ -139,11 +154,12 @@ class InvocationLog:
                 drop = len(self._times) - self._max + self._max // 10
                 del self._times[:drop], self._latencies[:drop], self._outcomes[:drop]
 
-    def window(self, start: float, end: float) -> WindowMetrics:
+    def window(self, start: float, end: float, *, samples: bool = False) -> WindowMetrics:
         with self._lock:
             lo = bisect.bisect_left(self._times, start)
             hi = bisect.bisect_left(self._times, end)
-            return summarise(self._latencies[lo:hi], self._outcomes[lo:hi])
+            latencies, outcomes = self._latencies[lo:hi], self._outcomes[lo:hi]
+        return summarise(latencies, outcomes, samples=samples)
 
 
 # ---------------------------------------------------------------- routes from the state file
@@ -154,6 +170,7 @@ class Upstream:
     variant: str
     port: int
     weight: float
+    shadow: bool = False
 
 
 Routes = Mapping[str, Mapping[str, Upstream]]  # endpoint -> variant -> upstream
@@ -161,16 +178,54 @@ Routes = Mapping[str, Mapping[str, Upstream]]  # endpoint -> variant -> upstream
 
 def routes_from_state(state: LocalState) -> Routes:
     return {
-        ep.name: {v.name: Upstream(v.name, v.port, v.weight) for v in ep.variants.values()}
+        ep.name: {v.name: Upstream(v.name, v.port, v.weight, v.shadow) for v in ep.variants.values()}
         for ep in state.endpoints.values()
     }
 
 
 def routes_to_json(routes: Routes) -> dict[str, Any]:
     return {
-        ep: {v.variant: {"port": v.port, "weight": v.weight} for v in variants.values()}
+        ep: {
+            v.variant: {"port": v.port, "weight": v.weight, **({"shadow": True} if v.shadow else {})}
+            for v in variants.values()
+        }
         for ep, variants in routes.items()
     }
+
+
+class ComparisonLog:
+    """Per shadow variant: each copied request's answer compared with the one the client got."""
+
+    def __init__(self, max_records: int = MAX_RECORDS_PER_VARIANT) -> None:
+        self._lock = threading.Lock()
+        self._times: list[float] = []
+        self._rows: list[Comparison | None] = []  # None: an answer that could not be compared
+        self._max = max_records
+
+    def record(self, timestamp: float, comparison: Comparison | None) -> None:
+        with self._lock:
+            ts = max(timestamp, self._times[-1]) if self._times else timestamp
+            self._times.append(ts)
+            self._rows.append(comparison)
+            if len(self._times) > self._max:
+                drop = len(self._times) - self._max + self._max // 10
+                del self._times[:drop], self._rows[:drop]
+
+    def window(self, start: float, end: float) -> dict[str, Any]:
+        with self._lock:
+            lo = bisect.bisect_left(self._times, start)
+            hi = bisect.bisect_left(self._times, end)
+            rows = self._rows[lo:hi]
+        compared = [r for r in rows if r is not None]
+        return {
+            "comparisons": [[r.labels_differ, round(r.score_difference, 6)] for r in compared],
+            "scores": [
+                [r.candidate_score, r.stable_score]
+                for r in compared
+                if r.candidate_score is not None and r.stable_score is not None
+            ],
+            "uncomparable": len(rows) - len(compared),
+        }
 
 
 @dataclass(frozen=True)
@@ -310,8 +365,14 @@ class Router:
         self._routes: Routes = {}
         self._stamp: tuple[int, int, int] | None = None
         self._logs: dict[tuple[str, str], InvocationLog] = {}
+        self._comparisons: dict[tuple[str, str], ComparisonLog] = {}
         self._logs_lock = threading.Lock()
         self._upstreams = UpstreamPool(upstream_timeout)
+        self._mirror = ThreadPoolExecutor(max_workers=MAX_SHADOW_IN_FLIGHT, thread_name_prefix="shadow")
+        self._flight_lock = threading.Lock()
+        self._live_in_flight = 0  # client requests being answered now
+        self._copies_in_flight = 0
+        self.shadow_dropped = 0
 
     # routes -----------------------------------------------------------------
     def routes(self, *, force: bool = False) -> Routes:
@@ -340,13 +401,57 @@ class Router:
                     f"The variant {target} does not exist in endpoint {endpoint}; "
                     f"its variants are: {', '.join(sorted(variants)) or 'none'}."
                 )
+            if variants[target].shadow:
+                return validation_error(f"The variant {target} is a shadow variant of endpoint {endpoint}.")
             return self._forward(endpoint, variants[target], body, headers)
         with self._rng_lock:
             u = self._rng.random()
-        chosen = choose_variant({v.variant: v.weight for v in variants.values()}, u)
+        production = {v.variant: v.weight for v in variants.values() if not v.shadow}
+        chosen = choose_variant(production, u)
         if chosen is None:
             return validation_error(f"Endpoint {endpoint} has no variant with a positive weight.")
-        return self._forward(endpoint, variants[chosen], body, headers)
+        with self._flight_lock:
+            self._live_in_flight += 1
+        try:
+            reply = self._forward(endpoint, variants[chosen], body, headers)
+        finally:
+            with self._flight_lock:
+                self._live_in_flight -= 1
+        for shadow in (v for v in variants.values() if v.shadow):
+            self._copy(endpoint, shadow, body, headers, reply)
+        return reply
+
+    def _copy(
+        self, endpoint: str, shadow: Upstream, body: bytes, headers: Mapping[str, str], reply: Reply
+    ) -> None:
+        """Send a copy of the request to the shadow variant in the background. The client's reply is
+        already decided: a slow, failing or dropped copy cannot change it.
+
+        Copies in flight are held to the client concurrency (plus one): the shadow sees the load stable
+        sees, so its latency compares with stable's. A copy beyond that is dropped and counted, never
+        queued (a queued copy's latency would measure the queue)."""
+        with self._flight_lock:
+            allowed = min(MAX_SHADOW_IN_FLIGHT, self._live_in_flight + 1)
+            if self._copies_in_flight >= allowed:
+                self.shadow_dropped += 1
+                return
+            self._copies_in_flight += 1
+
+        def run() -> None:
+            try:
+                answer = self._forward(endpoint, shadow, body, headers)
+                answered = reply.status == 200 and answer.status == 200
+                comparison = compare(answer.body, reply.body) if answered else None
+                self._comparison_log(endpoint, shadow.variant).record(self.clock(), comparison)
+            finally:
+                with self._flight_lock:
+                    self._copies_in_flight -= 1
+
+        try:
+            self._mirror.submit(run)
+        except RuntimeError:  # shutting down
+            with self._flight_lock:
+                self._copies_in_flight -= 1
 
     def _forward(self, endpoint: str, upstream: Upstream, body: bytes, headers: Mapping[str, str]) -> Reply:
         send = {h: headers[h] for h in FORWARDED_HEADERS if h in headers}
@@ -390,19 +495,33 @@ class Router:
         with self._logs_lock:
             return self._logs.setdefault((endpoint, variant), InvocationLog())
 
+    def _comparison_log(self, endpoint: str, variant: str) -> ComparisonLog:
+        with self._logs_lock:
+            return self._comparisons.setdefault((endpoint, variant), ComparisonLog())
+
     # metrics ----------------------------------------------------------------
-    def metrics(self, endpoint: str, variant: str | None, start: float, end: float) -> dict[str, Any]:
+    def metrics(
+        self, endpoint: str, variant: str | None, start: float, end: float, *, samples: bool = False
+    ) -> dict[str, Any]:
         with self._logs_lock:
             names = sorted(v for (ep, v) in self._logs if ep == endpoint)
         current = self.routes().get(endpoint, {})
         names = sorted(set(names) | set(current))
         if variant is not None:
             names = [variant]
+        windows = {
+            name: self._log(endpoint, name).window(start, end, samples=samples).to_json() for name in names
+        }
+        with self._logs_lock:
+            compared = {v for (ep, v) in self._comparisons if ep == endpoint}
+        for name in set(names) & compared:
+            windows[name]["shadow"] = self._comparison_log(endpoint, name).window(start, end)
         return {
             "endpoint": endpoint,
             "start": start,
             "end": end,
-            "variants": {name: self._log(endpoint, name).window(start, end).to_json() for name in names},
+            "variants": windows,
+            "shadow_dropped": self.shadow_dropped,
         }
 
 
@@ -478,7 +597,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(validation_error("metrics needs endpoint=NAME&start=EPOCH&end=EPOCH [&variant=NAME]"))
             return
         variant = query.get("variant", [None])[0]
-        self._send_json(200, self.router.metrics(endpoint, variant, start, end))
+        samples = query.get("samples", ["0"])[0] == "1"
+        self._send_json(200, self.router.metrics(endpoint, variant, start, end, samples=samples))
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)

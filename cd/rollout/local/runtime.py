@@ -58,10 +58,13 @@ class RouterClient:
         result: dict[str, dict[str, dict[str, float]]] = self._call("GET", "/_modelcd/routes")
         return result
 
-    def metrics(self, endpoint: str, variant: str, start: float, end: float) -> dict[str, Any]:
+    def metrics(
+        self, endpoint: str, variant: str, start: float, end: float, *, samples: bool = False
+    ) -> dict[str, Any]:
         from urllib.parse import urlencode
 
-        query = urlencode({"endpoint": endpoint, "variant": variant, "start": repr(start), "end": repr(end)})
+        fields = {"endpoint": endpoint, "variant": variant, "start": repr(start), "end": repr(end)}
+        query = urlencode({**fields, "samples": "1"} if samples else fields)
         result: dict[str, Any] = self._call("GET", f"/_modelcd/metrics?{query}")
         return result
 

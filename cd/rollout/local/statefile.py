@@ -62,6 +62,7 @@ class VariantState:
     instance_type: str = "local"
     instance_count: int = 1
     log: str = ""  # log file of the process
+    shadow: bool = False  # gets a copy of the endpoint's requests; never answers a client
 
     @property
     def url(self) -> str:
@@ -137,6 +138,7 @@ def _variant_to_json(v: VariantState) -> dict[str, Any]:
         "instance_type": v.instance_type,
         "instance_count": v.instance_count,
         "log": v.log,
+        **({"shadow": True} if v.shadow else {}),
     }
 
 
@@ -152,6 +154,7 @@ def _variant_from_json(name: str, d: Mapping[str, Any]) -> VariantState:
         instance_type=str(d.get("instance_type", "local")),
         instance_count=int(d.get("instance_count", 1)),
         log=str(d.get("log", "")),
+        shadow=bool(d.get("shadow", False)),
     )
 
 

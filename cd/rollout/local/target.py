@@ -100,6 +100,8 @@ def config_name(variants: Sequence[VariantSpec], weights: Mapping[str, float]) -
 class LocalEndpoints:
     """Implements `cd.rollout.target.Target` with processes on loopback. See the module docstring."""
 
+    look_seconds = 1.0  # the router has every request as it happens
+
     def __init__(
         self,
         state_dir: Path,
@@ -176,40 +178,53 @@ class LocalEndpoints:
             for v in ep.variants.values()
             if not processes.is_alive(v.process)
         ]
+        observed = {
+            v.name: ObservedVariant(
+                name=v.name,
+                model_version=v.model_version,
+                image=v.image,
+                desired_weight=v.weight,
+                current_weight=float(routes[v.name]["weight"]) if v.name in routes else 0.0,
+                instance_type=v.instance_type,
+                instance_count=v.instance_count,
+            )
+            for v in ep.variants.values()
+        }
+        shadows = [v.name for v in ep.variants.values() if v.shadow]
         return ObservedEndpoint(
             name=endpoint,
             status="InService",
             config_name=ep.config_name,
-            variants=tuple(
-                ObservedVariant(
-                    name=v.name,
-                    model_version=v.model_version,
-                    image=v.image,
-                    desired_weight=v.weight,
-                    current_weight=float(routes[v.name]["weight"]) if v.name in routes else 0.0,
-                    instance_type=v.instance_type,
-                    instance_count=v.instance_count,
-                )
-                for v in sorted(ep.variants.values(), key=lambda v: v.name)
-            ),
+            variants=tuple(observed[n] for n in sorted(observed) if n not in shadows),
             record=dict(ep.tags),
             failure_reason=f"variant processes not running: {', '.join(dead)}" if dead else "",
+            shadow=observed[shadows[0]] if shadows else None,
         )
 
     def apply_variants(
-        self, endpoint: str, variants: Sequence[VariantSpec], weights: Mapping[str, float]
+        self,
+        endpoint: str,
+        variants: Sequence[VariantSpec],
+        weights: Mapping[str, float],
+        shadow: VariantSpec | None = None,
     ) -> str:
         _check_weights(weights, {v.name for v in variants}, endpoint)
         if not variants:
             raise TargetError(f"local endpoint {endpoint!r}: at least one variant is required")
-        if len({v.name for v in variants}) != len(variants):
+        every = [*variants, *([shadow] if shadow is not None else [])]
+        if len({v.name for v in every}) != len(every):
             raise TargetError(f"local endpoint {endpoint!r}: variant names must be unique")
-        name = config_name(variants, weights)
+        if shadow is not None and len(variants) != 1:
+            raise TargetError(  # as SageMaker: one production variant beside a shadow
+                f"local endpoint {endpoint!r}: a shadow variant needs exactly one production variant"
+            )
+        name = config_name(variants, weights) + (f"+shadow-{shadow.name}" if shadow is not None else "")
         with self.state_file.locked():
             state = self._with_router(self.state_file.read())
             current = state.endpoint(endpoint) or EndpointState(name=endpoint)
             new_variants: dict[str, VariantState] = {}
-            for spec in variants:
+            for spec in every:
+                in_shadow = spec is shadow
                 existing = current.variants.get(spec.name)
                 if (
                     existing is not None
@@ -221,12 +236,13 @@ class LocalEndpoints:
                         weight=float(weights.get(spec.name, 0.0)),
                         instance_type=spec.instance_type,
                         instance_count=spec.instance_count,
+                        shadow=in_shadow,
                     )
                 else:
                     state, started = self._start_variant(
                         state, endpoint, spec, float(weights.get(spec.name, 0.0))
                     )
-                    new_variants[spec.name] = started
+                    new_variants[spec.name] = replace(started, shadow=in_shadow)
             replaced = [v for v in current.variants.values() if new_variants.get(v.name) != v]
             updated = replace(current, config_name=name, variants=new_variants)
             state = state.with_endpoint(updated)
@@ -286,7 +302,7 @@ class LocalEndpoints:
         with self.state_file.locked():
             state = self._with_router(self.state_file.read())
             ep = self._endpoint(state, endpoint)
-            _check_weights(weights, set(ep.variants), endpoint)
+            _check_weights(weights, {n for n, v in ep.variants.items() if not v.shadow}, endpoint)
             variants = {
                 name: replace(v, weight=float(weights[name])) if name in weights else v
                 for name, v in ep.variants.items()
@@ -307,7 +323,7 @@ class LocalEndpoints:
     ) -> VariantMetrics:
         if start.tzinfo is None or end.tzinfo is None:
             raise TargetError("read_metrics needs timezone-aware datetimes")
-        data = self._router().metrics(endpoint, variant, start.timestamp(), end.timestamp())
+        data = self._router().metrics(endpoint, variant, start.timestamp(), end.timestamp(), samples=True)
         window = data["variants"][variant]
         latency = window["latency_ms"]
         return VariantMetrics(
@@ -316,6 +332,9 @@ class LocalEndpoints:
             errors_5xx=float(window["errors_5xx"]),
             latency_ms=None if latency is None else float(latency[STATISTIC_KEYS[statistic]]),
             statistic=statistic,
+            latencies_ms=tuple(float(v) for v in window.get("latency_samples_ms", ())),
+            comparisons=_comparisons(window),
+            shadow_scores=_shadow_scores(window),
         )
 
     def alarms_in_alarm(self, names: Sequence[str]) -> tuple[str, ...]:
@@ -347,6 +366,18 @@ def _serve_parts(spec: ServeSpec | Sequence[str]) -> tuple[tuple[str, ...], Mapp
     if isinstance(spec, Sequence):
         return tuple(spec), {}, None
     return tuple(spec.argv), dict(spec.env), spec.cwd
+
+
+def _comparisons(window: Mapping[str, Any]) -> tuple[tuple[bool, float], ...] | None:
+    shadow = window.get("shadow")
+    if shadow is None:
+        return None
+    return tuple((bool(d), float(x)) for d, x in shadow["comparisons"])
+
+
+def _shadow_scores(window: Mapping[str, Any]) -> tuple[tuple[float, float], ...] | None:
+    shadow = window.get("shadow")
+    return None if shadow is None else tuple((float(a), float(b)) for a, b in shadow["scores"])
 
 
 def _router_up(state: LocalState) -> bool:
