@@ -75,7 +75,7 @@ def test_v4_passes_its_gate_then_is_rolled_back_with_stable_at_100(story: DemoRe
     facts = stage(story, 5)
     assert (facts["gate"], facts["deploy_exit"]) == ("pass", 1)
     assert "v4 rolled_back" in str(facts["deploy"])
-    assert "analysis Failed: error_rate" in str(facts["deploy"])
+    assert "error_rate" in str(facts["deploy"])  # its 4xx (client_error_rate_increase) or 5xx
     assert facts["rollback_branch"] == "modelcd/rollback-churn-staging-to-v2"
     assert facts["live"] == {"v2": 100.0}
 
@@ -89,6 +89,11 @@ def test_the_rollout_records_keep_the_numbers(story: DemoResult) -> None:
 def test_the_bad_candidate_never_took_all_traffic(story: DemoResult) -> None:
     record = json.loads((story.workspace / ".modelcd/rollouts/staging-churn-v4.json").read_text())
     assert max((d["weights"] or {}).get("v4", 0.0) for d in record["decisions"]) < 100.0
+
+
+def test_the_bad_candidate_was_shadowed_first(story: DemoResult) -> None:
+    record = json.loads((story.workspace / ".modelcd/rollouts/staging-churn-v4.json").read_text())
+    assert [d["action"] for d in record["decisions"]][:2] == ["RecordState", "StartShadow"]
 
 
 def test_promote_to_production_changes_only_the_version_line(story: DemoResult) -> None:

@@ -121,7 +121,7 @@ def test_invalid_head_tree_names_the_ref(template_repo: GitRepo) -> None:
     with pytest.raises(ConfigError) as info:
         plan_between_refs(template_repo.path, "HEAD~1")
     assert str(info.value) == (
-        f"{STAGING} (at HEAD):33: models.churn.version: expected an integer, got a string ('one')"
+        f"{STAGING} (at HEAD):35: models.churn.version: expected an integer, got a string ('one')"
     )
 
 

@@ -22,6 +22,7 @@ def _killed_after_each_action(aws: EndpointBehaviour, bad: bool) -> int:
         aws.mock.reset()  # type: ignore[attr-defined]
         aws.transitional_describes, aws.next_update_outcomes = 1, []
         w = make_world(aws)
+        w.traffic.rate = 100.0  # enough for each step to show the candidate within its limits at once
         assert w.deploy(1).outcome == "succeeded"
         faults = Faults(w.clock)
         faults.attach(w.target.sm, w.target.cw)

@@ -427,11 +427,11 @@ class Router:
         """Send a copy of the request to the shadow variant in the background. The client's reply is
         already decided: a slow, failing or dropped copy cannot change it.
 
-        Copies in flight are held to the client concurrency (plus one): the shadow sees the load stable
+        Copies in flight are held to the client concurrency (plus two): the shadow sees the load stable
         sees, so its latency compares with stable's. A copy beyond that is dropped and counted, never
         queued (a queued copy's latency would measure the queue)."""
         with self._flight_lock:
-            allowed = min(MAX_SHADOW_IN_FLIGHT, self._live_in_flight + 1)
+            allowed = min(MAX_SHADOW_IN_FLIGHT, self._live_in_flight + 2)
             if self._copies_in_flight >= allowed:
                 self.shadow_dropped += 1
                 return
