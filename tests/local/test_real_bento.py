@@ -58,7 +58,9 @@ def serving(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     state_dir = tmp_path_factory.mktemp("local-bento-state")
     home = default_bentoml_home(built.repo_root)
     target = LocalEndpoints(state_dir, serve_command=BentoServe(home, home.parent / ENVIRONMENTS_DIR))
-    target.apply_variants(EP, [VariantSpec(1, built.bento_tag)], {"v1": 100.0})
+    # the same Bento in shadow too: what the client gets is unchanged, and the copies can be compared
+    shadow = VariantSpec(2, built.bento_tag)
+    target.apply_variants(EP, [VariantSpec(1, built.bento_tag)], {"v1": 100.0}, shadow=shadow)
     yield target, state_dir
     runtime.down(state_dir)
 
@@ -108,45 +110,41 @@ def test_down_stops_bentoml_and_all_its_workers(built: Built, tmp_path: Path) ->
     assert processes.group_members(variant.process.pid) == []
 
 
-def test_a_bento_in_shadow_is_compared_with_stable_on_the_same_requests(built: Built, tmp_path: Path) -> None:
-    """The mirroring router with real Bentos: every copied request's prediction is compared with the
-    one the client got (the same model in both: no disagreement), and the analysis judges it."""
+def test_a_bento_in_shadow_is_compared_with_stable_on_the_same_requests(
+    serving: tuple[LocalEndpoints, Path],
+) -> None:
+    """The mirroring router with real Bentos: each copied request's prediction is compared with the one
+    the client got (the same model in both: no disagreement), and the analysis judges it."""
     import time
 
     from cd.config.model import AnalysisPolicy
     from cd.rollout.analysis import analyse
 
-    state_dir = tmp_path / "state"
-    home = default_bentoml_home(built.repo_root)
-    target = LocalEndpoints(state_dir, serve_command=BentoServe(home, home.parent / ENVIRONMENTS_DIR))
-    try:
-        target.apply_variants(
-            EP, [VariantSpec(1, built.bento_tag)], {"v1": 100.0}, shadow=VariantSpec(2, built.bento_tag)
-        )
-        router = StateFile(state_dir).read().router
-        assert router is not None
-        start = datetime.now(UTC)
-        frame = churn_frame(40, seed=5)
-        report = replay(router.url, EP, rows_from(frame), max_requests=40, max_seconds=60)
-        assert report.sent == 40 and report.errors == {}
-        time.sleep(2.0)  # the last copies are answered
-        shadow = target.read_metrics(EP, "v2", start, datetime.now(UTC), "p99")
-        stable = target.read_metrics(EP, "v1", start, datetime.now(UTC), "p99")
-        dropped = runtime.RouterClient(router.url).metrics(EP, "v1", 0.0, time.time())["shadow_dropped"]
-        assert stable.invocations == 40.0 and shadow.invocations + dropped == 40
-        assert shadow.comparisons is not None and len(shadow.comparisons) == shadow.invocations >= 5
-        assert all(not differ and diff == 0.0 for differ, diff in shadow.comparisons)
-        result = analyse(
-            shadow,
-            stable,
-            (),
-            AnalysisPolicy(max_disagreement=0.05),
-            step_index=0,
-            window_start=start.timestamp(),
-            window_end=datetime.now(UTC).timestamp(),
-        )
-        check = result.check("prediction_disagreement")
-        assert check is not None and check.outcome == "pass" and check.value == 0.0
-        assert f"0/{len(shadow.comparisons)} shadow predictions differ" in check.detail
-    finally:
-        runtime.down(state_dir)
+    target, state_dir = serving
+    router = StateFile(state_dir).read().router
+    assert router is not None
+    start = datetime.now(UTC)
+    report = replay(router.url, EP, rows_from(churn_frame(40, seed=5)), max_requests=40, max_seconds=60)
+    assert report.sent == 40 and report.errors == {}
+    time.sleep(2.0)  # the last copies are answered
+    end = datetime.now(UTC)
+    shadow = target.read_metrics(EP, "v2", start, end, "p99")
+    stable = target.read_metrics(EP, "v1", start, end, "p99")
+    dropped = runtime.RouterClient(router.url).metrics(EP, "v1", start.timestamp(), end.timestamp())[
+        "shadow_dropped"
+    ]
+    assert stable.invocations == 40.0 and shadow.invocations + dropped >= 40
+    assert shadow.comparisons is not None and len(shadow.comparisons) == shadow.invocations >= 5
+    assert all(not differ and diff == 0.0 for differ, diff in shadow.comparisons)
+    result = analyse(
+        shadow,
+        stable,
+        (),
+        AnalysisPolicy(max_disagreement=0.05),
+        step_index=0,
+        window_start=start.timestamp(),
+        window_end=end.timestamp(),
+    )
+    check = result.check("prediction_disagreement")
+    assert check is not None and check.outcome == "pass" and check.value == 0.0
+    assert f"0/{len(shadow.comparisons)} shadow predictions differ" in check.detail
