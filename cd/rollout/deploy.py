@@ -145,6 +145,10 @@ class DeployObserver(Protocol):
 
     def finished(self, env: Environment, model: str, report: RolloutReport) -> None: ...
 
+    def failed(self, env: Environment, model: str, version: int, error: str) -> None:
+        """The rollout stopped on an error before it reached an outcome (it raised)."""
+        ...
+
 
 @dataclass(frozen=True)
 class DeployRequest:
@@ -244,7 +248,12 @@ def deploy(
         desired = Desired(env.endpoint_name(name), name, spec, git_sha=request.git_sha, owner=request.owner)
         for observer in observers:
             observer.started(env, name, deployment.version)
-        report = controller.run(desired)
+        try:
+            report = controller.run(desired)
+        except Exception as exc:  # every observer hears how it ended, then the error goes on
+            for observer in observers:
+                observer.failed(env, name, deployment.version, str(exc))
+            raise
         reports.append(report)
         for observer in observers:
             observer.finished(env, name, report)

@@ -14,6 +14,7 @@ from cd.rollout.controller import RolloutReport
 from cd.rollout.deploy import DeployObserver
 
 if TYPE_CHECKING:
+    from cd.github.deployments import DeploymentState
     from cd.workspace import Workspace
 
 Say = Callable[[str], None]
@@ -27,6 +28,9 @@ class GitRollbackProposer:
 
     def started(self, env: Environment, model: str, version: int) -> None:
         return None
+
+    def failed(self, env: Environment, model: str, version: int, error: str) -> None:
+        return None  # no outcome, nothing for git to follow
 
     def finished(self, env: Environment, model: str, report: RolloutReport) -> None:
         if report.outcome != "rolled_back":
@@ -71,21 +75,22 @@ class GitHubDeploymentStatuses:
             self.say(f"warning: GitHub deployment for {model} in {env.name} not recorded: {exc}")
 
     def finished(self, env: Environment, model: str, report: RolloutReport) -> None:
+        state: DeploymentState = "success" if report.ok else "failure"
+        self._finish(env, model, state, f"{model} v{report.version}: {report.outcome}")
+
+    def failed(self, env: Environment, model: str, version: int, error: str) -> None:
+        """A rollout that raised still finishes its deployment (`error`), never left `in_progress`."""
+        self._finish(env, model, "error", f"{model} v{version}: stopped: {error}")
+
+    def _finish(self, env: Environment, model: str, state: DeploymentState, description: str) -> None:
         from cd.github.actions import run_url
-        from cd.github.deployments import DeploymentState, finish_deployment
+        from cd.github.deployments import finish_deployment
 
         deployment = self._open.pop((env.name, model), None)
         if deployment is None:
             return
-        state: DeploymentState = "success" if report.ok else "failure"
         try:
-            finish_deployment(
-                self.client,
-                deployment,
-                state,
-                f"{model} v{report.version}: {report.outcome}"[:140],
-                log_url=run_url() or "",
-            )
+            finish_deployment(self.client, deployment, state, description[:140], log_url=run_url() or "")
         except ModelcdError as exc:
             self.say(f"warning: GitHub deployment status for {model} in {env.name} not recorded: {exc}")
 

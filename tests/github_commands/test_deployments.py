@@ -8,9 +8,11 @@ import pytest
 
 from cd.config import load_repo
 from cd.config.model import Environment
+from cd.errors import TargetError
 from cd.github.api import GitHubClient
 from cd.github.settings import GitHubSettings
 from cd.rollout.controller import Outcome, RolloutReport
+from cd.rollout.deploy import DeployRequest, deploy
 from cd.rollout.github_sync import GitHubDeploymentStatuses, GitRollbackProposer
 from tests.github_double import GitHubDouble
 from tests.helpers import GitRepo
@@ -123,3 +125,30 @@ def test_a_rollback_git_already_agrees_with_warns(template_repo: GitRepo, tmp_pa
         "warning: could not propose the git rollback for churn in staging: "
         "environments/staging.yaml: git already has churn at v1 in staging"
     ]
+
+
+class _Unreachable:
+    """A target whose every call fails, as SageMaker does when the job loses its credentials."""
+
+    look_seconds = 60.0
+
+    def __getattr__(self, name: str) -> object:
+        def fail(*args: object, **kwargs: object) -> None:
+            raise TargetError(f"SageMaker {name} failed: ExpiredTokenException")
+
+        return fail
+
+
+def test_a_rollout_that_raises_still_finishes_its_deployment_in_error(
+    github_double: GitHubDouble, client: GitHubClient, template_repo: GitRepo
+) -> None:
+    statuses = GitHubDeploymentStatuses(client, SHA, say=print)
+    config = load_repo(template_repo.path)
+    request = DeployRequest(
+        template_repo.path, "staging", ("churn",), {"churn": "repo@sha256:" + "a" * 64}, "me"
+    )
+    with pytest.raises(TargetError, match="ExpiredTokenException"):
+        deploy(config, request, target=_Unreachable(), observers=[statuses])  # type: ignore[arg-type]
+    (created,) = github_double.repo(REPO).deployments.values()
+    assert [s.state for s in created.statuses] == ["in_progress", "error"]
+    assert "stopped: SageMaker observe failed: ExpiredTokenException" in created.statuses[-1].description
