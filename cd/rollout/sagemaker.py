@@ -181,6 +181,18 @@ class SageMakerEndpoints:
             raise TargetTransientError(f"{service} {op}: {exc}") from exc
         raise exc
 
+    def _list(self, op: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every page of a SageMaker List* call (NextToken), not just the first 100."""
+        items: list[dict[str, Any]] = []
+        request = {**kwargs, "MaxResults": 100}
+        while True:
+            page = self._sm(op, **request)
+            items.extend(page.get(key, []))
+            token = page.get("NextToken")
+            if not token:
+                return items
+            request["NextToken"] = token
+
     def _sm(self, op: str, **kwargs: Any) -> Any:
         method = re.sub(r"(?<!^)(?=[A-Z])", "_", op).lower()
         return self._call("SageMaker", op, getattr(self.sm, method), **kwargs)
@@ -443,16 +455,14 @@ class SageMakerEndpoints:
             return match is not None and name == _bounded(endpoint, match.group(1))
 
         deleted: list[str] = []
-        configs = self._sm("ListEndpointConfigs", NameContains=endpoint[:40], MaxResults=100)[
-            "EndpointConfigs"
-        ]
+        configs = self._list("ListEndpointConfigs", "EndpointConfigs", NameContains=endpoint[:40])
         for c in configs:
             name = c["EndpointConfigName"]
             if ours(name) and name != live_config:
                 self._sm("DeleteEndpointConfig", EndpointConfigName=name)
                 self._configs.pop(name, None)
                 deleted.append(name)
-        for m in self._sm("ListModels", NameContains=endpoint[:40], MaxResults=100)["Models"]:
+        for m in self._list("ListModels", "Models", NameContains=endpoint[:40]):
             name = m["ModelName"]
             if ours(name) and name not in keep_models:
                 self._sm("DeleteModel", ModelName=name)

@@ -235,3 +235,31 @@ def test_a_bad_candidate_is_rolled_back_from_shadow_having_answered_no_client(
     )
     assert w.live() == {"v1": 100.0}
     assert w.target.observe(ENDPOINT).shadow is None  # type: ignore[union-attr]
+
+
+def test_cleanup_reads_every_page_of_leftover_configs(live_v1: World) -> None:
+    """ListEndpointConfigs answers 100 at most: leftovers beyond the first page were never deleted."""
+    from cd.rollout.sagemaker import config_name
+    from tests.rollout.conftest import spec
+
+    w = live_v1
+    model = w.sm.describe_endpoint_config(  # type: ignore[attr-defined]
+        EndpointConfigName=w.sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]  # type: ignore[attr-defined]
+    )["ProductionVariants"][0]["ModelName"]
+    for i in range(120):  # configs of interrupted runs: ours by name, none live
+        name = config_name(ENDPOINT, [spec(1)], {"v1": float(i + 1)})
+        w.sm.create_endpoint_config(  # type: ignore[attr-defined]
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": "v1",
+                    "ModelName": model,
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+        )
+    assert w.deploy(2).outcome == "succeeded"
+    live = w.sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]  # type: ignore[attr-defined]
+    left = w.sm.list_endpoint_configs(MaxResults=100)  # type: ignore[attr-defined]
+    assert [c["EndpointConfigName"] for c in left["EndpointConfigs"]] == [live] and "NextToken" not in left
