@@ -141,6 +141,10 @@ def _pct(x: float | None) -> str:
     return "?" if x is None else f"{100 * x:.2f}%"
 
 
+def _ms(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1f}"
+
+
 def _evidence(e: float) -> str:
     return f"{e:.3g}"
 
@@ -254,10 +258,9 @@ def _quantile_check(
     cb = quantile_bounds(cand, q, cl.harm, cl.within)
     sb = quantile_bounds(stab, q, sl.within, sl.harm)
     label = f"p{round(q * 100)}"
-    fmt = lambda v: "?" if v is None else f"{v:.1f}"  # noqa: E731
     detail = (
-        f"{label} candidate [{fmt(cb.lower)}, {fmt(cb.upper)}] ms over {len(cand)} requests, stable "
-        f"[{fmt(sb.lower)}, {fmt(sb.upper)}] ms over {len(stab)}; limit {limit:.2f}x stable"
+        f"{label} candidate [{_ms(cb.lower)}, {_ms(cb.upper)}] ms over {len(cand)} requests, stable "
+        f"[{_ms(sb.lower)}, {_ms(sb.upper)}] ms over {len(stab)}; limit {limit:.2f}x stable"
     )
     lower = cb.lower / sb.upper if cb.lower is not None and sb.upper else None
     upper = cb.upper / sb.lower if cb.upper is not None and sb.lower else None
