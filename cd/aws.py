@@ -6,7 +6,30 @@ that says what to do, in Actions (OIDC) and on a laptop (a profile).
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from cd.errors import CredentialsError
+
+RetryMode = Literal["standard", "adaptive"]
+
+
+def client_config(retry_mode: RetryMode = "standard", max_attempts: int = 5) -> Any:
+    """The botocore config every modelcd AWS client uses: explicit, bounded retries and timeouts."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": retry_mode, "total_max_attempts": max_attempts},
+        connect_timeout=10,
+        read_timeout=60,
+    )
+
+
+def s3_client() -> Any:
+    """An S3 client with the same bounded retries and timeouts as every other modelcd client."""
+    import boto3
+
+    return boto3.client("s3", config=client_config())
+
 
 # Error codes AWS answers when the credentials themselves are expired or not recognised.
 REJECTED_CODES = frozenset(

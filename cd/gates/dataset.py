@@ -28,14 +28,15 @@ class LoadedDataset:
 
 
 def _read_s3(uri: str) -> bytes:
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from cd.aws import s3_client
 
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     if not bucket or not key:
         raise DatasetError(f"dataset {uri}: expected s3://<bucket>/<key>")
     try:
-        response = boto3.client("s3").get_object(Bucket=bucket, Key=key)
+        response = s3_client().get_object(Bucket=bucket, Key=key)
         body: bytes = response["Body"].read()
         return body
     except (ClientError, BotoCoreError) as exc:

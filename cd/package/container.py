@@ -80,7 +80,9 @@ def ecr_login(repository: EcrRepository, client: Any = None) -> RegistryLogin:
     if client is None:
         import boto3
 
-        client = boto3.client("ecr", region_name=repository.region)
+        from cd.aws import client_config
+
+        client = boto3.client("ecr", region_name=repository.region, config=client_config())
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:

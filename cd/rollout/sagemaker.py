@@ -21,8 +21,9 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
+from cd.aws import RetryMode, client_config
 from cd.errors import TargetError
 from cd.rollout.record import PREFIX
 from cd.rollout.target import (
@@ -38,7 +39,6 @@ from cd.rollout.target import (
     version_of_variant,
 )
 
-RetryMode = Literal["standard", "adaptive"]
 NAME_MAX = 63  # SageMaker model / endpoint-config name limit
 
 TRANSIENT_CODES = frozenset(
@@ -62,17 +62,6 @@ MUTATING = frozenset(
         "CreateEndpointConfig",
     }
 )
-
-
-def client_config(retry_mode: RetryMode = "standard", max_attempts: int = 5) -> Any:
-    """The botocore config every modelcd AWS client uses: explicit, bounded retries and timeouts."""
-    from botocore.config import Config
-
-    return Config(
-        retries={"mode": retry_mode, "total_max_attempts": max_attempts},
-        connect_timeout=10,
-        read_timeout=60,
-    )
 
 
 def _digest(text: str, n: int) -> str:

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from cd.rollout.sagemaker import client_config
+from cd.aws import client_config, s3_client
 from tests.rollout.conftest import ENDPOINT, Faults, World
 from tests.rollout.moto_sagemaker_ext import UpdateOutcome
 
@@ -20,6 +20,12 @@ def test_clients_use_an_explicit_bounded_retry_mode(world: World) -> None:
     assert world.target.sm.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
     assert world.target.cw.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
     assert client_config("adaptive", 3).retries == {"mode": "adaptive", "total_max_attempts": 3}
+
+
+def test_the_s3_client_of_gate_datasets_has_the_same_bounded_retries(world: World) -> None:
+    client = s3_client()
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (10, 60)
 
 
 def test_update_refused_while_updating_is_waited_for_without_a_retry_storm(
