@@ -54,7 +54,7 @@ def test_no_evidence_of_a_rate_above_one_that_is_above_the_observed_rate() -> No
 
 def test_a_rate_at_the_limit_is_rejected_at_most_alpha_of_the_time_after_a_look_per_request() -> None:
     rng = np.random.default_rng(20261201)
-    alpha, runs, n = 0.05, 400, 3000
+    alpha, runs, n = 0.05, 200, 3000
     threshold = math.log(1 / alpha)
     trials = np.arange(1, n + 1)
     rejected = 0
@@ -67,7 +67,7 @@ def test_a_rate_at_the_limit_is_rejected_at_most_alpha_of_the_time_after_a_look_
 def test_a_fixed_horizon_interval_checked_at_every_look_is_not_valid() -> None:
     """The reason for all this: a one-sided 95 % normal bound looked at per request rejects far more."""
     rng = np.random.default_rng(7)
-    runs, n = 400, 3000
+    runs, n = 200, 3000
     trials = np.arange(1, n + 1)
     rejected = 0
     for _ in range(runs):
