@@ -61,28 +61,28 @@ def _log_tail(a: ArrayLike, b: ArrayLike, p0: ArrayLike, upper: bool) -> np.ndar
     return np.asarray(np.log(np.maximum(tail, _TINY)))
 
 
-def log_e_above(x: ArrayLike, n: ArrayLike, p0: ArrayLike, prior: BetaPrior) -> np.ndarray:
-    """log E_n against H0: p <= p0 (evidence that the rate is above p0). Vectorised."""
+def _log_e_vector(x: ArrayLike, n: ArrayLike, p0: ArrayLike, prior: BetaPrior, above: bool) -> np.ndarray:
+    """log E_n, vectorised; `above`: against H0 p <= p0, else against H0 p >= p0."""
     x, n = np.asarray(x, dtype=float), np.asarray(n, dtype=float)
     p0 = np.clip(np.asarray(p0, dtype=float), 1e-12, 1 - 1e-12).astype(float)
     a, b = prior.a, prior.b
-    num = betaln(a + x, b + n - x) + _log_tail(a + x, b + n - x, p0, upper=True)
-    den = betaln(a, b) + _log_tail(a, b, p0, upper=True)
+    num = betaln(a + x, b + n - x) + _log_tail(a + x, b + n - x, p0, upper=above)
+    den = betaln(a, b) + _log_tail(a, b, p0, upper=above)
     value = num - den - (x * np.log(p0) + (n - x) * np.log1p(np.negative(p0)))
-    # At or above the observed rate every alternative is less likely than p0: E <= 1. Where the tail
-    # underflows the closed form cannot show it, so say it.
-    return np.asarray(np.where(p0 * n >= x, np.minimum(value, 0.0), value))
+    # On the far side of the observed rate every alternative is less likely than p0: E <= 1. Where the
+    # tail underflows the closed form cannot show it, so say it.
+    beyond = p0 * n >= x if above else p0 * n <= x
+    return np.asarray(np.where(beyond, np.minimum(value, 0.0), value))
+
+
+def log_e_above(x: ArrayLike, n: ArrayLike, p0: ArrayLike, prior: BetaPrior) -> np.ndarray:
+    """log E_n against H0: p <= p0 (evidence that the rate is above p0). Vectorised."""
+    return _log_e_vector(x, n, p0, prior, above=True)
 
 
 def log_e_below(x: ArrayLike, n: ArrayLike, p0: ArrayLike, prior: BetaPrior) -> np.ndarray:
     """log E_n against H0: p >= p0 (evidence that the rate is below p0). Vectorised."""
-    x, n = np.asarray(x, dtype=float), np.asarray(n, dtype=float)
-    p0 = np.clip(np.asarray(p0, dtype=float), 1e-12, 1 - 1e-12).astype(float)
-    a, b = prior.a, prior.b
-    num = betaln(a + x, b + n - x) + _log_tail(a + x, b + n - x, p0, upper=False)
-    den = betaln(a, b) + _log_tail(a, b, p0, upper=False)
-    value = num - den - (x * np.log(p0) + (n - x) * np.log1p(np.negative(p0)))
-    return np.asarray(np.where(p0 * n <= x, np.minimum(value, 0.0), value))
+    return _log_e_vector(x, n, p0, prior, above=False)
 
 
 def e_above(x: float, n: float, p0: float, prior: BetaPrior) -> float:
