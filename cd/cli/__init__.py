@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "plan": "cd.cli.config_commands:plan",
     "deploy": "cd.cli.rollout_commands:deploy",
     "status": "cd.cli.rollout_commands:status",
+    "reconcile": "cd.cli.rollout_commands:reconcile",
     "abort": "cd.cli.rollout_commands:abort",
     "pause": "cd.cli.rollout_commands:pause",
     "resume": "cd.cli.rollout_commands:resume",

@@ -9,6 +9,7 @@ import click
 
 from cd.cli.options import env_option, repo_option, workspace
 from cd.cli.render import default_format, describe_time
+from cd.errors import RolloutError
 from cd.github.actions import append_summary
 
 
@@ -27,7 +28,10 @@ from cd.github.actions import append_summary
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Directory of `modelcd build` records: deploys each model whose <model>-v<N>.build.json matches git.",
 )
-@click.option("--owner", help="Lease owner (default: the GitHub run id, else user@host).")
+@click.option(
+    "--owner",
+    help="Lease owner (default: this run: gh:<repo>:<run id>:<attempt> in Actions, else user@host:pid).",
+)
 @click.option(
     "--record-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -58,6 +62,33 @@ def deploy(
         click.echo(f"{report.endpoint}: v{report.version} {report.outcome}: {report.message}")
         append_summary(report.to_markdown() + "\n")
     raise_if_failed(reports)
+
+
+@click.command()
+@env_option()
+@repo_option
+@click.option("--model", "models", multiple=True, help="Only this model (repeatable; default: all).")
+@click.option(
+    "--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow registry whose `<env>` alias mirrors git."
+)
+def reconcile(env: str, repo: Path | None, models: tuple[str, ...], tracking_uri: str | None) -> None:
+    """Take over every rollout in ENV that nobody watches: resume it, or roll it back if git moved on."""
+    import time
+
+    from cd.rollout.owner import default_owner
+    from cd.rollout.reconcile import reconcile_environment
+
+    looks = reconcile_environment(
+        workspace(repo), env, models, owner=default_owner(), now=time.time(), tracking_uri=tracking_uri
+    )
+    for look in looks:
+        click.echo(f"{look.endpoint}: {look.verdict}: {look.message}")
+        if look.report is not None:
+            click.echo(f"{look.endpoint}: {look.report.outcome}: {look.report.message}")
+            append_summary(look.report.to_markdown() + "\n")
+    bad = [f"{look.endpoint} {look.report.outcome}" for look in looks if not look.ok and look.report]
+    if bad:
+        raise RolloutError(f"reconcile took over rollouts that did not succeed: {', '.join(bad)}")
 
 
 @click.command()
@@ -97,11 +128,17 @@ def _operator(verb: str) -> click.Command:
     @click.option("--model", required=True, help="Model name.")
     @click.option("--by", help="Who acts (recorded; default: user@host or the GitHub run).")
     def command(env: str, repo: Path | None, model: str, by: str | None) -> None:
-        from cd.rollout.deploy import default_owner
         from cd.rollout.operate import operate
+        from cd.rollout.owner import default_owner
 
-        endpoint, state = operate(workspace(repo), verb, env, model, by or default_owner())  # type: ignore[arg-type]
-        click.echo(f"{endpoint}: rollout of v{state.version} is now {state.phase} ({state.reason})")
+        owner = default_owner()
+        result = operate(workspace(repo), verb, env, model, by or owner, owner)  # type: ignore[arg-type]
+        state = result.state
+        click.echo(f"{result.endpoint}: rollout of v{state.version} is now {state.phase} ({state.reason})")
+        if result.rollback is not None:
+            click.echo(f"{result.endpoint}: {result.rollback.outcome}: {result.rollback.message}")
+            if not result.rollback.ok and result.rollback.outcome != "rolled_back":
+                raise RolloutError(f"{result.endpoint}: the rollback ended {result.rollback.outcome}")
 
     return command
 

@@ -39,9 +39,11 @@ from cd.rollout.decide import (
     Wait,
     decide,
 )
-from cd.rollout.record import ACTIVE_PHASES, RolloutState, decode, encode
+from cd.rollout.owner import holder_is_gone
+from cd.rollout.record import ACTIVE_PHASES, LEASE_OWNER, RolloutState, decode, for_write
 from cd.rollout.target import (
     ObservedEndpoint,
+    RecordConflictError,
     Target,
     TargetBusyError,
     TargetCapacityError,
@@ -137,6 +139,14 @@ def _analysis_dict(result: AnalysisResult) -> dict[str, Any]:
     return data
 
 
+def _with_gone_holder(desired: Desired, observed: ObservedEndpoint | None) -> Desired:
+    """`desired`, told whether the record's lease holder is known to have ended (`cd.rollout.owner`)."""
+    holder = observed.record.get(LEASE_OWNER, "") if observed is not None else ""
+    if holder and holder != desired.owner and holder_is_gone(holder, desired.owner):
+        return replace(desired, gone_owners=desired.gone_owners | {holder})
+    return desired
+
+
 class Controller:
     """Drives one endpoint to the desired version through the policy's steps."""
 
@@ -160,12 +170,17 @@ class Controller:
     def run(self, desired: Desired) -> RolloutReport:
         report = RolloutReport(desired.endpoint, desired.model, desired.candidate.model_version)
         analysis: AnalysisResult | None = None
-        transient = 0
+        transient = conflicts = 0
         for _ in range(self.settings.max_iterations):
             try:
                 observed = self.target.observe(desired.endpoint)
                 action = decide(
-                    desired, observed, self.policy, analysis, self.clock.now(), self.settings.timing
+                    _with_gone_holder(desired, observed),
+                    observed,
+                    self.policy,
+                    analysis,
+                    self.clock.now(),
+                    self.settings.timing,
                 )
                 analysis = None
                 if isinstance(action, RunAnalysis):
@@ -173,7 +188,18 @@ class Controller:
                     continue
                 self._note(report, action)
                 outcome = self._act(desired, observed, action, report)
-                transient = 0
+                transient = conflicts = 0
+            except RecordConflictError as exc:
+                conflicts += 1
+                if conflicts > self.settings.max_transient_errors:
+                    raise RolloutError(
+                        f"{desired.endpoint}: the rollout record kept changing under this run "
+                        f"({conflicts} conflicts in a row): {exc}"
+                    ) from exc
+                self._note_text(
+                    report, "Reconcile", f"record changed by another writer, observing again: {exc}"
+                )
+                continue
             except TargetBusyError as exc:
                 self._note_text(report, "Wait", f"endpoint busy: {exc}")
                 self.clock.sleep(self.settings.timing.poll_seconds)
@@ -207,11 +233,12 @@ class Controller:
     ) -> Outcome | None:
         endpoint = desired.endpoint
         state = decode(observed.record) if observed is not None else None
+        seen = dict(observed.record) if observed is not None else {}
         match action:
             case Wait():
                 self.clock.sleep(action.seconds)
             case RecordState():
-                self._write(desired, action.record)
+                self._write(desired, action.record, seen)
                 if action.wait_seconds > 0:
                     self.clock.sleep(action.wait_seconds)
             case CreateEndpoint():
@@ -220,17 +247,20 @@ class Controller:
                 except TargetCapacityError as exc:
                     raise RolloutError(f"{endpoint}: first deploy refused for capacity: {exc}") from exc
                 self._await_change(endpoint, config=config)
-                self._write(desired, action.record)
+                self._write(desired, action.record, seen)
             case AddCandidate() | StartShadow() | ShiftTraffic():
-                return self._shift(desired, state, action, report)
+                return self._shift(desired, state, seen, action, report)
             case Finalize() | RemoveCandidate():
                 config = self.target.apply_variants(endpoint, action.variants, action.weights)
                 self._await_or_fail(endpoint, config=config, what=type(action).__name__)
             case RestoreStable():
                 self.target.set_weights(endpoint, action.weights)
-                self._await_or_fail(endpoint, weights=action.weights, what="RestoreStable")
+                try:
+                    self._await_change(endpoint, weights=action.weights)
+                except _NotApplied as exc:  # e.g. a run that lost the rollout shifted in flight: again
+                    raise TargetTransientError(f"RestoreStable: {exc}; restoring again") from exc
             case Complete():
-                self._write(desired, action.record)
+                self._write(desired, action.record, seen)
                 self._finish(desired, action.keep, report, set_alias=True)
                 return "succeeded"
             case Done():
@@ -238,13 +268,15 @@ class Controller:
                 return "noop"
             case FinishRollback():
                 report.stable_version = action.keep[0].model_version if action.keep else None
-                self._write(desired, action.record)
+                self._write(desired, action.record, seen)
                 self._finish(desired, action.keep, report, set_alias=False)
+                if action.record.version != desired.candidate.model_version:
+                    return None  # a superseded rollout is gone: go on to what git asks for now
                 return "rolled_back"
             case Freeze():
                 if action.record is not None:
                     try:
-                        self._write(desired, action.record)
+                        self._write(desired, action.record, seen)
                     except TargetError as exc:
                         self._note_text(report, "Record", f"could not record the freeze: {exc}")
                 return "frozen"
@@ -262,6 +294,7 @@ class Controller:
         self,
         desired: Desired,
         state: RolloutState | None,
+        seen: dict[str, str],
         action: AddCandidate | StartShadow | ShiftTraffic,
         report: RolloutReport,
     ) -> Outcome | None:
@@ -276,7 +309,7 @@ class Controller:
                     endpoint, action.variants, action.weights, shadow=action.shadow
                 )
                 self._await_change(endpoint, config=config)
-                self._write(desired, replace(action.record, step_started_at=self.clock.now()))
+                self._write(desired, replace(action.record, step_started_at=self.clock.now()), seen)
             else:
                 self.target.set_weights(endpoint, action.weights)
                 self._await_change(endpoint, weights=action.weights)
@@ -285,7 +318,7 @@ class Controller:
                 raise RolloutError(f"{endpoint}: {exc}") from exc
             reason = f"{type(action).__name__} not applied: {exc}"
             self._note_text(report, "RecordState", f"roll back: {reason}")
-            self._write(desired, replace(state, phase="rolling_back", reason=reason))
+            self._write(desired, replace(state, phase="rolling_back", reason=reason), seen)
         return None
 
     def _await_or_fail(
@@ -329,13 +362,16 @@ class Controller:
                 raise _NotApplied(f"weights read back as {actual}, asked for {dict(weights)}")
         return observed
 
-    def _write(self, desired: Desired, state: RolloutState) -> None:
+    def _write(self, desired: Desired, state: RolloutState, seen: dict[str, str]) -> None:
+        """Record `state` over the record observed (`seen`), compare-and-set: if anyone wrote in
+        between (an abort, another run), nothing is written and the loop observes again."""
         now = self.clock.now()
         if state.phase in ACTIVE_PHASES and state.phase != "paused":
             state = state.with_lease(desired.owner, now, self.policy.lease_seconds)
         else:
             state = state.released()
-        self.target.write_record(desired.endpoint, encode(state))
+        tags, expect = for_write(state, seen)
+        self.target.write_record(desired.endpoint, tags, expect_revision=expect)
 
     def _finish(self, desired: Desired, keep: Any, report: RolloutReport, *, set_alias: bool) -> None:
         """Best-effort cleanup (transient errors retried, bounded; a failure leaves things in place)."""

@@ -37,6 +37,9 @@ class Desired:
     candidate: VariantSpec
     git_sha: str = ""
     owner: str = ""
+    # Lease holders known to have ended (an earlier attempt of this Actions run, a dead local process):
+    # their leases count as expired. The controller fills it from the observed record.
+    gone_owners: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,11 @@ def _advance(state: RolloutState, now: float, reason: str) -> RolloutState:
     return replace(state, step_index=state.step_index + 1, step_started_at=now, inconclusive=0, reason=reason)
 
 
+def _take_lease(state: RolloutState) -> RecordState:
+    previous = f"from {state.lease_owner!r}" if state.lease_owner else "(none held)"
+    return RecordState(state, f"take the lease {previous}")
+
+
 def _begin_rollback(state: RolloutState, reason: str) -> RecordState:
     return RecordState(replace(state, phase="rolling_back", reason=reason), f"roll back: {reason}")
 
@@ -279,7 +287,18 @@ def decide(
             f"first deploy: create endpoint with {candidate.name}",
         )
     state = decode(observed.record)
-    if state is not None and state.leased_by_other(desired.owner, now):
+    held = (
+        state is not None
+        and state.leased_by_other(desired.owner, now)
+        and state.lease_owner not in desired.gone_owners
+    )
+    superseded = state is not None and state.active and state.version != candidate.model_version
+    if held and superseded and state is not None and state.phase == "rolling_back":
+        return Wait(
+            timing.poll_seconds,
+            f"{state.lease_owner!r} is rolling back v{state.version} on {observed.name}; waiting for it",
+        )
+    if held and not superseded and state is not None:
         return Refuse(
             f"a rollout of v{state.version} on {observed.name} is in progress ({state.phase}, step "
             f"{state.step_index}), leased by {state.lease_owner!r} until {describe_time(state.lease_expires_at, now)}; "
@@ -296,11 +315,17 @@ def decide(
     if state is None or not state.active:
         return _decide_idle(desired, observed, policy, state, now)
     if state.phase == "rolling_back":
+        if state.lease_owner != desired.owner:  # claim it first: one run drives a rollback
+            return _take_lease(state)
         return _decide_rollback(observed, state)
-    if state.version != candidate.model_version:
+    if superseded:
+        # Git moved on, so whoever holds the lease rolls out what git no longer wants: this run takes
+        # the rollback over (the record is compare-and-set); the other run is refused at its next look.
         return _begin_rollback(state, f"superseded: git now asks for {candidate.name}")
     if state.phase == "paused":
         return Hold(f"rollout of {candidate.name} is paused at step {state.step_index}: {state.reason}")
+    if state.lease_owner != desired.owner:
+        return _take_lease(state)
     if state.lease_expires_at - now < policy.lease_seconds / 2:
         return RecordState(state, "renew lease")
     return _decide_progress(desired, observed, policy, state, analysis, now, timing)

@@ -6,11 +6,8 @@ setter, runs the controller on the workspace's target, and writes the rollout re
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import re
-import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,25 +19,11 @@ from cd.errors import CustodyError, RolloutError, UsageError
 from cd.files import write_atomic
 from cd.rollout.controller import AliasSetter, Clock, Controller, RolloutReport, Settings
 from cd.rollout.decide import Desired, Timing
+from cd.rollout.owner import default_owner
 from cd.rollout.target import Target, VariantSpec
 
 if TYPE_CHECKING:
     from cd.workspace import Workspace
-
-
-def default_owner() -> str:
-    """The lease owner: stable across re-runs of one GitHub Actions run, else user@host.
-
-    A re-run of a killed job (same GITHUB_RUN_ID) resumes its own rollout; a different run is refused
-    while the lease holds.
-    """
-    run_id = os.environ.get("GITHUB_RUN_ID")
-    raw = (
-        f"gh-{os.environ.get('GITHUB_REPOSITORY', '')}-{run_id}"
-        if run_id
-        else f"{getpass.getuser()}@{socket.gethostname()}"
-    )
-    return re.sub(r"[^A-Za-z0-9 _.:/=+\-@]", "-", raw)[:128]
 
 
 def read_images(

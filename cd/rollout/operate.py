@@ -1,8 +1,11 @@
 """Operator actions on a rollout (status, abort, pause, resume): read or edit the record on the target.
 
-They never move traffic themselves: the deploy run that owns the rollout (or the next one) observes the
-changed record and acts (`abort` makes it roll back; `pause` makes it stop after the current action;
-`resume` lets the next `modelcd deploy` continue).
+Every edit is compare-and-set on the record's revision, so it is never lost under a running deploy:
+that run's next write conflicts, it observes again and sees the edit.
+- `abort` marks the rollout rolling back and then drives the rollback itself, now: it does not wait for
+  a deploy run that may be dead. A live run that held the lease is refused at its next look.
+- `pause` makes the owning run stop after its current action; `resume` lets the next `modelcd deploy`
+  (or the scheduled `modelcd reconcile`) continue.
 """
 
 from __future__ import annotations
@@ -11,9 +14,13 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, assert_never
 
+from cd.config.model import RolloutPolicy
 from cd.errors import RolloutError, UsageError
-from cd.rollout.record import RolloutState, decode, encode
-from cd.rollout.target import ObservedEndpoint, Target
+from cd.rollout.controller import Clock, Controller, RolloutReport, Settings
+from cd.rollout.decide import Desired
+from cd.rollout.deploy import settings_for
+from cd.rollout.record import RolloutState, decode, for_write
+from cd.rollout.target import ObservedEndpoint, Target, VariantSpec
 
 if TYPE_CHECKING:
     from cd.workspace import Workspace
@@ -60,40 +67,63 @@ def _current(target: Target, endpoint: str) -> tuple[ObservedEndpoint, RolloutSt
     return observed, state
 
 
-def abort(target: Target, endpoint: str, *, by: str) -> RolloutState:
-    """Make the rollout roll back: the owning deploy run (or the next one) restores stable."""
-    _, state = _current(target, endpoint)
+def _store(target: Target, endpoint: str, observed: ObservedEndpoint, state: RolloutState) -> RolloutState:
+    tags, expect = for_write(state, observed.record)
+    target.write_record(endpoint, tags, expect_revision=expect)
+    return replace(state, revision=int(expect) + 1)
+
+
+def abort(target: Target, endpoint: str, *, by: str, reason: str = "") -> RolloutState:
+    """Mark the rollout rolling back (the record only; `drive_rollback` then restores stable)."""
+    observed, state = _current(target, endpoint)
     if state.phase not in ("progressing", "paused", "frozen"):
         raise RolloutError(
             f"nothing to abort on {endpoint}: the rollout of v{state.version} is {state.phase}"
         )
     new = replace(
-        state, phase="rolling_back", reason=f"aborted by {by}", lease_owner="", lease_expires_at=0.0
+        state,
+        phase="rolling_back",
+        reason=f"aborted by {by}" + (f": {reason}" if reason else ""),
+        lease_owner="",
+        lease_expires_at=0.0,
     )
-    target.write_record(endpoint, encode(new))
-    return new
+    return _store(target, endpoint, observed, new)
+
+
+def drive_rollback(
+    target: Target,
+    endpoint: str,
+    policy: RolloutPolicy,
+    *,
+    owner: str,
+    clock: Clock | None = None,
+    settings: Settings | None = None,
+) -> RolloutReport:
+    """Run the controller on a rollout that is rolling back, until stable serves alone."""
+    _, state = _current(target, endpoint)
+    candidate = VariantSpec(state.version, state.image)
+    controller = Controller(target, policy, clock=clock, settings=settings or settings_for(target))
+    return controller.run(Desired(endpoint, state.model, candidate, git_sha=state.git_sha, owner=owner))
 
 
 def pause(target: Target, endpoint: str, *, by: str) -> RolloutState:
-    _, state = _current(target, endpoint)
+    observed, state = _current(target, endpoint)
     if state.phase != "progressing":
         raise RolloutError(f"cannot pause {endpoint}: the rollout of v{state.version} is {state.phase}")
     new = replace(state, phase="paused", reason=f"paused by {by}", lease_owner="", lease_expires_at=0.0)
-    target.write_record(endpoint, encode(new))
-    return new
+    return _store(target, endpoint, observed, new)
 
 
 def resume(target: Target, endpoint: str, *, by: str, now: float | None = None) -> RolloutState:
     """Let the next deploy continue a paused rollout (its inconclusive count starts again)."""
-    _, state = _current(target, endpoint)
+    observed, state = _current(target, endpoint)
     if state.phase != "paused":
         raise RolloutError(
             f"cannot resume {endpoint}: the rollout of v{state.version} is {state.phase}, not paused"
         )
     t = time.time() if now is None else now
     new = replace(state, phase="progressing", inconclusive=0, reason=f"resumed by {by}", step_started_at=t)
-    target.write_record(endpoint, encode(new))
-    return new
+    return _store(target, endpoint, observed, new)
 
 
 @dataclass(frozen=True)
@@ -108,6 +138,13 @@ class ModelStatus:
 OperatorVerb = Literal["abort", "pause", "resume"]
 
 
+@dataclass(frozen=True)
+class OperatorResult:
+    endpoint: str
+    state: RolloutState  # the record as the verb left it
+    rollback: RolloutReport | None = None  # abort: the rollback it drove
+
+
 def environment_status(ws: Workspace, env_name: str) -> list[ModelStatus]:
     """`modelcd status`: every model endpoint of the environment, in model order."""
     env = ws.environment(env_name)
@@ -119,9 +156,10 @@ def environment_status(ws: Workspace, env_name: str) -> list[ModelStatus]:
 
 
 def operate(
-    ws: Workspace, verb: OperatorVerb, env_name: str, model: str, by: str
-) -> tuple[str, RolloutState]:
-    """`modelcd abort|pause|resume`: edit the rollout record of `model`'s endpoint in the environment."""
+    ws: Workspace, verb: OperatorVerb, env_name: str, model: str, by: str, owner: str
+) -> OperatorResult:
+    """`modelcd abort|pause|resume`: edit the rollout record of `model`'s endpoint in the environment
+    (abort then drives the rollback as `owner`)."""
     env = ws.environment(env_name)
     if model not in env.models:
         raise UsageError(f"{env.path or env.name}: model {model!r} is not in environment {env.name}")
@@ -129,10 +167,11 @@ def operate(
     target = ws.target(env)
     match verb:
         case "abort":
-            return endpoint, abort(target, endpoint, by=by)
+            state = abort(target, endpoint, by=by)
+            return OperatorResult(endpoint, state, drive_rollback(target, endpoint, env.rollout, owner=owner))
         case "pause":
-            return endpoint, pause(target, endpoint, by=by)
+            return OperatorResult(endpoint, pause(target, endpoint, by=by))
         case "resume":
-            return endpoint, resume(target, endpoint, by=by)
+            return OperatorResult(endpoint, resume(target, endpoint, by=by))
         case _:
             assert_never(verb)

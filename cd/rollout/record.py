@@ -21,6 +21,8 @@ PHASES: tuple[str, ...] = get_args(Phase)
 ACTIVE_PHASES: frozenset[str] = frozenset({"progressing", "paused", "rolling_back"})
 
 PREFIX = "modelcd:"
+REVISION = PREFIX + "revision"
+LEASE_OWNER = PREFIX + "lease-owner"
 TAG_VALUE_MAX = 256
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9 _.:/=+\-@]*$")
 
@@ -50,6 +52,7 @@ class RolloutState:
     inconclusive: int = 0
     reason: str = ""
     evidence: str = ""  # the numbers behind the last analysis decision (cd.rollout.analysis.evidence_line)
+    revision: int = 0  # bumped by every write; writes are compare-and-set on it (see `for_write`)
 
     @property
     def active(self) -> bool:
@@ -120,6 +123,7 @@ def encode(state: RolloutState) -> dict[str, str]:
         "inconclusive": str(state.inconclusive),
         "reason": tag_safe(state.reason),
         "evidence": tag_safe(state.evidence),
+        "revision": str(state.revision),
     }
     for key, value in fields.items():
         if len(value) > TAG_VALUE_MAX or not _TAG_VALUE.match(value):
@@ -168,4 +172,18 @@ def decode(record: Mapping[str, str]) -> RolloutState | None:
         inconclusive=int(num("inconclusive", int)),
         reason=tag_text(record.get(PREFIX + "reason", "")),
         evidence=tag_text(record.get(PREFIX + "evidence", "")),
+        revision=int(revision_of(record)) if revision_of(record).isdigit() else 0,
     )
+
+
+def revision_of(record: Mapping[str, str]) -> str:
+    """The record's revision as stored ("0" for an endpoint that never had one)."""
+    return record.get(REVISION) or "0"
+
+
+def for_write(state: RolloutState, observed: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """The tags that replace the `observed` record with `state`, and the revision the write expects
+    (compare-and-set): the observed revision, which the new record bumps by one."""
+    current = revision_of(observed)
+    base = int(current) if current.isdigit() else 0
+    return encode(replace(state, revision=base + 1)), current

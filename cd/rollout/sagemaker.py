@@ -19,17 +19,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from cd.aws import RetryMode, client_config
 from cd.errors import TargetError
-from cd.rollout.record import PREFIX
+from cd.rollout.record import PREFIX, REVISION, revision_of
 from cd.rollout.target import (
     LatencyStatistic,
     ObservedEndpoint,
     ObservedVariant,
+    RecordConflictError,
     TargetBusyError,
     TargetCapacityError,
     TargetOutcomeUnknownError,
@@ -40,6 +42,7 @@ from cd.rollout.target import (
 )
 
 NAME_MAX = 63  # SageMaker model / endpoint-config name limit
+WRITE_ID = PREFIX + "write-id"  # which write the record last took (compare-and-set read-back)
 
 TRANSIENT_CODES = frozenset(
     {
@@ -235,13 +238,12 @@ class SageMakerEndpoints:
         shadows = self._observed_variants(
             self._config_shadows(config) if config else [], described.get("ShadowProductionVariants", [])
         )
-        tags = self._sm("ListTags", ResourceArn=described["EndpointArn"]).get("Tags", [])
         return ObservedEndpoint(
             name=endpoint,
             status=described["EndpointStatus"],
             config_name=config,
             variants=variants,
-            record={t["Key"]: t["Value"] for t in tags if t["Key"].startswith(PREFIX)},
+            record=self._record(described["EndpointArn"]),
             failure_reason=described.get("FailureReason", ""),
             shadow=shadows[0] if shadows else None,
         )
@@ -348,15 +350,47 @@ class SageMakerEndpoints:
             ],
         )
 
-    def write_record(self, endpoint: str, record: Mapping[str, str]) -> None:
+    def write_record(
+        self, endpoint: str, record: Mapping[str, str], *, expect_revision: str | None = None
+    ) -> None:
+        """AddTags. SageMaker has no conditional tagging, so the compare-and-set is read, compare, write,
+        read back: the write carries a fresh `modelcd:write-id`, and a read-back that shows another
+        writer's id (or revision) is a conflict. A race is left only between two writers' reads and
+        writes within the same few milliseconds; docs/rollout.md says so."""
         described = self._describe_endpoint(endpoint)
         if described is None:
             raise TargetError(f"cannot record rollout state: endpoint {endpoint} does not exist")
-        self._sm(
-            "AddTags",
-            ResourceArn=described["EndpointArn"],
-            Tags=[{"Key": k, "Value": v} for k, v in record.items()],
+        arn = described["EndpointArn"]
+        if expect_revision is None:
+            self._sm("AddTags", ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in record.items()])
+            return
+        current = revision_of(self._record(arn))
+        if current != expect_revision:
+            raise self._conflict(endpoint, current, expect_revision)
+        write_id = uuid.uuid4().hex[:16]
+        tags = {**record, WRITE_ID: write_id}
+        self._sm("AddTags", ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        after = self._record(arn)
+        if after.get(WRITE_ID) != write_id or after.get(REVISION) != record.get(REVISION):
+            raise self._conflict(endpoint, revision_of(after), record.get(REVISION, "?"))
+
+    @staticmethod
+    def _conflict(endpoint: str, current: str, expected: str) -> RecordConflictError:
+        return RecordConflictError(
+            f"endpoint {endpoint}: rollout record is at revision {current}, not {expected}: "
+            "another writer changed it"
         )
+
+    def _record(self, arn: str) -> dict[str, str]:
+        """The endpoint's `modelcd:` tags, every page of ListTags."""
+        tags: dict[str, str] = {}
+        request: dict[str, Any] = {"ResourceArn": arn, "MaxResults": 100}
+        while True:
+            page = self._sm("ListTags", **request)
+            tags.update({t["Key"]: t["Value"] for t in page.get("Tags", []) if t["Key"].startswith(PREFIX)})
+            if not page.get("NextToken"):
+                return tags
+            request["NextToken"] = page["NextToken"]
 
     def read_metrics(
         self, endpoint: str, variant: str, start: datetime, end: datetime, statistic: LatencyStatistic

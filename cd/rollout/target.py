@@ -37,7 +37,9 @@ timeout): the controller reconciles by observing. Any other `TargetError` stops 
 
 *Record.* `ObservedEndpoint.record` holds the rollout record written by `write_record` (see
 `cd.rollout.record`): short string keys and values within SageMaker's tag limits (key <= 128 chars,
-value <= 256 chars, characters `[A-Za-z0-9 _.:/=+\\-@]`).
+value <= 256 chars, characters `[A-Za-z0-9 _.:/=+\\-@]`). Every write of a rollout state is a
+compare-and-set on its `modelcd:revision`: an abort written between a run's observe and its next write
+makes that write fail (`RecordConflictError`), so the run observes again and rolls back.
 """
 
 from __future__ import annotations
@@ -210,6 +212,11 @@ class TargetOutcomeUnknownError(TargetError):
     """A change request may or may not have been accepted (read timeout): observe to find out."""
 
 
+class RecordConflictError(TargetError):
+    """The rollout record changed since it was read (another writer: an abort, another run); nothing
+    was written. Observe again and decide from what is there now."""
+
+
 @runtime_checkable
 class Target(Protocol):
     """A serving target the rollout controller can drive. See the module docstring for the contract."""
@@ -242,8 +249,14 @@ class Target(Protocol):
         """Change traffic weights of existing variants without replacing them."""
         ...
 
-    def write_record(self, endpoint: str, record: Mapping[str, str]) -> None:
-        """Persist the rollout record on the target (overwriting these keys)."""
+    def write_record(
+        self, endpoint: str, record: Mapping[str, str], *, expect_revision: str | None = None
+    ) -> None:
+        """Persist the rollout record on the target (overwriting these keys).
+
+        Compare-and-set: with `expect_revision`, write only if the record's `modelcd:revision` (a
+        missing one reads "0") still equals it, else raise `RecordConflictError` and write nothing.
+        """
         ...
 
     def read_metrics(

@@ -124,8 +124,10 @@ class KillAfter:
         self.inner.set_weights(endpoint, weights)
         self._mutated()
 
-    def write_record(self, endpoint: str, record: Mapping[str, str]) -> None:
-        self.inner.write_record(endpoint, record)
+    def write_record(
+        self, endpoint: str, record: Mapping[str, str], *, expect_revision: str | None = None
+    ) -> None:
+        self.inner.write_record(endpoint, record, expect_revision=expect_revision)
         self._mutated()
 
     def read_metrics(

@@ -11,7 +11,7 @@ from cd.errors import TargetError
 from cd.rollout.local import processes
 from cd.rollout.local.statefile import ManagedProcess, StateFile
 from cd.rollout.local.target import LocalEndpoints, config_name
-from cd.rollout.target import ObservedVariant, Target, VariantSpec
+from cd.rollout.target import ObservedVariant, RecordConflictError, Target, VariantSpec
 
 from .conftest import VARIANT_SERVER
 
@@ -146,6 +146,15 @@ def test_write_record_merges_keys_and_observe_returns_them(target: LocalEndpoint
     target.write_record(EP, {"modelcd:step": "3"})
     observed = target.observe(EP)
     assert observed is not None and observed.record == {"modelcd:desired": "2", "modelcd:step": "3"}
+
+
+def test_write_record_is_compare_and_set_on_the_revision(target: LocalEndpoints) -> None:
+    target.apply_variants(EP, [V1], {"v1": 100.0})
+    target.write_record(EP, {"modelcd:revision": "1", "modelcd:phase": "progressing"}, expect_revision="0")
+    with pytest.raises(RecordConflictError, match="at revision 1, not 0"):
+        target.write_record(EP, {"modelcd:revision": "1", "modelcd:phase": "paused"}, expect_revision="0")
+    observed = target.observe(EP)
+    assert observed is not None and observed.record["modelcd:phase"] == "progressing"
 
 
 def test_write_record_refuses_what_sagemaker_tags_could_not_hold(target: LocalEndpoints) -> None:

@@ -401,6 +401,33 @@ def test_lease_held_by_another_run_refuses() -> None:
     assert "leased by 'other'" in action.message
 
 
+def test_lease_of_a_run_known_to_have_ended_is_taken_over_before_it_expires() -> None:
+    obs = endpoint(variant(1, 90.0), variant(2, 10.0), record=state(lease_owner="other", step_index=1))
+    action = decide(replace(DESIRED, gone_owners=frozenset({"other"})), obs, STEPS, None, NOW)
+    assert isinstance(action, RecordState) and action.message == "take the lease from 'other'"
+
+
+def test_a_rollout_git_no_longer_wants_is_rolled_back_whoever_holds_its_lease() -> None:
+    obs = endpoint(
+        variant(1, 90.0),
+        variant(3, 10.0),
+        record=state(version=3, image=spec(3).image, step_index=2, lease_owner="dead-run"),
+    )
+    action = run(obs)
+    assert isinstance(action, RecordState) and action.record.phase == "rolling_back"
+    assert "superseded" in action.record.reason
+
+
+def test_a_rollback_another_live_run_drives_is_waited_for() -> None:
+    obs = endpoint(
+        variant(1, 100.0),
+        variant(3, 0.0),
+        record=state(version=3, image=spec(3).image, phase="rolling_back", lease_owner="oncall"),
+    )
+    action = run(obs)
+    assert isinstance(action, Wait) and "'oncall' is rolling back v3" in action.message
+
+
 def test_expired_lease_of_another_run_is_taken_over() -> None:
     obs = endpoint(
         variant(1, 90.0),

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from cd.errors import RolloutError
-from cd.rollout.record import PREFIX, RolloutState, decode, encode, tag_safe, tag_text
+from cd.rollout.record import PREFIX, REVISION, RolloutState, decode, encode, for_write, tag_safe, tag_text
 from tests.rollout.conftest import image
 
 STATE = RolloutState(
@@ -31,6 +31,17 @@ STATE = RolloutState(
 
 def test_encode_decode_round_trips() -> None:
     assert decode(encode(STATE)) == STATE
+
+
+def test_a_write_expects_the_observed_revision_and_bumps_it() -> None:
+    tags, expect = for_write(STATE, {**encode(STATE), REVISION: "41"})
+    assert (expect, tags[REVISION]) == ("41", "42")
+
+
+def test_a_record_written_before_revisions_reads_as_revision_0() -> None:
+    old = {k: v for k, v in encode(STATE).items() if k != REVISION}
+    assert decode(old).revision == 0  # type: ignore[union-attr]
+    assert for_write(STATE, old)[1] == "0"
 
 
 def test_first_deploy_has_no_stable_version() -> None:

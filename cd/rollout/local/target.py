@@ -26,10 +26,12 @@ from cd.errors import TargetError
 from cd.rollout.local import processes
 from cd.rollout.local.runtime import RouterClient, ensure_router, router_is_up
 from cd.rollout.local.statefile import EndpointState, LocalState, ManagedProcess, StateFile, VariantState
+from cd.rollout.record import revision_of
 from cd.rollout.target import (
     LatencyStatistic,
     ObservedEndpoint,
     ObservedVariant,
+    RecordConflictError,
     VariantMetrics,
     VariantSpec,
 )
@@ -310,12 +312,20 @@ class LocalEndpoints:
             self.state_file.write_unlocked(state.with_endpoint(replace(ep, variants=variants)))
             self._sync_router(endpoint, {name: v.weight for name, v in variants.items()})
 
-    def write_record(self, endpoint: str, record: Mapping[str, str]) -> None:
+    def write_record(
+        self, endpoint: str, record: Mapping[str, str], *, expect_revision: str | None = None
+    ) -> None:
         for key, value in record.items():
             _check_tag(endpoint, key, value)
-        with self.state_file.locked():
+        with self.state_file.locked():  # the compare and the set under one lock
             state = self.state_file.read()
             ep = self._endpoint(state, endpoint)
+            current = revision_of(ep.tags)
+            if expect_revision is not None and current != expect_revision:
+                raise RecordConflictError(
+                    f"local endpoint {endpoint}: rollout record is at revision {current}, "
+                    f"not {expect_revision} as read: another writer changed it"
+                )
             self.state_file.write_unlocked(state.with_endpoint(replace(ep, tags={**ep.tags, **record})))
 
     def read_metrics(
