@@ -42,7 +42,9 @@ def test_which_rollouts_reconcile_takes_over(state: RolloutState | None, gone: b
 def repo(template_repo: GitRepo) -> GitRepo:
     """The template, staging at v2, its analysis on CloudWatch averages (moto computes no percentiles)."""
     text = template_repo.read("environments/staging.yaml")
-    text = text.replace("    - shadow: 5m\n", "").replace("latency_statistic: p99", "latency_statistic: Average")
+    text = text.replace("    - shadow: 5m\n", "").replace(
+        "latency_statistic: p99", "latency_statistic: Average"
+    )
     text = text.replace("    version: 1\n", "    version: 2\n", 1)
     template_repo.write("environments/staging.yaml", text)
     template_repo.commit("staging: churn v2")
@@ -95,7 +97,10 @@ def test_the_next_attempt_of_the_dead_run_is_resumed_at_once(
 def test_a_rollout_git_no_longer_wants_is_rolled_back(live_v1: World, faults: Faults, repo: GitRepo) -> None:
     w, ws = live_v1, Workspace.find(repo.path)
     killed_at_10_percent(w, faults, ws)
-    repo.write("environments/staging.yaml", repo.read("environments/staging.yaml").replace("version: 2", "version: 3"))
+    repo.write(
+        "environments/staging.yaml",
+        repo.read("environments/staging.yaml").replace("version: 2", "version: 3"),
+    )
     repo.commit("staging: churn v3")
     w.clock.sleep(ws.environment("staging").rollout.lease_seconds + 1)
     [look] = reconcile(w, Workspace.find(repo.path))
