@@ -17,6 +17,32 @@ def _git(repo: Path, *args: str, input: bytes | None = None, env: Mapping[str, s
     return run_git(repo, *args, input=input, env=env).decode().strip()
 
 
+# Who commits a proposal when git knows nobody (a fresh CI runner): the Actions bot, as GitHub names it.
+BOT_NAME = "github-actions[bot]"
+BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
+
+
+def identity_env(repo: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """GIT_AUTHOR_*/GIT_COMMITTER_* for a commit: what the environment or git config says, else the bot
+    (so `commit-tree` never stops on "unable to auto-detect email address")."""
+    import os
+
+    env = os.environ if environ is None else environ
+    out: dict[str, str] = {}
+    for role in ("AUTHOR", "COMMITTER"):
+        for key, config, fallback in (("NAME", "user.name", BOT_NAME), ("EMAIL", "user.email", BOT_EMAIL)):
+            var = f"GIT_{role}_{key}"
+            if env.get(var):
+                continue
+            try:
+                configured = _git(repo, "config", "--get", config)
+            except GitError:
+                configured = ""
+            if not configured:
+                out[var] = fallback
+    return out
+
+
 def branch_exists(repo: Path, branch: str) -> bool:
     try:
         rev_parse(repo, f"refs/heads/{branch}")
@@ -49,7 +75,7 @@ def commit_file_on_new_branch(
         blob = _git(repo, "hash-object", "-w", "--stdin", input=content.encode("utf-8"))
         _git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=index)
         tree = _git(repo, "write-tree", env=index)
-    commit = _git(repo, "commit-tree", tree, "-p", parent, "-m", message)
+    commit = _git(repo, "commit-tree", tree, "-p", parent, "-m", message, env=identity_env(repo))
     _git(repo, "update-ref", f"refs/heads/{branch}", commit, "0" * 40)
     return commit
 

@@ -183,6 +183,25 @@ class Workspace:
         """The GitHub API client when GITHUB_TOKEN and GITHUB_REPOSITORY are set, else None."""
         return self.github() if self.github_configured() else None
 
+    def proposal_github(self) -> GitHubClient | None:
+        """The client that pushes proposal branches and opens their PRs (promotion, rollback):
+        MODELCD_PR_TOKEN when set (a GitHub App installation token or a fine-grained token, whose PRs
+        trigger workflows), else GITHUB_TOKEN, with a warning inside Actions."""
+        from dataclasses import replace
+
+        from cd.github.api import GitHubClient
+
+        client = self.github_if_configured()
+        token = self.environ.get("MODELCD_PR_TOKEN")
+        if client is None or token:
+            return GitHubClient(replace(client.settings, token=token)) if client and token else client
+        if self.in_actions():
+            self.say(
+                "warning: opening the pull request with GITHUB_TOKEN: GitHub starts no workflows for it, so "
+                "its required checks never arrive; set MODELCD_PR_TOKEN (docs/github-setup.md)"
+            )
+        return client
+
     def org_github(self, client: GitHubClient) -> GitHubClient | None:
         """A client for organisation reads (team membership) from MODELCD_ORG_TOKEN, when set."""
         from dataclasses import replace

@@ -14,7 +14,7 @@ import click
 
 from cd.cli.options import repo_option, workspace, workspace_here
 from cd.cli.render import problem_annotations
-from cd.errors import EXIT_FAILURE
+from cd.errors import EXIT_FAILURE, UsageError
 from cd.github.actions import append_summary, in_actions, set_output
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def _render_proposal(proposal: Proposal) -> None:
 
 
 @click.command()
-@click.option("--base", required=True, help="Base ref (PR base sha, or the commit before a push).")
+@click.option("--base", help="Base ref (PR base sha, or the commit before a push).")
 @click.option("--head", default="HEAD", show_default=True, help="Head ref.")
 @click.option(
     "--by", "kind", type=click.Choice(["gate", "build", "deploy"]), default="gate", show_default=True
@@ -60,11 +60,30 @@ def _render_proposal(proposal: Proposal) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write every change to FILE (for the PR report).",
 )
+@click.option(
+    "--environments",
+    "every_environment",
+    is_flag=True,
+    help="No plan: every environment in promotion order (output `deploys`), for scheduled jobs.",
+)
 @repo_option
-def matrix(base: str, head: str, kind: str, write: Path | None, repo: Path | None) -> None:
-    """Print the GitHub Actions matrix of a plan; inside Actions set outputs matrix, count, environments."""
-    from cd.github.matrix import plan_matrix
+def matrix(
+    base: str | None, head: str, kind: str, write: Path | None, every_environment: bool, repo: Path | None
+) -> None:
+    """Print the GitHub Actions matrix of a plan; inside Actions set outputs matrix, count, environments,
+    deploys (one deploy job per changed environment, in promotion order)."""
+    from cd.github.matrix import deploy_environments, plan_matrix
 
+    if every_environment:
+        config = workspace(repo).config
+        names = config.promotion_order()
+        deploys = deploy_environments(config, names)
+        set_output("environments", json.dumps(names))
+        set_output("deploys", json.dumps(deploys, separators=(",", ":")))
+        click.echo(json.dumps(deploys, separators=(",", ":")))
+        return
+    if base is None:
+        raise UsageError("say which plan: --base REF (or --environments for every environment)")
     result = plan_matrix(workspace(repo), base, head, kind, write)  # type: ignore[arg-type]
     problems = result.plan.problems
     if problems:
@@ -76,6 +95,7 @@ def matrix(base: str, head: str, kind: str, write: Path | None, repo: Path | Non
     set_output("matrix", text)
     set_output("count", str(len(result.matrix["include"])))
     set_output("environments", json.dumps(result.environments))
+    set_output("deploys", json.dumps(result.deploys, separators=(",", ":")))
     click.echo(text)
 
 

@@ -268,3 +268,16 @@ class RepoConfig:
     environments: Mapping[str, Environment]
     gates: Mapping[str, Gate]
     models: Mapping[str, ModelSpec]
+
+    def promotion_order(self) -> list[str]:
+        """Environment names, each after the one it promotes from (`promote_from`), else by name: the
+        order deploys run in. A cycle (refused by validation) ends its chain where it closes."""
+
+        def depth(name: str) -> int:
+            seen, current, n = {name}, self.environments[name].promote_from, 0
+            while current is not None and current in self.environments and current not in seen:
+                seen.add(current)
+                current, n = self.environments[current].promote_from, n + 1
+            return n
+
+        return sorted(self.environments, key=lambda name: (depth(name), name))

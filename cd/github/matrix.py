@@ -6,10 +6,12 @@ The matrices are pure functions of a plan; `plan_matrix` reads the plan from git
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from cd.config.model import Analysis, Bake, Environment, RepoConfig, SetWeight, Shadow
 from cd.files import write_atomic
 from cd.plan import Plan
 
@@ -56,9 +58,36 @@ def matrix_for(plan: Plan, kind: MatrixKind) -> dict[str, list[dict[str, Any]]]:
     return {"gate": gate_matrix, "build": build_matrix, "deploy": deploy_matrix}[kind](plan)
 
 
-def changed_environments(plan: Plan) -> list[str]:
-    """Environments with something to deploy (in plan order, once each)."""
-    return list(dict.fromkeys(c.env for c in plan.deployable()))
+def changed_environments(plan: Plan, config: RepoConfig) -> list[str]:
+    """Environments with something to deploy, in promotion order (each after its `promote_from`)."""
+    changed = {c.env for c in plan.deployable()}
+    return [name for name in config.promotion_order() if name in changed]
+
+
+# A SageMaker endpoint update (new fleet, health checks, traffic) takes minutes: budget each one.
+UPDATE_BUDGET_SECONDS = 15 * 60
+MAX_JOB_MINUTES = 360  # GitHub-hosted runners stop a job after 6 hours
+
+
+def deploy_timeout_minutes(env: Environment) -> int:
+    """The deploy job's timeout for `env`: every step's duration, every analysis' longest extension,
+    and an update budget for each endpoint change a rollout (or its rollback) makes."""
+    steps = env.rollout.steps
+    seconds = sum(s.seconds for s in steps if isinstance(s, Bake | Shadow))
+    seconds += sum(s.policy.max_extension for s in steps if isinstance(s, Analysis))
+    changes = 3 + sum(1 for s in steps if isinstance(s, SetWeight | Shadow))  # add, finalize, roll back
+    minutes = math.ceil((seconds + changes * UPDATE_BUDGET_SECONDS) / 60) * max(1, len(env.models))
+    return min(MAX_JOB_MINUTES, minutes)
+
+
+def deploy_environments(config: RepoConfig, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The deploy job's matrix: one entry per environment, in promotion order, with its timeout."""
+    return {
+        "include": [
+            {"env": name, "timeout_minutes": deploy_timeout_minutes(config.environments[name])}
+            for name in names
+        ]
+    }
 
 
 def plan_matrix_file(plan: Plan) -> dict[str, list[dict[str, Any]]]:
@@ -77,7 +106,8 @@ class PlanMatrix:
 
     plan: Plan
     matrix: dict[str, list[dict[str, Any]]]
-    environments: list[str]
+    environments: list[str]  # with something to deploy, in promotion order
+    deploys: dict[str, list[dict[str, Any]]]  # the deploy job's matrix over `environments`
 
 
 def plan_matrix(ws: Workspace, base: str, head: str, kind: MatrixKind, write: Path | None) -> PlanMatrix:
@@ -88,4 +118,7 @@ def plan_matrix(ws: Workspace, base: str, head: str, kind: MatrixKind, write: Pa
     plan = plan_between_refs(ws.root, base, head)
     if not plan.problems and write is not None:
         write_atomic(write, json.dumps(plan_matrix_file(plan), indent=2) + "\n")
-    return PlanMatrix(plan, matrix_for(plan, kind), changed_environments(plan))
+    environments = changed_environments(plan, ws.config)
+    return PlanMatrix(
+        plan, matrix_for(plan, kind), environments, deploy_environments(ws.config, environments)
+    )

@@ -142,13 +142,30 @@ def propose_version(
         push_branch(repo, branch, token=client.settings.token)
         how = "pushed to origin"
     else:
-        client.create_branch(branch, client.branch_sha(base))
-        existing_file = client.file(path, branch)
-        commit = client.put_file(
-            path, after.encode(), title, branch, existing_file.sha if existing_file else None
-        )
+        commit = _commit_through_api(client, path, model, version, branch=branch, base=base, title=title)
         how = "committed through the GitHub API"
     return Proposal(branch, commit, how, client.create_pull(title, branch, base, body))
+
+
+def _commit_through_api(
+    client: GitHubClient, path: str, model: str, version: int, *, branch: str, base: str, title: str
+) -> str:
+    """The version edit made on GitHub's copy of the file: the branch is new, made from the remote
+    `base`, and the edit applies to the file as it is there (a teammate's later edit on `base` is kept,
+    never reverted by a file computed from a local checkout that is behind)."""
+    from cd.errors import GitHubError
+
+    if client.file(path, branch) is not None:
+        raise GitHubError(
+            f"branch {branch} already exists on GitHub: it may hold someone's edits, so it is not "
+            "overwritten; merge or delete it, then run again"
+        )
+    client.create_branch(branch, client.branch_sha(base))
+    remote = client.file(path, branch)
+    if remote is None:
+        raise GitHubError(f"{path} does not exist on {base} on GitHub")
+    after = set_model_version(remote.content.decode("utf-8"), model, version, path)
+    return client.put_file(path, after.encode(), title, branch, remote.sha)
 
 
 def propose_promotion(
@@ -216,7 +233,7 @@ def promote(ws: Workspace, model: str, from_env: str, to_env: str, base: str | N
     live, record = _live(ws, source, model)
     promotion = plan_promotion(source, target, model, live)
     return propose_promotion(
-        ws.root, target, promotion, base=base, client=ws.github_if_configured(), rollout_record=record
+        ws.root, target, promotion, base=base, client=ws.proposal_github(), rollout_record=record
     )
 
 
@@ -231,4 +248,4 @@ def rollback(ws: Workspace, env_name: str, model: str, to_version: int | None, b
         if to_version is not None
         else "The endpoint serves this version."
     )
-    return propose_rollback(ws.root, env, plan, base=base, client=ws.github_if_configured(), reason=reason)
+    return propose_rollback(ws.root, env, plan, base=base, client=ws.proposal_github(), reason=reason)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cd.config.model import Environment, RepoConfig
 from cd.custody import Identity, build_record_problems, refuse
@@ -251,12 +251,48 @@ def settings_for(target: Target) -> Settings:
 
 
 def write_record_files(directory: Path, env: str, report: RolloutReport) -> tuple[Path, Path]:
-    """`<env>-<model>-v<version>.json` and `.md`, each written atomically."""
+    """`<env>-<model>-v<version>.json` and `.md`, each written atomically and only ever appended to: a
+    later run of the same version (a re-run, a refused deploy, a reconcile) adds its decisions after the
+    earlier ones, and `runs` lists every run's outcome. The top-level outcome is the latest run's."""
     stem = f"{env}-{report.model}-v{report.version}"
+    json_path, md_path = directory / f"{stem}.json", directory / f"{stem}.md"
+    data = json.loads(report.to_json())
+    run = {"outcome": report.outcome, "message": report.message, "decisions": len(report.decisions)}
+    earlier = _earlier_record(json_path)
+    if earlier is not None:
+        data["decisions"] = [*earlier.get("decisions", []), *data["decisions"]]
+        data["runs"] = [*earlier.get("runs", []), run]
+    else:
+        data["runs"] = [run]
+    markdown = report.to_markdown()
+    if md_path.is_file():
+        markdown = md_path.read_text() + "\n" + markdown
     return (
-        write_atomic(directory / f"{stem}.json", report.to_json()),
-        write_atomic(directory / f"{stem}.md", report.to_markdown()),
+        write_atomic(json_path, json.dumps(data, indent=2, sort_keys=True)),
+        write_atomic(md_path, markdown),
     )
+
+
+def _earlier_record(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise RolloutError(
+            f"{path}: the earlier rollout record is not JSON ({exc}); move it aside, it is not overwritten"
+        ) from exc
+    if not isinstance(data, dict):
+        raise RolloutError(f"{path}: the earlier rollout record is not a JSON object; move it aside")
+    if "runs" not in data:  # written before records were appended to: its one run
+        data["runs"] = [
+            {
+                "outcome": data.get("outcome"),
+                "message": data.get("message", ""),
+                "decisions": len(data.get("decisions", [])),
+            }
+        ]
+    return data
 
 
 def registry_alias_setter(tracking_uri: str | None) -> Callable[[str, str], AliasSetter | None]:

@@ -23,8 +23,8 @@ Say = Callable[[str], None]
 class GitRollbackProposer:
     """After an automatic rollback, propose the change that puts git back in line with the endpoint."""
 
-    def __init__(self, root: Path, client: Any, say: Say) -> None:
-        self.root, self.client, self.say = root, client, say
+    def __init__(self, root: Path, client: Callable[[], Any], say: Say) -> None:
+        self.root, self.client, self.say = root, client, say  # client: made only when a PR is opened
 
     def started(self, env: Environment, model: str, version: int) -> None:
         return None
@@ -47,7 +47,7 @@ class GitRollbackProposer:
                 env,
                 plan,
                 base=current_branch(self.root),
-                client=self.client,
+                client=self.client(),
                 reason=f"The rollout of {model} v{report.version} was rolled back automatically: {report.message}",
             )
         except ModelcdError as exc:  # the rollback itself stands; say why git could not follow
@@ -98,7 +98,7 @@ class GitHubDeploymentStatuses:
 def observers_for(ws: Workspace) -> list[DeployObserver]:
     """Git sync always; GitHub deployment statuses when GITHUB_TOKEN and GITHUB_REPOSITORY are set."""
     client = ws.github_if_configured()
-    observers: list[DeployObserver] = [GitRollbackProposer(ws.root, client, ws.say)]
+    observers: list[DeployObserver] = [GitRollbackProposer(ws.root, ws.proposal_github, ws.say)]
     if client is not None:
         ref = ws.environ.get("GITHUB_SHA") or "HEAD"
         observers.append(GitHubDeploymentStatuses(client, ref, ws.say))

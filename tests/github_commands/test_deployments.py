@@ -93,7 +93,7 @@ def _set_staging_version(repo: GitRepo, version: int) -> None:
 def test_an_automatic_rollback_proposes_the_branch_that_sets_git_back(template_repo: GitRepo) -> None:
     _set_staging_version(template_repo, 2)
     said: list[str] = []
-    GitRollbackProposer(template_repo.path, None, said.append).finished(
+    GitRollbackProposer(template_repo.path, lambda: None, said.append).finished(
         environment(template_repo, "staging"), "churn", report("rolled_back", stable=1)
     )
     branch = "modelcd/rollback-churn-staging-to-v1"
@@ -110,7 +110,7 @@ def test_an_automatic_rollback_proposes_the_branch_that_sets_git_back(template_r
 
 def test_a_successful_rollout_proposes_nothing(template_repo: GitRepo) -> None:
     before = template_repo.git("branch", "--list")
-    GitRollbackProposer(template_repo.path, None, print).finished(
+    GitRollbackProposer(template_repo.path, lambda: None, print).finished(
         environment(template_repo, "staging"), "churn", report("succeeded")
     )
     assert template_repo.git("branch", "--list") == before
@@ -118,7 +118,7 @@ def test_a_successful_rollout_proposes_nothing(template_repo: GitRepo) -> None:
 
 def test_a_rollback_git_already_agrees_with_warns(template_repo: GitRepo, tmp_path: Path) -> None:
     said: list[str] = []
-    GitRollbackProposer(template_repo.path, None, said.append).finished(
+    GitRollbackProposer(template_repo.path, lambda: None, said.append).finished(
         environment(template_repo, "staging"), "churn", report("rolled_back", stable=1)
     )
     assert said == [

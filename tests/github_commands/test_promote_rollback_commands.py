@@ -4,12 +4,13 @@ GitHub API double (or no GitHub at all: the local branch only, as the demo does)
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 
 from cd.github.api import GitHubClient
 from cd.github.settings import GitHubSettings
 from tests.github_commands.conftest import Sagemaker, commit_version
 from tests.github_double import GitHubDouble
-from tests.helpers import GitRepo, run_modelcd
+from tests.helpers import GitRepo, git, run_modelcd
 from tests.workflows.events import REPO
 
 IDENTITY = {
@@ -148,6 +149,107 @@ def test_rollback_opens_the_pr_that_sets_git_back_to_what_is_live(
         "-    version: 3",
         "+    version: 1",
     ]
+
+
+def test_rollback_on_a_runner_where_git_knows_nobody_commits_as_the_actions_bot(
+    template_repo: GitRepo, sagemaker: Sagemaker, tmp_path: Path
+) -> None:
+    commit_version(template_repo, "staging", 3)
+    sagemaker.serve("modelcd-staging-churn", {1: 1.0})
+    home = tmp_path / "runner-home"
+    home.mkdir()
+    bare = {"HOME": str(home), "GIT_CONFIG_GLOBAL": str(home / "none"), "GIT_CONFIG_NOSYSTEM": "1"}
+    done = run_modelcd(
+        "rollback",
+        "--env",
+        "staging",
+        "--model",
+        "churn",
+        cwd=template_repo.path,
+        env={**sagemaker.env(), **bare},
+    )
+    assert done.returncode == 0, done.stderr
+    author = git(
+        template_repo.path, "log", "-1", "--format=%an <%ae>", "modelcd/rollback-churn-staging-to-v1"
+    )
+    assert author == "github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>"
+
+
+def test_the_pr_is_opened_with_the_pr_token_so_its_checks_run(
+    github_double: GitHubDouble, template_repo: GitRepo, sagemaker: Sagemaker
+) -> None:
+    commit_version(template_repo, "staging", 3)
+    sagemaker.serve("modelcd-staging-churn", {1: 1.0})
+    github = _github_with_main(github_double, template_repo)
+    github_double.add_token("ghs_appinstallation", "modelcd-app[bot]", type="Bot")
+    env = {**sagemaker.env(), **IDENTITY, **github, "MODELCD_PR_TOKEN": "ghs_appinstallation"}
+    done = run_modelcd("rollback", "--env", "staging", "--model", "churn", cwd=template_repo.path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert [r.login for r in github_double.calls("pulls/create")] == ["modelcd-app[bot]"]
+
+
+def test_a_pr_opened_with_github_token_warns_that_its_checks_will_not_run(
+    github_double: GitHubDouble, template_repo: GitRepo, sagemaker: Sagemaker
+) -> None:
+    commit_version(template_repo, "staging", 3)
+    sagemaker.serve("modelcd-staging-churn", {1: 1.0})
+    github = _github_with_main(github_double, template_repo)
+    env = {**sagemaker.env(), **IDENTITY, **github, "GITHUB_ACTIONS": "true"}
+    done = run_modelcd("rollback", "--env", "staging", "--model", "churn", cwd=template_repo.path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "GitHub starts no workflows for it" in done.stdout + done.stderr
+
+
+def test_a_teammates_later_edit_on_main_is_kept_in_the_rollback_pr(
+    github_double: GitHubDouble, template_repo: GitRepo, sagemaker: Sagemaker
+) -> None:
+    commit_version(template_repo, "staging", 3)
+    sagemaker.serve("modelcd-staging-churn", {1: 1.0})
+    github = _github_with_main(github_double, template_repo)
+    staging = "environments/staging.yaml"
+    edited = template_repo.read(staging).replace("instance_count: 1", "instance_count: 2")
+    github_double.put_file(REPO, staging, edited)  # on GitHub's main, not in this checkout
+    done = run_modelcd(
+        "rollback",
+        "--env",
+        "staging",
+        "--model",
+        "churn",
+        cwd=template_repo.path,
+        env={**sagemaker.env(), **IDENTITY, **github},
+    )
+    assert done.returncode == 0, done.stderr
+    (pull,) = github_double.repo(REPO).pulls.values()
+    files = github_double.repo(REPO).files
+    assert _changed_lines(files["main"][staging].decode(), files[pull.head_ref][staging].decode()) == [
+        "-    version: 3",
+        "+    version: 1",
+    ]
+
+
+def test_a_proposal_branch_that_exists_on_github_is_never_overwritten(
+    github_double: GitHubDouble, template_repo: GitRepo, sagemaker: Sagemaker
+) -> None:
+    commit_version(template_repo, "staging", 3)
+    sagemaker.serve("modelcd-staging-churn", {1: 1.0})
+    github = _github_with_main(github_double, template_repo)
+    branch = "modelcd/rollback-churn-staging-to-v1"
+    client = GitHubClient(GitHubSettings.from_env(github))
+    client.create_branch(branch, client.branch_sha("main"))
+    theirs = template_repo.read("environments/staging.yaml") + "# a teammate's note\n"
+    github_double.put_file(REPO, "environments/staging.yaml", theirs, branch=branch)
+    done = run_modelcd(
+        "rollback",
+        "--env",
+        "staging",
+        "--model",
+        "churn",
+        cwd=template_repo.path,
+        env={**sagemaker.env(), **IDENTITY, **github},
+    )
+    assert done.returncode == 1
+    assert f"branch {branch} already exists on GitHub" in done.stderr
+    assert github_double.repo(REPO).files[branch]["environments/staging.yaml"].decode() == theirs
 
 
 def test_rollback_when_git_already_matches_is_refused(template_repo: GitRepo, sagemaker: Sagemaker) -> None:

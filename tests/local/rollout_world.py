@@ -15,7 +15,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cd.config.model import AnalysisPolicy
+from cd.config.model import AnalysisPolicy, RolloutPolicy
 from cd.rollout.controller import Controller, RolloutReport, Settings
 from cd.rollout.decide import Desired
 from cd.rollout.local import processes, runtime
@@ -99,10 +99,17 @@ class LocalWorld:
     server: RouterServer
     aliases: list[int] = field(default_factory=list)
 
-    def deploy(self, version: int, *, target: Target | None = None, owner: str = "run-1") -> RolloutReport:
+    def deploy(
+        self,
+        version: int,
+        *,
+        target: Target | None = None,
+        owner: str = "run-1",
+        policy: RolloutPolicy = STEPS,
+    ) -> RolloutReport:
         controller = Controller(
             target or self.target,
-            STEPS,
+            policy,
             clock=self.clock,
             settings=Settings(),
             alias_setter=self.aliases.append,

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from cd.config.model import Analysis, RolloutPolicy, SetWeight
 from cd.rollout.local.target import LocalEndpoints
 from cd.rollout.target import LatencyStatistic, ObservedEndpoint, VariantMetrics, VariantSpec
 
-from .rollout_world import LocalWorld, local_world
+from .rollout_world import POLICY, LocalWorld, local_world
 
 
 @pytest.fixture
@@ -144,9 +145,14 @@ class KillAfter:
         return deleted
 
 
+# One canary step and its analysis: every kind of change a rollout makes (record, add, shift, finalize
+# or roll back, clean up) in fewer changes than the nine-step template, so the kill matrix stays short.
+KILL_STEPS = RolloutPolicy(strategy="canary", steps=(SetWeight(50), Analysis(POLICY)), analysis=POLICY)
+
+
 def changes_in_a_full_rollout(w: LocalWorld, version: int) -> int:
     counter = KillAfter(w.target, n=10**9)
-    report = w.deploy(version, target=counter)
+    report = w.deploy(version, target=counter, policy=KILL_STEPS)
     assert report.outcome in ("succeeded", "rolled_back"), report.to_markdown()
     return counter.count
 
@@ -172,7 +178,7 @@ def test_killed_after_each_change_then_rerun_ends_consistently_and_never_loses_s
         try:
             assert w.deploy(1).outcome == "succeeded"
             try:
-                unkilled = w.deploy(version, target=KillAfter(w.target, n))
+                unkilled = w.deploy(version, target=KillAfter(w.target, n), policy=KILL_STEPS)
             except Killed:
                 pass
             else:
@@ -183,7 +189,7 @@ def test_killed_after_each_change_then_rerun_ends_consistently_and_never_loses_s
             # stable keeps serving until the candidate passed its last step: someone always has traffic
             assert sum(live.values()) == 100.0, (n, live)
             assert "v1" in live or live == {f"v{version}": 100.0}, (n, live)
-            report = w.deploy(version, owner="run-1")
+            report = w.deploy(version, owner="run-1", policy=KILL_STEPS)
             # re-run after the last change: success is a no-op; a finished rollback refuses the version
             assert report.outcome in (outcome, "noop" if outcome == "succeeded" else "refused"), (
                 n,

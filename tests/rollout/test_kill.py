@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from tests.rollout.conftest import Faults, Killed, VersionProfile, World, make_world
+from cd.config.model import Analysis, Bake, RolloutPolicy, SetWeight
+from tests.rollout.conftest import POLICY, Faults, Killed, VersionProfile, World, make_world
 from tests.rollout.moto_sagemaker_ext import EndpointBehaviour
+
+# Two traffic steps, a bake and analyses: every kind of action (record, add, shift, analyse, finalize or
+# roll back, clean up) and a shift after a shift, in fewer actions than the nine-step template.
+KILL_STEPS = RolloutPolicy(
+    strategy="canary",
+    steps=(SetWeight(10), Bake(120), Analysis(POLICY), SetWeight(50), Analysis(POLICY)),
+    analysis=POLICY,
+)
 
 
 def _killed_after_each_action(aws: EndpointBehaviour, bad: bool) -> int:
@@ -31,17 +40,17 @@ def _killed_after_each_action(aws: EndpointBehaviour, bad: bool) -> int:
         stable_lost: list[str] = []
 
         def watch(op: str, w: World = w, lost: list[str] = stable_lost) -> None:
-            all_steps_passed = w.tags().get("modelcd:step") == "9"
+            all_steps_passed = w.tags().get("modelcd:step") == str(len(KILL_STEPS.steps))
             if "v1" not in w.live() and not (not bad and all_steps_passed):
                 lost.append(f"after {op}: {w.live()}")
 
         faults.watchers.append(watch)
         faults.kill_after = k
         try:
-            report = w.deploy(2, owner="run-1")
+            report = w.deploy(2, owner="run-1", policy=KILL_STEPS)
         except Killed:
             faults.kill_after = None
-            report = w.deploy(2, owner="run-1")  # the re-run of the same job
+            report = w.deploy(2, owner="run-1", policy=KILL_STEPS)  # the re-run of the same job
         else:
             assert report.outcome in expected_outcomes
             runs[0] = faults.weight_requests()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cd.config import load_repo
-from tests.helpers import PROJECT_ROOT
+from tests.helpers import PROJECT_ROOT, GitRepo
 from tests.workflows.workflow_files import (
     SHA_PIN,
     WORKFLOW_NAMES,
@@ -119,34 +119,60 @@ def _deploy_jobs() -> list[tuple[str, dict]]:
     ]
 
 
-def test_there_is_one_deploy_job_per_environment_of_the_template() -> None:
-    envs = sorted(load_repo(PROJECT_ROOT).environments)
-    assert sorted(job["environment"] for _, job in _deploy_jobs()) == envs
-
-
-@pytest.mark.parametrize("name", ["deploy-staging", "deploy-production"])
-def test_deploy_jobs_use_their_environment_and_a_non_cancelling_concurrency_group(name: str) -> None:
-    job = dict(_deploy_jobs())[name]
-    env = job["environment"]
+def test_one_deploy_job_runs_each_changed_environment_from_the_plan_in_turn() -> None:
+    [(_, job)] = _deploy_jobs()
+    assert job["environment"] == "${{ matrix.env }}"
+    assert job["strategy"] == {
+        "max-parallel": 1,
+        "fail-fast": True,
+        "matrix": "${{ fromJSON(needs.plan.outputs.deploys) }}",
+    }
     run = next(s["run"] for s in job["steps"] if str(s.get("run", "")).startswith("modelcd deploy"))
-    assert run == f"modelcd deploy --env {env} --build-dir dist"
-    assert job["concurrency"] == {"group": f"modelcd-deploy-{env}", "cancel-in-progress": False}
+    assert run == 'modelcd deploy --env "$TARGET_ENV" --build-dir dist'
+    assert job["concurrency"] == {"group": "modelcd-deploy-${{ matrix.env }}", "cancel-in-progress": False}
+    assert job["timeout-minutes"] == "${{ matrix.timeout_minutes }}"
     assert job["permissions"]["id-token"] == "write"
 
 
-@pytest.mark.parametrize("name", ["deploy-staging", "deploy-production"])
-def test_deploy_job_timeout_exceeds_the_longest_rollout_the_policy_allows(name: str) -> None:
-    job = dict(_deploy_jobs())[name]
-    policy = load_repo(PROJECT_ROOT).environments[job["environment"]].rollout
+def test_environments_deploy_in_promotion_order_whatever_their_names() -> None:
+    from cd.github.matrix import deploy_environments
+
+    config = load_repo(PROJECT_ROOT)
+    assert config.promotion_order() == ["staging", "production"]
+    assert [e["env"] for e in deploy_environments(config, config.promotion_order())["include"]] == [
+        "staging",
+        "production",
+    ]
+
+
+def test_a_third_environment_is_deployed_after_the_one_it_promotes_from(template_repo: GitRepo) -> None:
+    text = template_repo.read("environments/production.yaml")
+    canary = text.replace("name: production", "name: canary").replace("modelcd-production", "modelcd-canary")
+    template_repo.write("environments/canary.yaml", canary)
+    template_repo.write(
+        "environments/production.yaml", text.replace("promote_from: staging", "promote_from: canary")
+    )
+    assert load_repo(template_repo.path).promotion_order() == ["staging", "canary", "production"]
+
+
+@pytest.mark.parametrize("env_name", ["staging", "production"])
+def test_deploy_job_timeout_exceeds_the_longest_rollout_the_policy_allows(env_name: str) -> None:
+    from cd.github.matrix import deploy_timeout_minutes
+
+    env = load_repo(PROJECT_ROOT).environments[env_name]
+    policy = env.rollout
     # bakes plus an allowance of 10 minutes per traffic step for SageMaker endpoint updates
     updates = 600 * sum(1 for s in policy.steps if type(s).__name__ == "SetWeight") + 1200
-    assert job["timeout-minutes"] * 60 > policy.max_duration_seconds + updates
+    assert deploy_timeout_minutes(env) * 60 > policy.max_duration_seconds + updates
+    assert deploy_timeout_minutes(env) <= 360  # GitHub-hosted runners' limit
 
 
-def test_production_waits_for_staging() -> None:
-    jobs = load_workflow("deploy").jobs
-    assert "deploy-staging" in jobs["deploy-production"]["needs"]
-    assert jobs["deploy-production"]["environment"] == "production"
+def test_reconcile_runs_on_a_schedule_for_every_environment() -> None:
+    workflow = load_workflow("reconcile")
+    assert set(workflow.triggers) == {"schedule", "workflow_dispatch"}
+    job = workflow.jobs["reconcile"]
+    assert job["strategy"]["matrix"] == "${{ fromJSON(needs.environments.outputs.deploys) }}"
+    assert any(s.get("run") == 'modelcd reconcile --env "$TARGET_ENV"' for s in job["steps"])
 
 
 def test_pr_gate_evaluates_models_with_a_read_only_token_and_no_credentials() -> None:
