@@ -208,8 +208,10 @@ class SimTarget:
         if self.decided_at is None and self.clock is not None:
             self.decided_at = self.clock.t
 
-    def write_record(self, endpoint: str, record: Mapping[str, str]) -> None:
-        self.record.update(record)
+    def write_record(
+        self, endpoint: str, record: Mapping[str, str], *, expect_revision: str | None = None
+    ) -> None:
+        self.record.update(record)  # one writer: the compare-and-set cannot fail
 
     def read_metrics(
         self, endpoint: str, variant: str, start: datetime, end: datetime, statistic: str

@@ -58,7 +58,7 @@ def killed_at_10_percent(w: World, faults: Faults, ws: Workspace, owner: str = "
         w.deploy(2, owner=owner, policy=ws.environment("staging").rollout)
 
 
-def reconcile(w: World, ws: Workspace, owner: str = ME) -> list:  # type: ignore[type-arg]
+def reconcile(w: World, ws: Workspace, owner: str = ME) -> list:
     return reconcile_environment(ws, "staging", owner=owner, now=w.clock.now(), clock=w.clock)
 
 

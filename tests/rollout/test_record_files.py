@@ -48,6 +48,6 @@ def test_a_record_written_before_appending_counts_as_one_run(tmp_path: Path) -> 
 def test_an_unreadable_earlier_record_is_not_overwritten(tmp_path: Path) -> None:
     path = tmp_path / "staging-churn-v4.json"
     path.write_text("{ half a rec")
-    with pytest.raises(RolloutError, match="staging-churn-v4.json: the earlier rollout record is not JSON"):
+    with pytest.raises(RolloutError, match=r"staging-churn-v4\.json: the earlier rollout record is not JSON"):
         write_record_files(tmp_path, "staging", report("refused", "Refuse"))
     assert path.read_text() == "{ half a rec"
