@@ -22,6 +22,49 @@ from cd.rollout.local.statefile import ProcessRef
 LOOPBACK = "127.0.0.1"
 
 
+def port_is_free(port: int) -> bool:
+    """Whether a server could bind 127.0.0.1:`port` now (as the router does, with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        return True
+
+
+def port_frees(port: int, *, within: float) -> bool:
+    """Whether `port` is free, or becomes free within `within` seconds (a stopped server's socket)."""
+    deadline = time.monotonic() + within
+    while not port_is_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def stable_port(key: str, *, span: int = 10_000) -> int:
+    """A free port for a long-lived address (the router's), below the kernel's ephemeral range, picked
+    from `key` (a state directory): the same key gets the same port while it is free. A port inside
+    the ephemeral range would be handed out as the source port of some outgoing connection as soon as
+    its server stops, and a restart could not bind it again."""
+    import hashlib
+
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    first = max(1024, low - span)
+    if low - first < 100:
+        return free_port()
+    start = int(hashlib.sha256(key.encode()).hexdigest(), 16) % (low - first)
+    for i in range(low - first):
+        port = first + (start + i) % (low - first)
+        if port_is_free(port):
+            return port
+    return free_port()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now (the kernel's choice)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -66,13 +109,26 @@ def is_alive(proc: ProcessRef) -> bool:
     return proc.start_time is None or int(stat[20]) == proc.start_time
 
 
+# Every process the local target starts carries its state directory in this variable, and so do the
+# workers it forks: `local down` finds them by it even when the state file is lost or unreadable.
+MARKER = "MODELCD_LOCAL_STATE"
+
+
 def start_detached(
-    argv: Sequence[str], log_path: Path, *, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    argv: Sequence[str],
+    log_path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    marker: Path | None = None,
 ) -> ProcessRef:
-    """Start `argv` in a new session with output appended to `log_path`; return at once."""
+    """Start `argv` in a new session with output appended to `log_path`; return at once. `marker`: the
+    state directory the process belongs to (see `MARKER`)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     full_env = dict(os.environ)
     full_env.update(env or {})
+    if marker is not None:
+        full_env[MARKER] = str(marker.resolve())
     with open(log_path, "ab") as log:
         try:
             popen = subprocess.Popen(
@@ -91,6 +147,24 @@ def start_detached(
     # The Popen object is dropped on purpose: the process must outlive us. `is_alive` reaps it if it
     # exits while we still run.
     return ProcessRef(pid=pid, start_time=process_start_time(pid))
+
+
+def marked(state_dir: Path) -> tuple[ProcessRef, ...]:
+    """The running processes (leaders and workers) whose environment names `state_dir` (`MARKER`),
+    read from /proc; never this process."""
+    wanted = f"{MARKER}={state_dir.resolve()}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone, or another user's
+            continue
+        if wanted in environ.split(b"\0"):
+            pid = int(entry.name)
+            found.append(ProcessRef(pid, process_start_time(pid)))
+    return tuple(sorted(found, key=lambda p: p.pid))
 
 
 def stop(proc: ProcessRef, *, grace_seconds: float = 10.0) -> None:
@@ -138,6 +212,14 @@ def _pid_exists(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def group_of(pid: int) -> int | None:
+    """The process group of `pid`; None once it is gone."""
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
 
 
 def _kill_group(pgid: int, sig: signal.Signals) -> None:

@@ -103,17 +103,25 @@ def ensure_router(
     """
     if state.router is not None and router_is_up(state.router):
         return state
-    if state.router is not None:
+    recorded: int | None = None
+    if state.router is not None:  # restarted on the port it had: the endpoints' address never moves
+        recorded = state.router.port
         processes.stop(state.router.process, grace_seconds=2.0)
         state = state.without_processes([str(state.router.process.pid)])
+        if not processes.port_frees(recorded, within=10.0):
+            raise TargetError(
+                f"the local router's port {recorded} (the address every local endpoint is served at, "
+                f"recorded in {state_file.path}) is taken by another process; stop that process, or run "
+                "`modelcd local down` to start again on a new port"
+            )
     project_root = Path(__file__).resolve().parents[3]
     env = {"PYTHONPATH": os.pathsep.join(p for p in (str(project_root), os.environ.get("PYTHONPATH")) if p)}
     log = state_file.dir / "logs" / "router.log"
     last_error: TargetError | None = None
-    for _attempt in range(3):  # the free port may be taken between choosing it and binding it
-        port = processes.free_port()
+    for _attempt in range(1 if recorded else 3):  # a free port may be taken between choosing and binding it
+        port = recorded or processes.stable_port(str(state_file.dir.resolve()))
         argv = router_argv(state_file.dir.resolve(), port, seed=seed, upstream_timeout=upstream_timeout)
-        proc = processes.start_detached(argv, log, env=env)
+        proc = processes.start_detached(argv, log, env=env, marker=state_file.dir)
         router = RouterState(port=port, process=proc, log=str(log))
         state = replace(state, router=router).with_process(
             ManagedProcess(role="router", port=port, process=proc, log=str(log), argv=tuple(argv))
@@ -212,9 +220,12 @@ def down(state_dir: Path) -> tuple[ProcessRef, ...]:
     """
     state_file = StateFile(state_dir)
     if not state_file.path.exists():
-        return ()
+        return _stop_marked(state_dir)
     with state_file.locked():
-        state = state_file.read()
+        try:
+            state = state_file.read()
+        except TargetError:
+            return _recover(state_file)
         managed = sorted(state.processes.values(), key=lambda p: p.role == "router")
         refs = [p.process for p in managed]
         if state.router is not None and state.router.process not in refs:
@@ -230,6 +241,27 @@ def down(state_dir: Path) -> tuple[ProcessRef, ...]:
             processes.stop(ref)
         state_file.write_unlocked(LocalState())
     return tuple(stopped)
+
+
+def _stop_marked(state_dir: Path) -> tuple[ProcessRef, ...]:
+    """Stop every process that names `state_dir` in its environment (whatever the state file says)."""
+    found = processes.marked(state_dir)
+    groups = {group for group in map(processes.group_of, (r.pid for r in found)) if group is not None}
+    for group in sorted(groups - {os.getpgrp()}):  # each leader with its workers; never our own group
+        processes.stop(ProcessRef(group, processes.process_start_time(group)), grace_seconds=5.0)
+    return found
+
+
+def _recover(state_file: StateFile) -> tuple[ProcessRef, ...]:
+    """The state file is unreadable: stop what it would have listed (found by their marker), keep the
+    bad file aside for a look, and start from an empty state. The caller holds the lock."""
+    import time
+
+    aside = state_file.path.with_name(f"{state_file.path.name}.unreadable-{int(time.time())}")
+    state_file.path.replace(aside)
+    stopped = _stop_marked(state_file.dir)
+    state_file.write_unlocked(LocalState())
+    return stopped
 
 
 DEFAULT_STATE_DIR = ".modelcd/local"

@@ -244,7 +244,7 @@ class StateFile:
         except (ValueError, KeyError, TypeError) as exc:
             raise TargetError(
                 f"{self.path}: unreadable local target state ({exc}); "
-                "stop what runs with `modelcd local down` and delete the file"
+                "`modelcd local down` stops what it started (found by their environment) and starts afresh"
             ) from exc
 
     @contextlib.contextmanager

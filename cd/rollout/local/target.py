@@ -268,7 +268,9 @@ class LocalEndpoints:
         for _attempt in range(3):  # a free port can be taken before the server binds it
             port = processes.free_port()
             argv, env, cwd = _serve_parts(self.serve_command(spec.image, port))
-            proc = processes.start_detached(argv, log, env={**env, **self.env}, cwd=cwd)
+            proc = processes.start_detached(
+                argv, log, env={**env, **self.env}, cwd=cwd, marker=self.state_file.dir
+            )
             managed = ManagedProcess("variant", port, proc, endpoint, spec.name, str(log), argv)
             state = state.with_process(managed)
             self.state_file.write_unlocked(state)
