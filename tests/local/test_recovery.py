@@ -61,7 +61,12 @@ def test_a_restarted_router_keeps_its_port(target: LocalEndpoints, state_dir: Pa
     assert invoke(port) == 200  # clients keep the address they had
 
 
-def test_a_router_port_taken_meanwhile_is_a_clear_error(target: LocalEndpoints, state_dir: Path) -> None:
+def test_a_router_port_taken_meanwhile_is_a_clear_error(
+    target: LocalEndpoints, state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cd.rollout.local import runtime
+
+    monkeypatch.setattr(runtime, "PORT_RELEASE_SECONDS", 0.5)
     target.apply_variants(EP, [V1], {"v1": 100.0})
     port = kill_router(state_dir)
     with socket.socket() as squatter:

@@ -94,6 +94,11 @@ def router_argv(state_dir: Path, port: int, *, seed: int | None, upstream_timeou
     return argv + ([] if seed is None else ["--seed", str(seed)])
 
 
+# How long a restart waits for the dead router's port (its last connections closing) before it says
+# the port is taken.
+PORT_RELEASE_SECONDS = 10.0
+
+
 def ensure_router(
     state_file: StateFile, state: LocalState, *, seed: int | None = None, upstream_timeout: float = 60.0
 ) -> LocalState:
@@ -108,7 +113,7 @@ def ensure_router(
         recorded = state.router.port
         processes.stop(state.router.process, grace_seconds=2.0)
         state = state.without_processes([str(state.router.process.pid)])
-        if not processes.port_frees(recorded, within=10.0):
+        if not processes.port_frees(recorded, within=PORT_RELEASE_SECONDS):
             raise TargetError(
                 f"the local router's port {recorded} (the address every local endpoint is served at, "
                 f"recorded in {state_file.path}) is taken by another process; stop that process, or run "
