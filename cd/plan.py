@@ -188,12 +188,21 @@ def plan_between_refs(repo: Path, base: str, head: str = "HEAD") -> Plan:
     )
 
 
-def plan_workspace(ws: Workspace, base: str, head: str = "HEAD") -> Plan:
+def plan_workspace(ws: Workspace, base: str, head: str = "HEAD", *, live: bool = False) -> Plan:
     """`modelcd plan`: the plan between two commits. When `head` is HEAD, uncommitted edits to the
-    configuration are not part of it, and the workspace is told so (plan and gate read commits)."""
+    configuration are not part of it, and the workspace is told so (plan and gate read commits).
+    `live`: also check each promotion against what its upstream endpoint serves now (`cd.live`)."""
     if head == "HEAD":
         note_uncommitted(ws)
-    return plan_between_refs(ws.root, base, head)
+    plan = plan_between_refs(ws.root, base, head)
+    if not live:
+        return plan
+    from dataclasses import replace
+
+    from cd.live import live_plan_problems, observer_for
+
+    problems = live_plan_problems(plan, ws.config_at(head), observer_for(ws))
+    return replace(plan, problems=plan.problems + tuple(problems))
 
 
 def note_uncommitted(ws: Workspace) -> None:

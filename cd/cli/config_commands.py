@@ -70,11 +70,16 @@ def _render_problems(problems: tuple[Problem, ...], fmt: str) -> None:
     default="text",
     show_default=True,
 )
-def plan(base: str, head: str, repo: Path | None, fmt: str) -> None:
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Also check each promotion against what the upstream (promote_from) endpoint serves now.",
+)
+def plan(base: str, head: str, repo: Path | None, fmt: str, live: bool) -> None:
     """Explain a promotion: which models change in which environment between two refs."""
     from cd.plan import plan_workspace
 
-    result = plan_workspace(workspace(repo, say=_note), base, head)
+    result = plan_workspace(workspace(repo, say=_note), base, head, live=live)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
     elif fmt == "matrix":

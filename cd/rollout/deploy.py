@@ -176,6 +176,7 @@ def deploy_environment(ws: Workspace, args: DeployArgs) -> list[RolloutReport]:
         names = list(images)
     else:
         images = read_images(args.build_record, args.image, names, env, ws.config, home)
+    _refuse_what_upstream_does_not_serve(ws, env, names)
     request = DeployRequest(
         ws.root,
         env.name,
@@ -192,6 +193,20 @@ def deploy_environment(ws: Workspace, args: DeployArgs) -> list[RolloutReport]:
         alias_setter_for=registry_alias_setter(args.tracking_uri),
         observers=observers_for(ws),
     )
+
+
+def _refuse_what_upstream_does_not_serve(ws: Workspace, env: Environment, names: Sequence[str]) -> None:
+    """Live state first: a version enters `env` only once it is live in its `promote_from` (`cd.live`)."""
+    from cd.live import observer_for, upstream_refusal
+
+    observe = observer_for(ws)
+    refusals = [
+        refusal
+        for name in names
+        if (refusal := upstream_refusal(ws.config, env, name, env.models[name].version, observe))
+    ]
+    if refusals:
+        raise RolloutError("; ".join(refusals) + "; nothing was changed")
 
 
 def deploy(
