@@ -124,15 +124,23 @@ class FileInfo:
 
 
 # Errors -------------------------------------------------------------------------------------------
+class TeamsUnreadable(GitHubError):
+    """Team membership cannot be read with this token: a refusal, never a silent "not a member"."""
+
+
 def describe_failure(call: str, status: int, message: str, errors: Any, headers: Mapping[str, str]) -> str:
     """`GitHub API: CALL -> STATUS MESSAGE: details (hint)`: the text of every GitHubError."""
     text = f"GitHub API: {call} -> {status} {message or '(no message)'}"
     details = _error_details(errors)
     if details:
         text += f": {details}"
-    if status == 429 or (status == 403 and headers.get("X-RateLimit-Remaining") == "0"):
+    secondary = status in (403, 429) and "secondary rate limit" in (message or "").lower()
+    if status == 429 or secondary or (status == 403 and headers.get("X-RateLimit-Remaining") == "0"):
         reset = headers.get("Retry-After") or headers.get("X-RateLimit-Reset")
-        text += f" (rate limited; gave up waiting, retry after {reset})"
+        when = f"retry after {reset}" if reset else "retry in a few minutes"
+        text += f" (rate limited; modelcd waited as GitHub asks and gave up: {when})"
+    elif status in (500, 502, 503, 504):
+        text += " (a GitHub server error that persisted through retries; try again later)"
     elif status in HINTS:
         text += f" ({HINTS[status]})"
     return text
@@ -247,12 +255,30 @@ class GitHubClient:
         with api_call("get the authenticated user"):
             return str(self._gh.me().login)
 
-    def team_member(self, org: str, team_slug: str, username: str) -> bool:
-        """True when USERNAME is an active member (or maintainer) of ORG/TEAM_SLUG."""
+    def team_member(self, org: str, team_slug: str, username: str, *, absence_is_proof: bool = True) -> bool:
+        """True when USERNAME is an active member (or maintainer) of ORG/TEAM_SLUG.
+
+        GitHub answers 404 both for "not a member" and for a team the token cannot see. With
+        `absence_is_proof` False (a token that may not see organisation teams, like GITHUB_TOKEN), a 404
+        proves nothing and raises TeamsUnreadable, as a 403 always does."""
         call = f"get membership of {username} in team {org}/{team_slug}"
-        path = f"/orgs/{org}/teams/{team_slug}/memberships/{username}"
-        data = self._request("GET", path, call, expected=(200, 404))
-        return bool(data) and data.get("state") == "active"
+        url = f"{self.settings.api_url}/orgs/{org}/teams/{team_slug}/memberships/{username}"
+        with api_call(call):
+            response = self._gh.session.request("GET", url)
+        status = response.status_code
+        if status == 200:
+            return bool(_body_json(response).get("state") == "active")
+        if status == 404 and absence_is_proof:
+            return False
+        if status in (403, 404):
+            seen = "cannot read it" if status == 403 else "may not see the team"
+            raise TeamsUnreadable(
+                f"cannot tell whether @{username} is in team {org}/{team_slug}: GitHub answered {status} "
+                f"({_body_json(response).get('message', response.reason)}), and this token {seen}; "
+                "GITHUB_TOKEN cannot read organisation teams: set MODELCD_ORG_TOKEN to a token that can read "
+                "the organisation's members (docs/github-setup.md)"
+            )
+        raise response_failure(call, response)
 
     def collaborator_permission(self, username: str) -> str:
         """admin, maintain, write, triage, read or none (the role name, more precise than `permission`)."""

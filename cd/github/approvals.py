@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from cd.config.model import Environment
-from cd.github.api import GitHubClient, ReviewInfo
+from cd.github.api import GitHubClient, ReviewInfo, TeamsUnreadable
 from cd.github.approval_policy import ApprovalDecision, Review, evaluate_approvals, latest_decisive_reviews
 
 if TYPE_CHECKING:
@@ -17,14 +17,18 @@ if TYPE_CHECKING:
 
 
 def team_memberships(
-    client: GitHubClient, teams: tuple[str, ...], logins: set[str]
+    client: GitHubClient, teams: tuple[str, ...], logins: set[str], *, org_token: bool
 ) -> dict[str, frozenset[str]]:
-    """For each "org/slug" in `teams`, which of `logins` (lower-cased) are active members."""
+    """For each "org/slug" in `teams`, which of `logins` (lower-cased) are active members. `org_token`:
+    `client` holds MODELCD_ORG_TOKEN, which sees the organisation's teams, so a 404 means "not a
+    member"; with GITHUB_TOKEN it proves nothing (TeamsUnreadable)."""
     members: dict[str, frozenset[str]] = {}
     for team in teams:
         org, _, slug = team.partition("/")
         members[team] = frozenset(
-            login.lower() for login in sorted(logins) if client.team_member(org, slug, login)
+            login.lower()
+            for login in sorted(logins)
+            if client.team_member(org, slug, login, absence_is_proof=org_token)
         )
     return members
 
@@ -50,7 +54,11 @@ def check_approvals(
         r.reviewer for r in latest_decisive_reviews(reviews).values() if r.state.upper() == "APPROVED"
     }
     teams = (
-        team_memberships(org_client or client, env.approvals.teams, approvers) if env.approvals.teams else {}
+        team_memberships(
+            org_client or client, env.approvals.teams, approvers, org_token=org_client is not None
+        )
+        if env.approvals.teams
+        else {}
     )
     return evaluate_approvals(
         env.name,
@@ -93,9 +101,16 @@ def check_pull_approvals(
     head = client.pull_request(pr).head_sha
     org_client = ws.org_github(client)
     decisions = []
+    statuses = set_status if set_status is not None else ws.in_actions()
     for env in environments:
-        decision = check_approvals(client, pr, env, org_client)
-        if set_status if set_status is not None else ws.in_actions():
+        try:
+            decision = check_approvals(client, pr, env, org_client)
+        except TeamsUnreadable:  # a refusal with a status, never a crash without one
+            if statuses:
+                description = f"cannot read team membership for {env.name}: set MODELCD_ORG_TOKEN"
+                client.create_status(head, "failure", f"modelcd/approvals {env.name}", description)
+            raise
+        if statuses:
             state = "success" if decision.satisfied else "failure"
             client.create_status(head, state, f"modelcd/approvals {env.name}", decision.summary)
         decisions.append(decision)

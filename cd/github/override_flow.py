@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cd.config.model import RepoConfig
 from cd.files import write_atomic
 from cd.github.actions import IssueCommentEvent
-from cd.github.api import GitHubClient
+from cd.github.api import GitHubClient, TeamsUnreadable
 from cd.github.approvals import team_memberships
 from cd.github.comment import parse_status_context
 from cd.github.gate_results import Override
@@ -75,11 +75,21 @@ def handle_override_comment(
         if env in config.environments
         for team in config.environments[env].approvals.teams
     )
-    members = (
-        team_memberships(org_client or client, tuple(dict.fromkeys(teams)), {event.commenter})
-        if teams
-        else {}
-    )
+    try:
+        members = (
+            team_memberships(
+                org_client or client,
+                tuple(dict.fromkeys(teams)),
+                {event.commenter},
+                org_token=org_client is not None,
+            )
+            if teams
+            else {}
+        )
+    except TeamsUnreadable as exc:
+        message = f"Override ignored: {exc}."
+        _reply(client, pull.number, message)
+        return OverrideOutcome(False, message)
     decision: OverrideDecision = decide_override(
         request,
         commenter=event.commenter,

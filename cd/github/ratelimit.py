@@ -12,26 +12,53 @@ from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest, Response
 
 DEFAULT_SECONDARY_WAIT = 60.0
+# Methods whose repeat changes nothing more than the first call: safe to send again after a 5xx.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRIED_SERVER_ERRORS = frozenset({500, 502, 503, 504})
 
 
-def rate_limit_delay(status: int, headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds to wait before retrying, or None when the response is not a rate limit.
+def is_secondary_rate_limit(status: int, body: bytes) -> bool:
+    """A 403 (or 429) whose message says a secondary rate limit was hit: GitHub may send it without
+    Retry-After or X-RateLimit-* headers."""
+    return status in (403, 429) and b"secondary rate limit" in body.lower()
 
-    - 429, or 403 with Retry-After (secondary limits): Retry-After seconds (60 when absent on a 429);
-    - 403 with X-RateLimit-Remaining: 0 (primary limit): until X-RateLimit-Reset (epoch seconds), +1 s.
+
+def rate_limit_delay(
+    status: int, headers: Mapping[str, str], now: float, body: bytes = b"", attempt: int = 0
+) -> float | None:
+    """Seconds to wait before retrying, or None when the response is not a rate limit. GitHub's rules
+    (REST API docs, "Rate limits for the REST API"), in order:
+
+    - Retry-After present (429, or a 403 secondary limit): that many seconds;
+    - X-RateLimit-Remaining: 0 (the primary limit): until X-RateLimit-Reset (epoch seconds), +1 s;
+    - a 429, or a 403 whose message names a secondary rate limit, without those headers: at least a
+      minute, doubled on each further attempt.
     """
     retry_after = headers.get("Retry-After")
-    if status == 429 or (status == 403 and retry_after is not None):
+    limited = status == 429 or (
+        status == 403 and (retry_after is not None or is_secondary_rate_limit(status, body))
+    )
+    if status in (403, 429) and retry_after is not None:
         try:
-            return max(float(retry_after), 0.0) if retry_after is not None else DEFAULT_SECONDARY_WAIT
+            return max(float(retry_after), 0.0)
         except ValueError:
-            return DEFAULT_SECONDARY_WAIT
-    if status == 403 and headers.get("X-RateLimit-Remaining") == "0":
+            return DEFAULT_SECONDARY_WAIT * 2**attempt
+    if status in (403, 429) and headers.get("X-RateLimit-Remaining") == "0":
         try:
             reset = float(headers.get("X-RateLimit-Reset", ""))
         except ValueError:
-            return DEFAULT_SECONDARY_WAIT
+            return DEFAULT_SECONDARY_WAIT * 2**attempt
         return max(reset - now, 0.0) + 1.0
+    if limited:
+        return DEFAULT_SECONDARY_WAIT * 2**attempt
+    return None
+
+
+def server_error_delay(method: str, status: int, attempt: int) -> float | None:
+    """Seconds before sending an idempotent request again after a transient 5xx (1, 2, 4 s ...), or None.
+    A POST is not sent again: GitHub may have carried it out before failing (a second PR, release, ...)."""
+    if status in RETRIED_SERVER_ERRORS and method.upper() in IDEMPOTENT:
+        return float(2**attempt)
     return None
 
 
@@ -57,7 +84,11 @@ class RateLimitAdapter(HTTPAdapter):
         attempt = 0
         while True:
             response = super().send(request, **kwargs)
-            delay = rate_limit_delay(response.status_code, response.headers, self.policy.clock())
+            status = response.status_code
+            body = response.content if status in (403, 429) else b""
+            delay = rate_limit_delay(status, response.headers, self.policy.clock(), body, attempt)
+            if delay is None:
+                delay = server_error_delay(request.method or "GET", status, attempt)
             if delay is None or attempt >= self.policy.max_retries or waited + delay > self.policy.max_wait:
                 return response
             response.close()

@@ -125,7 +125,7 @@ def test_rate_limit_retries_are_bounded_then_a_clear_error(double: GitHubDouble,
     assert clock.sleeps == [5.0, 5.0]
     assert str(caught.value) == (
         "GitHub API: get repository acme/models -> 429 You have exceeded a secondary rate limit. Please wait a "
-        "few minutes before you try again. (rate limited; gave up waiting, retry after 5)"
+        "few minutes before you try again. (rate limited; modelcd waited as GitHub asks and gave up: retry after 5)"
     )
 
 
@@ -138,6 +138,59 @@ def test_a_wait_longer_than_the_bound_is_not_attempted(double: GitHubDouble, clo
     with pytest.raises(GitHubError, match="429"):
         client.releases()
     assert clock.sleeps == []
+
+
+SECONDARY = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+
+
+def test_a_secondary_limit_answered_403_without_retry_after_is_waited_out(
+    client: GitHubClient, double: GitHubDouble, clock: FakeClock
+) -> None:
+    double.fail("repos/create-release", 403, times=2, message=SECONDARY)  # no Retry-After, no X-RateLimit-*
+    release = client.create_release("churn-v2", "main", "churn v2", "notes")
+    assert clock.sleeps == [60.0, 120.0]  # at least a minute, then longer
+    assert release.tag == "churn-v2"
+
+
+def test_a_secondary_limit_that_persists_is_not_called_a_missing_permission(
+    double: GitHubDouble, clock: FakeClock
+) -> None:
+    client = GitHubClient.from_env(
+        double.env(REPO), retry=RetryPolicy(max_retries=1, sleep=clock.sleep, clock=clock.time)
+    )
+    double.fail("repos/get", 403, times=5, message=SECONDARY)
+    with pytest.raises(GitHubError) as caught:
+        client.releases()
+    assert "rate limited; modelcd waited as GitHub asks and gave up" in str(caught.value)
+    assert "lacks a permission" not in str(caught.value)
+
+
+def test_a_transient_server_error_on_a_read_is_retried(
+    client: GitHubClient, double: GitHubDouble, clock: FakeClock
+) -> None:
+    double.fail("repos/list-releases", 502, times=2, message="Server Error")
+    assert client.releases() == []
+    assert clock.sleeps == [1.0, 2.0]
+    assert [r.status for r in double.calls("repos/list-releases")] == [502, 502, 200]
+
+
+def test_server_errors_are_retried_a_bounded_number_of_times(double: GitHubDouble, clock: FakeClock) -> None:
+    client = GitHubClient.from_env(
+        double.env(REPO), retry=RetryPolicy(max_retries=2, sleep=clock.sleep, clock=clock.time)
+    )
+    double.fail("repos/get", 503, times=10, message="Service Unavailable")
+    with pytest.raises(GitHubError, match="503 Service Unavailable .*server error that persisted"):
+        client.releases()
+    assert clock.sleeps == [1.0, 2.0]
+
+
+def test_a_post_that_failed_with_a_server_error_is_not_sent_twice(
+    client: GitHubClient, double: GitHubDouble, clock: FakeClock
+) -> None:
+    double.fail("repos/create-release", 502, message="Server Error")
+    with pytest.raises(GitHubError, match="502"):
+        client.create_release("churn-v2", "main", "churn v2", "notes")
+    assert clock.sleeps == [] and len(double.calls("repos/create-release")) == 1
 
 
 def test_rate_limit_delay_is_none_for_an_ordinary_403() -> None:

@@ -106,6 +106,9 @@ class Cli:
         return run_modelcd(*args, cwd=self.cwd, env=full)
 
 
+ORG_TOKEN = "ghp_orgmembersreader"
+
+
 def make_cli(
     double: GitHubDouble,
     tmp_path: Path,
@@ -114,7 +117,9 @@ def make_cli(
     cwd: Path,
     extra_env: dict[str, str] | None = None,
 ) -> Cli:
-    return Cli(double, Runner(tmp_path / "runner", event_name, payload), cwd, extra_env or {})
+    double.add_token(ORG_TOKEN, "org-reader")  # MODELCD_ORG_TOKEN: sees the organisation's teams
+    env = {"MODELCD_ORG_TOKEN": ORG_TOKEN, **(extra_env or {})}
+    return Cli(double, Runner(tmp_path / "runner", event_name, payload), cwd, env)
 
 
 def write_verdict(

@@ -172,6 +172,44 @@ def test_an_override_by_someone_outside_the_approver_team_is_ignored_with_a_repl
     assert [s.state for s in github_double.repo(REPO).statuses] == ["failure"]
 
 
+def test_with_github_token_alone_a_404_on_team_membership_is_no_proof_and_approvals_refuse(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    github_double.add_review(REPO, pr, user="lee", commit_id=HEAD)
+    github_double.add_review(REPO, pr, user="sam", commit_id=HEAD)  # not in acme/ml-leads: 404
+    cli = make_cli(
+        github_double,
+        tmp_path,
+        "pull_request_review",
+        pull_request_event(number=pr, head_sha=HEAD),
+        template_repo.path,
+        {"MODELCD_ORG_TOKEN": ""},
+    )
+    done = cli("approvals", "--pr", str(pr), "--env", "production")
+    assert done.returncode == 1
+    assert "cannot tell whether @sam is in team acme/ml-leads: GitHub answered 404" in done.stderr
+    assert "set MODELCD_ORG_TOKEN" in done.stderr
+    (status,) = github_double.repo(REPO).statuses
+    assert (status.context, status.state, status.description) == (
+        "modelcd/approvals production",
+        "failure",
+        "cannot read team membership for production: set MODELCD_ORG_TOKEN",
+    )
+
+
+def test_an_override_whose_team_membership_cannot_be_read_is_refused_with_a_reply(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    _failed_gate(github_double)
+    github_double.fail("teams/get-membership-for-user-in-org", 403, times=5)
+    _override(github_double, tmp_path, template_repo, pr, "lee", "/modelcd override label noise")
+    (reply,) = _replies(github_double)
+    assert reply.startswith(
+        "Override ignored: cannot tell whether @lee is in team acme/ml-leads: GitHub answered 403"
+    )
+    assert [s.state for s in github_double.repo(REPO).statuses] == ["failure"]  # the gate stays red
+
+
 def test_the_author_cannot_override_their_own_gate(
     github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
 ) -> None:
