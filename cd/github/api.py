@@ -401,11 +401,17 @@ class GitHubClient:
 
     # Deployments ----------------------------------------------------------------------------------
     def create_deployment(
-        self, ref: str, environment: str, description: str, payload: Mapping[str, Any] | None = None
+        self,
+        ref: str,
+        environment: str,
+        description: str,
+        payload: Mapping[str, Any] | None = None,
+        task: str = "deploy",
     ) -> DeploymentInfo:
         call = f"create deployment of {ref} to {environment} {self._in()}"
         body = {
             "ref": ref,
+            "task": task,
             "environment": environment,
             "description": description,
             "payload": dict(payload or {}),
@@ -425,17 +431,29 @@ class GitHubClient:
         description: str = "",
         log_url: str = "",
         environment_url: str = "",
+        auto_inactive: bool = True,
     ) -> None:
         call = f"set deployment {deployment_id} status {state} {self._in()}"
-        body = {"state": state, "description": description[:140]}
+        body: dict[str, Any] = {"state": state, "description": description[:140]}
+        if not auto_inactive:
+            body["auto_inactive"] = False
         if log_url:
             body["log_url"] = log_url
         if environment_url:
             body["environment_url"] = environment_url
         self._request("POST", f"{self._repo_path()}/deployments/{deployment_id}/statuses", call, (201,), body)
 
-    def deployments(self, environment: str | None = None) -> list[DeploymentInfo]:
-        query = f"?environment={environment}" if environment else ""
+    def deployment_state(self, deployment_id: int) -> str | None:
+        """The latest status of a deployment (None: it has none)."""
+        call = f"list statuses of deployment {deployment_id} {self._in()}"
+        data = self._request(
+            "GET", f"{self._repo_path()}/deployments/{deployment_id}/statuses?per_page=1", call
+        )
+        return str(data[0]["state"]) if data else None
+
+    def deployments(self, environment: str | None = None, task: str | None = None) -> list[DeploymentInfo]:
+        filters = {k: v for k, v in (("environment", environment), ("task", task)) if v}
+        query = ("?" + "&".join(f"{k}={v}" for k, v in filters.items())) if filters else ""
         data = self._paginate(f"{self._repo_path()}/deployments{query}", f"list deployments {self._in()}")
         return [
             DeploymentInfo(d["id"], d["ref"], d["sha"], d["environment"], d.get("description")) for d in data

@@ -19,6 +19,11 @@ class TrackedDeployment:
     version: int
 
 
+def deployment_task(model: str) -> str:
+    """One deployment task per model: models share an environment, never each other's deployments."""
+    return f"deploy:{model}"
+
+
 def start_deployment(
     client: GitHubClient, *, env: str, model: str, version: int, ref: str, log_url: str = ""
 ) -> TrackedDeployment:
@@ -28,6 +33,7 @@ def start_deployment(
         env,
         f"{model} v{version}",
         payload={"model": model, "version": version},
+        task=deployment_task(model),
     )
     client.create_deployment_status(
         info.id, "in_progress", f"rolling out {model} v{version}", log_url=log_url
@@ -44,6 +50,24 @@ def finish_deployment(
     log_url: str = "",
     environment_url: str = "",
 ) -> None:
+    # GitHub's `auto_inactive` would mark every earlier successful deployment to the environment inactive,
+    # other models' too; modelcd retires only this model's earlier deployments itself.
     client.create_deployment_status(
-        deployment.id, state, description, log_url=log_url, environment_url=environment_url
+        deployment.id,
+        state,
+        description,
+        log_url=log_url,
+        environment_url=environment_url,
+        auto_inactive=False,
     )
+    if state == "success":
+        for earlier in client.deployments(
+            environment=deployment.environment, task=deployment_task(deployment.model)
+        ):
+            if earlier.id != deployment.id and client.deployment_state(earlier.id) == "success":
+                client.create_deployment_status(
+                    earlier.id,
+                    "inactive",
+                    f"superseded by {deployment.model} v{deployment.version}",
+                    auto_inactive=False,
+                )

@@ -244,20 +244,36 @@ def deploy(
             target, env.rollout, clock=clock, settings=settings or settings_for(target), alias_setter=setter
         )
         desired = Desired(env.endpoint_name(name), name, spec, git_sha=request.git_sha, owner=request.owner)
-        for observer in observers:
+        # Already live as git says: nothing to tell (a no-op creates no GitHub deployment).
+        told = () if _already_done(target, desired, env) else observers
+        for observer in told:
             observer.started(env, name, deployment.version)
         try:
             report = controller.run(desired)
         except Exception as exc:  # every observer hears how it ended, then the error goes on
-            for observer in observers:
+            for observer in told:
                 observer.failed(env, name, deployment.version, str(exc))
             raise
         reports.append(report)
-        for observer in observers:
+        for observer in told:
             observer.finished(env, name, report)
         if request.record_dir is not None:
             write_record_files(request.record_dir, env.name, report)
     return reports
+
+
+def _already_done(target: Target, desired: Desired, env: Environment) -> bool:
+    """Whether the endpoint already serves what git asks, as the controller's first decision says."""
+    import time
+
+    from cd.rollout.decide import Done, decide
+    from cd.rollout.target import TargetError
+
+    try:
+        observed = target.observe(desired.endpoint)
+    except TargetError:
+        return False  # the controller meets the same error and reports it
+    return isinstance(decide(desired, observed, env.rollout, None, time.time()), Done)
 
 
 def settings_for(target: Target) -> Settings:

@@ -179,7 +179,7 @@ def test_server_errors_are_retried_a_bounded_number_of_times(double: GitHubDoubl
         double.env(REPO), retry=RetryPolicy(max_retries=2, sleep=clock.sleep, clock=clock.time)
     )
     double.fail("repos/get", 503, times=10, message="Service Unavailable")
-    with pytest.raises(GitHubError, match="503 Service Unavailable .*server error that persisted"):
+    with pytest.raises(GitHubError, match=r"503 Service Unavailable .*server error that persisted"):
         client.releases()
     assert clock.sleeps == [1.0, 2.0]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,33 @@ def test_a_successful_rollout_goes_in_progress_then_success(
         ("in_progress", "rolling out churn v2"),
         ("success", "churn v2: succeeded"),
     ]
+
+
+def test_one_models_success_leaves_another_models_deployment_active(
+    github_double: GitHubDouble, client: GitHubClient, template_repo: GitRepo
+) -> None:
+    statuses = GitHubDeploymentStatuses(client, SHA, say=print)
+    staging = environment(template_repo, "staging")
+    statuses.started(staging, "fraud", 7)
+    statuses.finished(staging, "fraud", replace(report("succeeded", version=7), model="fraud"))
+    statuses.started(staging, "churn", 2)
+    statuses.finished(staging, "churn", report("succeeded"))
+    latest = {d.payload["model"]: d.statuses[-1].state for d in github_double.repo(REPO).deployments.values()}
+    assert latest == {"fraud": "success", "churn": "success"}
+
+
+def test_a_models_new_success_retires_only_its_own_earlier_deployment(
+    github_double: GitHubDouble, client: GitHubClient, template_repo: GitRepo
+) -> None:
+    statuses = GitHubDeploymentStatuses(client, SHA, say=print)
+    staging = environment(template_repo, "staging")
+    for version in (2, 3):
+        statuses.started(staging, "churn", version)
+        statuses.finished(staging, "churn", report("succeeded", version=version))
+    states = {
+        d.payload["version"]: d.statuses[-1].state for d in github_double.repo(REPO).deployments.values()
+    }
+    assert states == {2: "inactive", 3: "success"}
 
 
 def test_a_rolled_back_rollout_ends_in_failure(
@@ -152,3 +180,37 @@ def test_a_rollout_that_raises_still_finishes_its_deployment_in_error(
     (created,) = github_double.repo(REPO).deployments.values()
     assert [s.state for s in created.statuses] == ["in_progress", "error"]
     assert "stopped: SageMaker observe failed: ExpiredTokenException" in created.statuses[-1].description
+
+
+class _AlreadyLive:
+    """A target whose endpoint serves v1 alone, as the last successful rollout left it."""
+
+    look_seconds = 60.0
+
+    def __init__(self, image: str) -> None:
+        from cd.rollout.record import RolloutState, encode
+        from cd.rollout.target import ObservedEndpoint, ObservedVariant
+
+        state = RolloutState("churn", 1, image, None, "succeeded", 9, "h", 1.0, 1.0, 1.0)
+        variant = ObservedVariant("v1", 1, image, 100.0, 100.0, "ml.m5.large", 1)
+        self.observed = ObservedEndpoint(
+            "modelcd-staging-churn", "InService", "cfg", (variant,), encode(state)
+        )
+
+    def observe(self, endpoint: str) -> object:
+        return self.observed
+
+    def cleanup(self, endpoint: str, keep: object) -> tuple[str, ...]:
+        return ()
+
+
+def test_a_deploy_that_changes_nothing_records_no_deployment(
+    github_double: GitHubDouble, client: GitHubClient, template_repo: GitRepo
+) -> None:
+    image = "repo@sha256:" + "a" * 64
+    config = load_repo(template_repo.path)
+    request = DeployRequest(template_repo.path, "staging", ("churn",), {"churn": image}, "me")
+    statuses = GitHubDeploymentStatuses(client, SHA, say=print)
+    [done] = deploy(config, request, target=_AlreadyLive(image), observers=[statuses])  # type: ignore[arg-type]
+    assert done.outcome == "noop"
+    assert github_double.repo(REPO).deployments == {}

@@ -928,7 +928,38 @@ def create_deployment_status(d: GitHubDouble, ctx: Ctx) -> Response:
     )
     dep.statuses.append(status)
     dep.updated_at = stamp
+    if status.state == "success" and body.get("auto_inactive", True):
+        _auto_inactive(d, repo, dep, ctx.login, stamp)
     return ok(d.deployment_status_json(repo, dep, status), 201)
+
+
+def _auto_inactive(d: GitHubDouble, repo: Repo, dep: Deployment, login: str | None, stamp: str) -> None:
+    """GitHub's `auto_inactive` (default true): "Adds a new inactive status to all prior non-transient,
+    non-production environment deployments with the same repository and environment name as the created
+    status's deployment. An inactive status is only added to deployments that had a success state." (GitHub REST docs)
+    """
+    for other in repo.deployments.values():
+        if (
+            other.id < dep.id
+            and other.environment == dep.environment
+            and not other.transient_environment
+            and not other.production_environment
+            and other.statuses
+            and other.statuses[-1].state == "success"
+        ):
+            other.statuses.append(
+                DeploymentStatus(
+                    id=d._next_id(),
+                    state="inactive",
+                    description="",
+                    environment=other.environment,
+                    environment_url="",
+                    log_url="",
+                    creator=login,
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+            )
 
 
 @handles("repos/list-deployment-statuses")
