@@ -933,7 +933,7 @@ def create_deployment_status(d: GitHubDouble, ctx: Ctx) -> Response:
     return ok(d.deployment_status_json(repo, dep, status), 201)
 
 
-def _auto_inactive(d: GitHubDouble, repo: Repo, dep: Deployment, login: str | None, stamp: str) -> None:
+def _auto_inactive(d: GitHubDouble, repo: Repo, dep: Deployment, login: str, stamp: str) -> None:
     """GitHub's `auto_inactive` (default true): "Adds a new inactive status to all prior non-transient,
     non-production environment deployments with the same repository and environment name as the created
     status's deployment. An inactive status is only added to deployments that had a success state." (GitHub REST docs)
