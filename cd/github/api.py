@@ -549,6 +549,12 @@ class GitHubClient:
                 raise response_failure(call, response)
             return write_chunks_atomic(target, response.iter_content(1 << 20))
 
+    def rename_asset(self, asset_id: int, name: str) -> None:
+        call = f"rename asset {asset_id} to {name} {self._in()}"
+        self._request(
+            "PATCH", f"{self._repo_path()}/releases/assets/{asset_id}", call, (200,), {"name": name}
+        )
+
     def delete_asset(self, asset_id: int, name: str = "") -> None:
         call = f"delete asset {name or asset_id} {self._in()}"
         self._request("DELETE", f"{self._repo_path()}/releases/assets/{asset_id}", call, (204,))

@@ -40,6 +40,20 @@ class GitHubPublisher:
 
     def upload(self, release: ExistingRelease, asset: WantedAsset) -> None:
         self.client.upload_asset(int(release.id), asset.path, asset.name, asset.content_type)
+        for leftover in (a for a in release.assets if a.name == staged_name(asset.name)):
+            self.client.delete_asset(int(leftover.id), leftover.name)  # a replacement that stopped half-way
+
+    def replace(self, release: ExistingRelease, existing: ExistingAsset, asset: WantedAsset) -> None:
+        """GitHub holds one asset per name: upload under a staging name, delete the old asset, rename.
+        Until the new bytes are stored the old asset stays; a failure after the delete leaves the new
+        bytes under the staging name, and the next run finishes the rename (`staged_name`)."""
+        staged = staged_name(asset.name)
+        leftover = next((a for a in release.assets if a.name == staged), None)
+        if leftover is not None:  # an earlier replacement stopped half-way: start it again
+            self.client.delete_asset(int(leftover.id), leftover.name)
+        uploaded = self.client.upload_asset(int(release.id), asset.path, staged, asset.content_type)
+        self.client.delete_asset(int(existing.id), existing.name)
+        self.client.rename_asset(uploaded.id, asset.name)
 
     def delete_asset(self, release: ExistingRelease, asset: ExistingAsset) -> None:
         self.client.delete_asset(int(asset.id), asset.name)
@@ -50,3 +64,8 @@ class GitHubPublisher:
     def publish(self, release: ExistingRelease, title: str, body: str) -> str:
         info = self.client.update_release(int(release.id), body=body, name=title, draft=False)
         return info.html_url
+
+
+def staged_name(name: str) -> str:
+    """Where a replacement asset is uploaded before it takes `name`."""
+    return f"{name}.replacing"

@@ -59,6 +59,9 @@ class LocalPublisher:
     def upload(self, release: ExistingRelease, asset: WantedAsset) -> None:
         copy_atomic(asset.path, self._folder(release.tag) / asset.name)
 
+    def replace(self, release: ExistingRelease, existing: ExistingAsset, asset: WantedAsset) -> None:
+        copy_atomic(asset.path, self._folder(release.tag) / asset.name)  # os.replace: old or new, never none
+
     def delete_asset(self, release: ExistingRelease, asset: ExistingAsset) -> None:
         (self._folder(release.tag) / asset.name).unlink(missing_ok=True)
 

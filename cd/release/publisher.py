@@ -23,6 +23,10 @@ class Publisher(Protocol):
 
     def delete_asset(self, release: ExistingRelease, asset: ExistingAsset) -> None: ...
 
+    def replace(self, release: ExistingRelease, existing: ExistingAsset, asset: WantedAsset) -> None:
+        """Put `asset` in place of `existing` (same name) so that the release never lacks it: the new
+        bytes are stored before the old ones are removed."""
+
     def download(self, release: ExistingRelease, asset: ExistingAsset, target: Path) -> Path:
         """Write the asset's bytes to TARGET (atomically); returns TARGET."""
 

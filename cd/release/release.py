@@ -139,7 +139,8 @@ def _apply(publisher: Publisher, release: ExistingRelease, action: AssetAction) 
     if action.kind == "skip":
         return
     if action.kind == "replace" and action.existing is not None:
-        publisher.delete_asset(release, action.existing)
+        publisher.replace(release, action.existing, action.asset)
+        return
     publisher.upload(release, action.asset)
 
 

@@ -78,6 +78,7 @@ class Fault:
     message: str
     headers: dict[str, str] = field(default_factory=dict)
     interrupt_after: int | None = None  # bytes of the request body read before the connection drops
+    passing: int = 0  # calls that go through before the fault starts
 
 
 @dataclass(frozen=True)
@@ -290,8 +291,10 @@ class GitHubDouble:
         times: int = 1,
         message: str | None = None,
         headers: dict[str, str] | None = None,
+        after: int = 0,
     ) -> None:
-        """The next TIMES calls to OPERATION_ID ("*" for any) answer STATUS with MESSAGE."""
+        """After AFTER calls that go through, the next TIMES calls to OPERATION_ID ("*" for any) answer
+        STATUS with MESSAGE."""
         default = {401: "Bad credentials", 403: "Resource not accessible by integration", 404: "Not Found"}
         self.faults.append(
             Fault(
@@ -300,6 +303,7 @@ class GitHubDouble:
                 times,
                 message or default.get(status, "Validation Failed"),
                 headers or {},
+                passing=after,
             )
         )
 
@@ -335,6 +339,9 @@ class GitHubDouble:
     def _take_fault(self, operation_id: str) -> Fault | None:
         for fault in self.faults:
             if fault.remaining > 0 and fault.operation_id in (operation_id, "*"):
+                if fault.passing > 0:
+                    fault.passing -= 1
+                    return None
                 fault.remaining -= 1
                 return fault
         return None

@@ -122,6 +122,37 @@ def test_interrupted_upload_then_rerun_replaces_the_partial_asset(
     assert len(double.calls("repos/delete-release-asset")) == 1
 
 
+def test_a_server_error_while_replacing_an_asset_never_leaves_the_release_without_it(
+    inputs: ReleaseInputs, client: GitHubClient, double: GitHubDouble, tmp_path: Path
+) -> None:
+    publish(inputs, client, tmp_path, "staging")
+    sums_before = double.asset_bytes(REPO, "churn-v2", "SHA256SUMS")
+    double.fail("repos/upload-release-asset", 502, message="Server Error", after=2)  # the SHA256SUMS upload
+    with pytest.raises(GitHubError, match="502"):
+        publish(in_production(inputs), client, tmp_path, "production")
+    failed = [r for r in double.calls("repos/upload-release-asset") if r.status == 502]
+    assert [r.query.get("name") for r in failed] == ["SHA256SUMS.replacing"]
+    assert double.asset_bytes(REPO, "churn-v2", "SHA256SUMS") == sums_before  # the public release keeps it
+
+    publish(in_production(inputs), client, tmp_path, "production-again")
+    names = asset_names(double)
+    assert "SHA256SUMS" in names and not [n for n in names if n.endswith(".replacing")]
+    listed = double.asset_bytes(REPO, "churn-v2", "SHA256SUMS").decode()
+    assert "gate-verdict-production.json" in listed
+
+
+def test_a_replacement_stopped_after_the_delete_is_finished_by_the_next_run(
+    inputs: ReleaseInputs, client: GitHubClient, double: GitHubDouble, tmp_path: Path
+) -> None:
+    publish(inputs, client, tmp_path, "staging")
+    double.fail("repos/update-release-asset", 502, message="Server Error")  # the rename
+    with pytest.raises(GitHubError, match="rename asset"):
+        publish(in_production(inputs), client, tmp_path, "production")
+    publish(in_production(inputs), client, tmp_path, "production-again")
+    names = asset_names(double)
+    assert "SHA256SUMS" in names and not [n for n in names if n.endswith(".replacing")]
+
+
 def test_a_published_asset_is_never_replaced_with_other_bytes(
     inputs: ReleaseInputs, client: GitHubClient, double: GitHubDouble, tmp_path: Path
 ) -> None:
