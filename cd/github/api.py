@@ -87,6 +87,7 @@ class CommentInfo:
     body: str
     html_url: str
     created_at: str = ""
+    user_type: str = "User"  # "Bot" for GITHUB_TOKEN and GitHub App comments
 
 
 @dataclass(frozen=True)
@@ -618,6 +619,7 @@ def _comment_info(data: Mapping[str, Any]) -> CommentInfo:
         str(data.get("body") or ""),
         str(data["html_url"]),
         str(data.get("created_at") or ""),
+        str(user.get("type") or "User"),
     )
 
 

@@ -15,23 +15,27 @@ if TYPE_CHECKING:
     from cd.github.gate_results import GateResult, PlannedChange
     from cd.workspace import Workspace
 
-ACTIONS_BOT = "github-actions[bot]"
 UpsertResult = Literal["created", "updated", "unchanged"]
 
 
-def token_login(client: GitHubClient) -> str:
-    """Who our comments are from: the token's user, or the Actions bot for an installation token
-    (GITHUB_TOKEN cannot read /user)."""
+def token_login(client: GitHubClient) -> str | None:
+    """Who our comments are from: the token's user; None for a GITHUB_TOKEN or a GitHub App
+    installation token, which cannot read /user (their comments are by a Bot account)."""
     try:
         return client.authenticated_user()
     except GitHubError:
-        return ACTIONS_BOT
+        return None
 
 
-def find_sticky(comments: Sequence[CommentInfo], author: str) -> CommentInfo | None:
-    """The oldest comment by `author` carrying the marker (someone else quoting the marker is ignored)."""
+def find_sticky(comments: Sequence[CommentInfo], author: str | None) -> CommentInfo | None:
+    """The oldest comment that starts with the marker, by `author`, or by a Bot account when the token
+    cannot say who it is (github-actions[bot] for GITHUB_TOKEN, `<app>[bot]` for a GitHub App). A person
+    quoting the marker is ignored."""
     for comment in comments:
-        if STICKY_MARKER in comment.body and comment.user.lower() == author.lower():
+        if not comment.body.lstrip().startswith(STICKY_MARKER):
+            continue
+        ours = comment.user.lower() == author.lower() if author is not None else comment.user_type == "Bot"
+        if ours:
             return comment
     return None
 

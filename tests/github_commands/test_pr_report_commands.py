@@ -66,6 +66,19 @@ def test_later_runs_update_the_same_comment_never_a_second_one(
     ]
 
 
+def test_with_a_github_app_token_later_runs_find_the_comment_again(
+    github_double: GitHubDouble, tmp_path: Path
+) -> None:
+    number, cli = _setup(github_double, tmp_path)
+    github_double.add_token("ghs_appinstallation", "modelcd-app[bot]", type="Bot")  # cannot read /user
+    app = {"GITHUB_TOKEN": "ghs_appinstallation"}
+    assert cli(*_comment_args(number), env=app).returncode == 0  # type: ignore[operator]
+    write_verdict(tmp_path / "verdicts", "production", "churn", "pass", "all checks passed")
+    again = cli(*_comment_args(number), env=app)  # type: ignore[operator]
+    assert again.stdout.startswith("updated"), again.stdout + again.stderr
+    assert [c.user for c in _comments(github_double)] == ["modelcd-app[bot]"]
+
+
 def test_a_comment_by_someone_else_quoting_the_marker_is_left_alone(
     github_double: GitHubDouble, tmp_path: Path
 ) -> None:

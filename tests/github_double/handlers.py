@@ -40,6 +40,8 @@ def get_repo(d: GitHubDouble, ctx: Ctx) -> Response:
 @handles("users/get-authenticated")
 def get_user(d: GitHubDouble, ctx: Ctx) -> Response:
     user = d.users[ctx.login]
+    if user.type == "Bot":  # GITHUB_TOKEN and GitHub App installation tokens cannot read /user
+        raise ApiError(403, "Resource not accessible by integration")
     return ok(
         d.user_json(ctx.login)
         | {"name": None, "created_at": now_iso(), "updated_at": now_iso()}

@@ -109,12 +109,21 @@ def test_unknown_token_is_401_bad_credentials(double: GitHubDouble) -> None:
 
 
 def test_token_scheme_is_accepted_as_well_as_bearer(double: GitHubDouble) -> None:
+    double.add_token("ghp_person", "dana")
+    response = requests.get(f"{double.url}/user", headers={"Authorization": "token ghp_person"}, timeout=10)
+
+    assert response.status_code == 200
+    assert response.json()["login"] == "dana"
+
+
+def test_an_installation_token_cannot_read_the_authenticated_user(double: GitHubDouble) -> None:
     response = requests.get(
         f"{double.url}/user", headers={"Authorization": f"token {double.token}"}, timeout=10
     )
-
-    assert response.status_code == 200
-    assert response.json()["login"] == "modelcd-bot"
+    assert (response.status_code, response.json()["message"]) == (
+        403,
+        "Resource not accessible by integration",
+    )
 
 
 def test_every_response_carries_all_required_fields_of_its_schema(double: GitHubDouble) -> None:
