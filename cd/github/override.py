@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,32 @@ def parse_override_comment(body: str) -> OverrideRequest | None:
         return None
     reason = " ".join((match.group("reason") or "").split())
     return OverrideRequest(reason=reason)
+
+
+GRANT_MARKER = "<!-- modelcd:override-granted "
+
+
+def grant_record(by: str, reason: str, at: str, url: str) -> str:
+    """The hidden line modelcd's reply carries when it grants an override: the reason as it was then.
+    The requester can edit their comment later; this reply is the bot's, so the reason stays frozen."""
+    data = json.dumps({"by": by, "reason": reason, "at": at, "url": url}, sort_keys=True)
+    escaped = data.replace("--", "\\u002d\\u002d")  # JSON still, and never a comment's end
+    return f"{GRANT_MARKER}{escaped} -->"
+
+
+def parse_grant_record(body: str) -> dict[str, str] | None:
+    """The grant `grant_record` wrote into a reply, or None."""
+    start = body.find(GRANT_MARKER)
+    if start < 0:
+        return None
+    end = body.find(" -->", start)
+    try:
+        data = json.loads(body[start + len(GRANT_MARKER) : end])
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("by", "reason", "url")):
+        return None
+    return {k: str(v) for k, v in data.items()}
 
 
 def override_status_description(user: str, reason: str) -> str:

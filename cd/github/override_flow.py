@@ -24,6 +24,7 @@ from cd.github.gate_results import Override
 from cd.github.override import (
     OverrideDecision,
     decide_override,
+    grant_record,
     override_status_description,
     parse_override_comment,
 )
@@ -119,7 +120,13 @@ def handle_override_comment(
         + ", ".join(f"`{c}`" for c in contexts)
         + ". The override is kept in the verdict and the release notes."
     )
-    _reply(client, pull.number, message)
+    # The reply records the reason as granted: the release notes read it from here, so editing the
+    # request comment afterwards changes nothing.
+    _reply(
+        client,
+        pull.number,
+        message + "\n\n" + grant_record(override.by, override.reason, override.at, override.url),
+    )
     return OverrideOutcome(True, message, contexts)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from cd.github.comment import parse_status_context
 from cd.github.gate_results import Override
-from cd.github.override import parse_override_comment, parse_override_status
+from cd.github.override import parse_grant_record, parse_override_status
 from cd.release.inputs import approvals_from_reviews
 from cd.release.model import Approval
 
@@ -53,24 +53,25 @@ def overridden_gates(
 def override_from_pull(
     statuses: Sequence[StatusInfo], comments: Sequence[CommentInfo], model: str, environment: str | None
 ) -> GateOverride | None:
-    """The first override of `model`'s gate on the PR: who from the status; the reason and time from the
-    `/modelcd override` comment the status links to (else the status's own, possibly clipped, text)."""
+    """The first override of `model`'s gate on the PR: who from the status; the reason and time as they
+    were when modelcd granted it, from its reply's grant record (`cd.github.override.grant_record`),
+    never from the request comment, which its author can edit later. Without a record, the status's
+    own (possibly clipped) text."""
     for env, told in overridden_gates(statuses, model, environment):
-        comment = next(
+        grant = next(
             (
-                (c, request)
+                record
                 for c in comments
-                if c.html_url == told.url
-                and c.user.lower() == told.by.lower()
-                and (request := parse_override_comment(c.body)) is not None
-                and request.reason
+                if c.user_type == "Bot"
+                and (record := parse_grant_record(c.body)) is not None
+                and record["url"] == told.url
+                and record["by"].lower() == told.by.lower()
             ),
             None,
         )
-        if comment is None:
+        if grant is None:
             return GateOverride(env, told)
-        found, request = comment
-        return GateOverride(env, Override(told.by, request.reason, found.created_at, told.url))
+        return GateOverride(env, Override(told.by, grant["reason"], grant.get("at", ""), told.url))
     return None
 
 

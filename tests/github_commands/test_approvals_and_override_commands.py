@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cd.github.override import parse_grant_record
 from tests.github_commands.conftest import make_cli, write_verdict
 from tests.github_double import GitHubDouble
 from tests.helpers import GitRepo
@@ -148,10 +149,12 @@ def test_an_approver_overrides_the_failed_gate(
         "success",
         "overridden by @lee: label noise in EU",
     )
-    assert _replies(github_double) == [
+    (reply,) = _replies(github_double)
+    assert reply.startswith(
         "Override recorded: overridden by @lee: label noise in EU. Gates turned green on `c3c3c3c`: "
         "`modelcd/gate churn@production`. The override is kept in the verdict and the release notes."
-    ]
+    )
+    assert (parse_grant_record(reply) or {})["reason"] == "label noise in EU"
     recorded = json.loads((verdicts / "production-churn.json").read_text())["override"]
     assert (recorded["by"], recorded["reason"], recorded["url"]) == (
         "lee",
