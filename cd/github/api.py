@@ -320,16 +320,14 @@ class GitHubClient:
                 return _pull_info(pull)
         return None
 
-    def merged_pull_for_commit(self, sha: str, look_back: int = 100) -> PullInfo | None:
-        """The merged pull request whose merge commit is `sha`, among the `look_back` most recently
-        updated closed ones; None for a direct push. GitHub records `merge_commit_sha` for merge,
-        squash and rebase merges alike."""
-        with api_call(f"list closed pull requests {self._in()}"):
-            for pull in self._repo.pull_requests(
-                state="closed", sort="updated", direction="desc", number=look_back
-            ):
-                if pull.merged_at and pull.merge_commit_sha == sha:
-                    return _pull_info(pull)
+    def merged_pull_for_commit(self, sha: str) -> PullInfo | None:
+        """The merged pull request whose merge commit is `sha` (GitHub's "pull requests associated with
+        a commit", which names it for merge, squash and rebase merges alike); None for a direct push."""
+        call = f"list pull requests of commit {sha[:12]} {self._in()}"
+        data = self._request("GET", f"{self._repo_path()}/commits/{sha}/pulls?per_page=100", call)
+        for pull in data or []:
+            if pull.get("merged_at") and pull.get("merge_commit_sha") == sha:
+                return _pull_info_json(pull)
         return None
 
     def create_pull(self, title: str, head: str, base: str, body: str) -> PullInfo:
@@ -608,6 +606,22 @@ def _pull_info(pull: Any) -> PullInfo:
         html_url=pull.html_url,
         merged=bool(pull.merged_at),
         merge_commit_sha=pull.merge_commit_sha,
+    )
+
+
+def _pull_info_json(data: Mapping[str, Any]) -> PullInfo:
+    return PullInfo(
+        number=int(data["number"]),
+        title=str(data.get("title") or ""),
+        body=str(data.get("body") or ""),
+        author=str((data.get("user") or {}).get("login", "")),
+        state=str(data["state"]),
+        head_ref=str(data["head"]["ref"]),
+        head_sha=str(data["head"]["sha"]),
+        base_ref=str(data["base"]["ref"]),
+        html_url=str(data["html_url"]),
+        merged=bool(data.get("merged_at")),
+        merge_commit_sha=data.get("merge_commit_sha"),
     )
 
 

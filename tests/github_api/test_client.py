@@ -337,3 +337,21 @@ def test_interrupted_upload_is_a_clear_connection_error(
     assert [(a.name, a.state, a.size) for a in client.release_assets(draft.id)] == [
         ("big.bento", "open", 1000)
     ]
+
+
+def test_the_merged_pull_of_a_commit_is_found_however_many_pulls_closed_since(
+    client: GitHubClient, double: GitHubDouble
+) -> None:
+    merged = double.add_pull(REPO, head_sha="c" * 40, head_ref="promote")
+    double.merge_pull(REPO, merged.number, "d" * 40)
+    for i in range(120):  # closed after it: the 100 most recently updated no longer include it
+        other = double.add_pull(REPO, head_sha=f"{i:040x}", head_ref=f"other-{i}")
+        other.state, other.updated_at = "closed", f"2099-01-01T00:{i // 60:02d}:{i % 60:02d}Z"
+    found = client.merged_pull_for_commit("d" * 40)
+    assert found is not None and found.number == merged.number
+    assert [r.operation_id for r in double.requests][-1] == "repos/list-pull-requests-associated-with-commit"
+
+
+def test_a_direct_push_has_no_merged_pull(client: GitHubClient, double: GitHubDouble) -> None:
+    double.add_commit(REPO, "e" * 40, "a direct push")
+    assert client.merged_pull_for_commit("e" * 40) is None

@@ -270,6 +270,17 @@ def list_pulls(d: GitHubDouble, ctx: Ctx) -> Response:
     return ok(found)
 
 
+@handles("repos/list-pull-requests-associated-with-commit")
+def commit_pulls(d: GitHubDouble, ctx: Ctx) -> Response:
+    """GitHub: "the merged pull request that introduced the commit"; a commit not on the default branch
+    only has its open pull requests."""
+    repo = d._repo(ctx)
+    sha = repo.resolve(ctx.params["commit_sha"]) or ctx.params["commit_sha"]
+    merged = [p for p in repo.pulls.values() if p.merged and p.merge_commit_sha == sha]
+    found = merged or [p for p in repo.pulls.values() if p.state == "open" and p.head_sha == sha]
+    return ok([d.pull_json(repo, p) for p in sorted(found, key=lambda p: -p.number)])
+
+
 @handles("pulls/create")
 def create_pull(d: GitHubDouble, ctx: Ctx) -> Response:
     repo = d._repo(ctx)
