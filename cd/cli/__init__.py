@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "deploy": "cd.cli.rollout_commands:deploy",
     "status": "cd.cli.rollout_commands:status",
     "reconcile": "cd.cli.rollout_commands:reconcile",
+    "required-check": "cd.cli.github_commands:required_check",
     "abort": "cd.cli.rollout_commands:abort",
     "pause": "cd.cli.rollout_commands:pause",
     "resume": "cd.cli.rollout_commands:resume",

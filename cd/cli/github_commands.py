@@ -126,11 +126,37 @@ def status_checks(verdicts: Path, plan: Path | None, sha: str | None) -> None:
     _render_report(post_gate_statuses(workspace_here(), verdicts, plan, sha))
 
 
+@click.command(name="required-check")
+@click.option(
+    "--needs-env",
+    default="MODELCD_NEEDS",
+    show_default=True,
+    help="Environment variable holding `${{ toJSON(needs) }}`.",
+)
+def required_check(needs_env: str) -> None:
+    """The one required check: passes when every job it needs succeeded or was skipped."""
+    import os
+
+    from cd.github.required_check import read_needs
+
+    if needs_env not in os.environ:
+        raise UsageError(f"${needs_env} is not set: pass `${{{{ toJSON(needs) }}}}` in it")
+    check = read_needs(os.environ[needs_env], f"${needs_env}")
+    for line in check.lines():
+        click.echo(line)
+    if not check.passed:
+        click.echo(f"failed: {', '.join(check.failed)}", err=True)
+        raise click.exceptions.Exit(EXIT_FAILURE)
+    click.echo("passed: nothing failed (skipped jobs had nothing to do)")
+
+
 # ---------------------------------------------------------------- approvals and overrides
 
 
 @click.command()
-@click.option("--pr", "pr", type=int, required=True, help="Pull request number.")
+@click.option(
+    "--pr", "pr", type=int, help="Pull request number (default: the PR of this run's merge group event)."
+)
 @click.option("--env", "envs", multiple=True, help="Environment whose policy to check (repeatable).")
 @click.option("--changed", is_flag=True, help="Every environment whose file the PR changes.")
 @repo_option
@@ -139,14 +165,27 @@ def status_checks(verdicts: Path, plan: Path | None, sha: str | None) -> None:
     default=None,
     help="Set `modelcd/approvals <env>` (default: inside Actions).",
 )
+@click.option("--sha", help="Commit to set the statuses on (a merge group's; default: the PR head).")
 def approvals(
-    pr: int, envs: tuple[str, ...], changed: bool, repo: Path | None, set_status: bool | None
+    pr: int | None,
+    envs: tuple[str, ...],
+    changed: bool,
+    repo: Path | None,
+    set_status: bool | None,
+    sha: str | None,
 ) -> None:
     """Check environments' approval policies against the PR's latest review per reviewer on the head commit."""
     from cd.github.approval_policy import render_decision
     from cd.github.approvals import check_pull_approvals
 
-    run = check_pull_approvals(workspace(repo), pr, envs, changed=changed, set_status=set_status)
+    ws = workspace(repo)
+    if pr is None:
+        from cd.github.actions import merge_group_pull
+
+        pr, sha = merge_group_pull(ws.environ)
+    run = check_pull_approvals(ws, pr, envs, changed=changed, set_status=set_status, sha=sha)
+    for name in run.unchanged:
+        click.echo(f"{name}: #{pr} does not change it: passes")
     if not run.decisions:
         click.echo(f"#{pr} changes no environment: no approval policy applies")
     for decision in run.decisions:

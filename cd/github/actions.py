@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -181,6 +182,28 @@ def read_event(env: Env | None = None) -> GitHubEvent:
     if not isinstance(payload, dict):
         raise UsageError(f"{path}: the event payload is not a JSON object")
     return GitHubEvent(name=name, payload=payload)
+
+
+_QUEUE_REF = re.compile(r"^refs/heads/gh-readonly-queue/[^ ]+/pr-(?P<number>\d+)-[0-9a-f]+$")
+
+
+def merge_group_pull(env: Env | None = None) -> tuple[int, str]:
+    """(pull request number, merge group head sha) of this run's `merge_group` event. The queue's
+    branch is `gh-readonly-queue/<base>/pr-<number>-<sha>`; a group of several PRs is named after its
+    last one, whose head includes the others' changes."""
+    event = read_event(env)
+    if event.name != "merge_group":
+        raise UsageError(
+            f"say which pull request with --pr: this run's event is {event.name}, not merge_group"
+        )
+    group = event.payload.get("merge_group") or {}
+    ref, sha = str(group.get("head_ref", "")), str(group.get("head_sha", ""))
+    match = _QUEUE_REF.match(ref)
+    if match is None or not sha:
+        raise UsageError(
+            f"merge_group event: head_ref {ref!r} is not a merge queue branch (gh-readonly-queue/...)"
+        )
+    return int(match["number"]), sha
 
 
 def is_fork_pr(event: GitHubEvent) -> bool:

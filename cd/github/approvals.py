@@ -74,6 +74,7 @@ def check_approvals(
 class ApprovalsRun:
     pr: int
     decisions: tuple[ApprovalDecision, ...]  # empty: the PR changes no environment
+    unchanged: tuple[str, ...] = ()  # environments the PR does not change: their status passes
 
     @property
     def failed(self) -> tuple[str, ...]:
@@ -86,22 +87,37 @@ def environments_changed(files: Sequence[str]) -> list[str]:
 
 
 def check_pull_approvals(
-    ws: Workspace, pr: int, envs: Sequence[str], *, changed: bool, set_status: bool | None
+    ws: Workspace,
+    pr: int,
+    envs: Sequence[str],
+    *,
+    changed: bool,
+    set_status: bool | None,
+    sha: str | None = None,
 ) -> ApprovalsRun:
     """Check the named environments (and, with `changed`, every environment whose file the PR changes)
-    against PR `pr`'s reviews; set a status per environment when asked (default: inside Actions)."""
+    against PR `pr`'s reviews; set a status per environment when asked (default: inside Actions), on
+    `sha` (a merge group's commit) or else the PR's head."""
     client = ws.github()
     names = list(envs)
     if changed:
         names += [n for n in environments_changed(client.pull_files(pr)) if n in ws.config.environments]
     names = list(dict.fromkeys(names))
+    # Every environment gets its status, so branch protection can require `modelcd/approvals <env>`:
+    # one the PR does not change passes, instead of never arriving.
+    unchanged = tuple(n for n in ws.config.promotion_order() if n not in names) if changed else ()
+    statuses = set_status if set_status is not None else ws.in_actions()
+    head = sha or client.pull_request(pr).head_sha
+    if statuses:
+        for name in unchanged:
+            client.create_status(
+                head, "success", f"modelcd/approvals {name}", f"#{pr} does not change {name}"
+            )
     if not names:
-        return ApprovalsRun(pr, ())
+        return ApprovalsRun(pr, (), unchanged)
     environments = [ws.environment(name) for name in names]
-    head = client.pull_request(pr).head_sha
     org_client = ws.org_github(client)
     decisions = []
-    statuses = set_status if set_status is not None else ws.in_actions()
     for env in environments:
         try:
             decision = check_approvals(client, pr, env, org_client)
@@ -114,4 +130,4 @@ def check_pull_approvals(
             state = "success" if decision.satisfied else "failure"
             client.create_status(head, state, f"modelcd/approvals {env.name}", decision.summary)
         decisions.append(decision)
-    return ApprovalsRun(pr, tuple(decisions))
+    return ApprovalsRun(pr, tuple(decisions), unchanged)
