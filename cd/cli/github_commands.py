@@ -133,21 +133,22 @@ def status_checks(verdicts: Path, plan: Path | None, sha: str | None) -> None:
     show_default=True,
     help="Environment variable holding `${{ toJSON(needs) }}`.",
 )
-def required_check(needs_env: str) -> None:
-    """The one required check: passes when every job it needs succeeded or was skipped."""
+@click.option("--verdicts", type=click.Path(file_okay=False, path_type=Path), default=Path("verdicts"))
+@click.option("--plan", "plan", type=click.Path(dir_okay=False, path_type=Path), help="The plan file.")
+def required_check(needs_env: str, verdicts: Path, plan: Path | None) -> None:
+    """Post `modelcd/required`, the one status branch protection requires (passes when nothing needs a gate)."""
     import os
 
-    from cd.github.required_check import read_needs
+    from cd.github.pr_report import post_required_status
 
     if needs_env not in os.environ:
         raise UsageError(f"${needs_env} is not set: pass `${{{{ toJSON(needs) }}}}` in it")
-    check = read_needs(os.environ[needs_env], f"${needs_env}")
-    for line in check.lines():
+    verdicts.mkdir(parents=True, exist_ok=True)  # no gate ran: no verdicts
+    run = post_required_status(workspace_here(), os.environ[needs_env], verdicts, plan)
+    for line in run.lines:
         click.echo(line)
-    if not check.passed:
-        click.echo(f"failed: {', '.join(check.failed)}", err=True)
+    if not run.passed and not run.posted:  # posted: the status is the verdict, and an override can change it
         raise click.exceptions.Exit(EXIT_FAILURE)
-    click.echo("passed: nothing failed (skipped jobs had nothing to do)")
 
 
 # ---------------------------------------------------------------- approvals and overrides

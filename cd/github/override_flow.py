@@ -9,6 +9,7 @@ saying why the override is ignored.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cd.config.model import RepoConfig
 from cd.files import write_atomic
 from cd.github.actions import IssueCommentEvent
-from cd.github.api import GitHubClient, TeamsUnreadable
+from cd.github.api import GitHubClient, StatusInfo, TeamsUnreadable
 from cd.github.approvals import team_memberships
 from cd.github.comment import parse_status_context
 from cd.github.gate_results import Override
@@ -115,6 +116,7 @@ def handle_override_comment(
     if verdicts is not None:
         record_override(verdicts, [pair for _, pair in failed], override)
     contexts = tuple(c for c, _ in failed)
+    _turn_required_green(client, pull.head_sha, statuses, contexts, event.commenter, event.html_url)
     message = (
         f"Override recorded: {description}. Gates turned green on `{pull.head_sha[:7]}`: "
         + ", ".join(f"`{c}`" for c in contexts)
@@ -128,6 +130,34 @@ def handle_override_comment(
         message + "\n\n" + grant_record(override.by, override.reason, override.at, override.url),
     )
     return OverrideOutcome(True, message, contexts)
+
+
+def _turn_required_green(
+    client: GitHubClient,
+    sha: str,
+    statuses: Sequence[StatusInfo],
+    overridden: Sequence[str],
+    by: str,
+    url: str | None,
+) -> None:
+    """`modelcd/required` (cd.github.required_check) was failing on gates only, and none is left failing:
+    it passes now. A failure for another reason (a job failed) stays."""
+    from cd.github.required_check import CONTEXT, GATES_FAILED
+
+    required = next((s for s in statuses if s.context == CONTEXT), None)
+    if required is None or required.state not in FAILED_STATES:
+        return
+    if not (required.description or "").startswith(GATES_FAILED):
+        return
+    still_failing = [
+        s.context
+        for s in statuses
+        if s.state in FAILED_STATES
+        and parse_status_context(s.context) is not None
+        and s.context not in overridden
+    ]
+    if not still_failing:
+        client.create_status(sha, "success", CONTEXT, f"gates passed (overridden by @{by})", url or None)
 
 
 def record_override(verdicts: Path, pairs: list[tuple[str, str]], override: Override) -> list[Path]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 from cd.errors import GitHubError, UsageError
 from cd.github.api import CommentInfo, GitHubClient
-from cd.github.comment import STICKY_MARKER, CommitStatus
+from cd.github.comment import STICKY_MARKER, CommitStatus, parse_status_context
 
 if TYPE_CHECKING:
     from cd.github.gate_results import GateResult, PlannedChange
@@ -136,3 +136,46 @@ def post_gate_statuses(ws: Workspace, verdicts: Path, plan: Path | None, sha: st
     publish_statuses(ws.github(), head_sha_of_run(ws, sha), statuses)
     lines = [f"{s.context}: {s.state} ({s.description})" for s in statuses]
     return ReportRun(tuple(lines or ["no gates in the plan: no statuses to set"]))
+
+
+@dataclass(frozen=True)
+class RequiredRun:
+    passed: bool
+    posted: bool  # the status carries the verdict (else the job's own exit code must)
+    lines: tuple[str, ...]
+
+
+def post_required_status(ws: Workspace, needs: str, verdicts: Path, plan: Path | None) -> RequiredRun:
+    """`modelcd required-check`: post `modelcd/required` (`cd.github.required_check`) on the commit this
+    run judges: the PR head, or the merge group's commit (overrides are read from the PR head)."""
+    from cd.github.actions import merge_group_pull, run_url
+    from cd.github.override import parse_override_status
+    from cd.github.required_check import CONTEXT, read_needs, required_state
+
+    check = read_needs(needs, "the needs context")
+    _, gates = gate_results(verdicts, plan) if plan is not None and plan.is_file() else ((), ())
+    event = ws.event()
+    note = fork_note(ws, "required status", "was")
+    client = None if note is not None else ws.github()
+    overridden: frozenset[str] = frozenset()
+    if event is not None and event.name == "merge_group":
+        pr, sha = merge_group_pull(ws.environ)
+        head = client.pull_request(pr).head_sha if client is not None else sha
+    else:
+        sha = head = head_sha_of_run(ws)
+    if client is not None:
+        _, statuses = client.combined_status(head)
+        overridden = frozenset(
+            f"{pair[0]}@{pair[1]}"
+            for s in statuses
+            if s.state == "success"
+            and parse_override_status(s.description) is not None
+            and (pair := parse_status_context(s.context)) is not None
+        )
+    state, description = required_state(check, gates, overridden)
+    lines = [*check.lines(), f"{CONTEXT}: {state} ({description})"]
+    if client is not None:
+        client.create_status(sha, state, CONTEXT, description, run_url(ws.environ))
+    elif note is not None:
+        lines.append(note)
+    return RequiredRun(state == "success", client is not None, tuple(lines))

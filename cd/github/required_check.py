@@ -1,21 +1,31 @@
-"""The one check branch protection requires: it always reports, and passes when nothing needs a gate.
+"""The one check branch protection requires: the commit status `modelcd/required`. It always arrives,
+and passes when nothing needs a gate.
 
 A workflow with `paths:` filters never runs for a code-only PR, so a check it would report never
-arrives and the PR waits forever. pr-gate runs on every PR and merge group instead; its last job
-(`modelcd`) needs the others and calls `modelcd required-check` with their results (`toJSON(needs)`):
-it passes when each of them succeeded or was skipped (no promotion to gate, no PR to comment on), and
-fails otherwise, naming the job.
+arrives and the PR waits forever. pr-gate runs on every PR and merge group instead; its last job runs
+`modelcd required-check` whatever happened before (`if: always()`), with the other jobs' results
+(`toJSON(needs)`) and the verdicts. It posts `modelcd/required`:
+- failure when a job failed (validate and plan, report), naming it;
+- failure when a gate did not pass and was not overridden, naming the gates. `/modelcd override`
+  turns it green when the override leaves no failed gate;
+- success otherwise, with "no promotion to gate" for a PR that changes no model version.
+It is a commit status, not the job's own check, because an override must be able to change it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from cd.errors import UsageError
+from cd.github.gate_results import GateResult
 
 PASSING = frozenset({"success", "skipped"})
+CONTEXT = "modelcd/required"
+GATES_FAILED = "gates not passed: "
+JUDGED_BY_VERDICTS = frozenset({"gate"})  # a failed gate job shows in its verdicts (or their absence)
 
 
 @dataclass(frozen=True)
@@ -48,3 +58,21 @@ def read_needs(text: str, source: str) -> RequiredCheck:
             raise UsageError(f"{source}: job {job!r} has no `result`")
         results[str(job)] = value["result"]
     return RequiredCheck(results)
+
+
+def required_state(
+    check: RequiredCheck, gates: Sequence[GateResult], overridden: frozenset[str]
+) -> tuple[Literal["success", "failure"], str]:
+    """The `modelcd/required` status (state, description) for these job results and gate results;
+    `overridden`: gate keys (`model@env`) whose status an approver overrode."""
+    jobs = [job for job in check.failed if job not in JUDGED_BY_VERDICTS]
+    if jobs:
+        return "failure", f"job {', '.join(jobs)} {check.results[jobs[0]]}: see the workflow run"
+    failing = [g.key for g in gates if not g.passed and g.key not in overridden]
+    if failing:
+        return "failure", GATES_FAILED + ", ".join(failing)
+    if not gates:
+        return "success", "no promotion to gate"
+    return "success", f"{len(gates)} gate{'s' if len(gates) != 1 else ''} passed" + (
+        f" ({len(overridden & {g.key for g in gates})} overridden)" if overridden else ""
+    )

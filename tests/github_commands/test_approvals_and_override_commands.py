@@ -68,18 +68,18 @@ def test_self_approval_stale_approval_and_outsiders_do_not_count(
     done = _approvals(github_double, tmp_path, template_repo, pr, "--changed")
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
+        "staging: #1 does not change it: passes",
         "❌ **production**: 1 of 2 required approvals from acme/ml-leads",
         "- @kim: counts",
         "- @dana: does not count (the author's own approval never counts)",
         "- @lee: does not count (approved an older commit d4d4d4d, not the head c3c3c3c)",
         "- @sam: does not count (not a member of acme/ml-leads)",
     ]
-    (status,) = github_double.repo(REPO).statuses
-    assert (status.context, status.state, status.description) == (
-        "modelcd/approvals production",
-        "failure",
-        "1 of 2 required approvals from acme/ml-leads",
-    )
+    statuses = [(s.context, s.state, s.description) for s in github_double.repo(REPO).statuses]
+    assert statuses == [
+        ("modelcd/approvals staging", "success", "#1 does not change staging"),  # it arrives all the same
+        ("modelcd/approvals production", "failure", "1 of 2 required approvals from acme/ml-leads"),
+    ]
 
 
 def test_changes_requested_after_approval_supersedes_it(
@@ -173,6 +173,38 @@ def test_an_override_by_someone_outside_the_approver_team_is_ignored_with_a_repl
         "Override ignored: @sam is not a member of acme/ml-leads, the approvers of the affected environments."
     ]
     assert [s.state for s in github_double.repo(REPO).statuses] == ["failure"]
+
+
+def _required(double: GitHubDouble, state: str, description: str) -> None:
+    from tests.github_double.state import Status
+
+    stamp = "2026-11-21T10:00:01Z"
+    double.repo(REPO).statuses.append(
+        Status(2, HEAD, state, "modelcd/required", description, None, "modelcd-bot", stamp, stamp)
+    )
+
+
+def _latest(double: GitHubDouble, context: str) -> tuple[str, str | None]:
+    status = [s for s in double.repo(REPO).statuses if s.context == context][-1]
+    return status.state, status.description
+
+
+def test_an_override_of_the_only_failed_gate_turns_the_required_status_green(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    _failed_gate(github_double)
+    _required(github_double, "failure", "gates not passed: churn@production")
+    _override(github_double, tmp_path, template_repo, pr, "lee", "/modelcd override label noise")
+    assert _latest(github_double, "modelcd/required") == ("success", "gates passed (overridden by @lee)")
+
+
+def test_an_override_leaves_a_required_status_red_that_failed_for_another_reason(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    _failed_gate(github_double)
+    _required(github_double, "failure", "job plan failure: see the workflow run")
+    _override(github_double, tmp_path, template_repo, pr, "lee", "/modelcd override label noise")
+    assert _latest(github_double, "modelcd/required") == ("failure", "job plan failure: see the workflow run")
 
 
 def test_with_github_token_alone_a_404_on_team_membership_is_no_proof_and_approvals_refuse(

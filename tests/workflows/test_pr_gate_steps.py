@@ -87,7 +87,22 @@ def test_a_reconfiguration_runs_validate_plan_and_report_and_comments_once(
     assert comment.body.startswith("<!-- modelcd:sticky -->\n## modelcd: 1 change, nothing to gate")
     assert "| production | churn | reconfigured | v1 | v1 | not gated |" in comment.body
     assert "[workflow run](https://github.com/acme/models/actions/runs/77)" in comment.body
-    assert github_double.repo(REPO).statuses == []
+    assert _required(github_double) == [("success", "no promotion to gate")]
+
+
+def _required(double: GitHubDouble) -> list[tuple[str, str]]:
+    return [(s.state, s.description) for s in double.repo(REPO).statuses if s.context == "modelcd/required"]
+
+
+def test_a_code_only_pr_gets_a_passing_required_status(github_double: GitHubDouble, tmp_path: Path) -> None:
+    harness = _harness(
+        github_double, tmp_path, {}, prepare=lambda repo: (repo / "README.md").write_text("# models\n")
+    )
+    jobs = harness.run()
+    assert [j.result for j in jobs["gate"]] == ["skipped"]
+    (required,) = jobs["required"]
+    assert required.result == "success", [(s.command, s.stdout, s.stderr) for s in required.steps]
+    assert _required(github_double) == [("success", "no promotion to gate")]
 
 
 def test_an_invalid_environment_fails_validate_with_an_annotation_and_reports_nothing(
@@ -106,6 +121,8 @@ def test_an_invalid_environment_fails_validate_with_an_annotation_and_reports_no
         "skipped"
     ]
     assert github_double.repo(REPO).comments == {}
+    # the required status still arrives, and says why it fails
+    assert _required(github_double) == [("failure", "job plan failure: see the workflow run")]
 
 
 def test_a_fork_pr_gets_the_job_summary_and_a_note_instead_of_comment_and_statuses(
@@ -152,11 +169,17 @@ def test_a_promotion_is_gated_and_reported_end_to_end(github_double: GitHubDoubl
     assert comment.body.startswith("<!-- modelcd:sticky -->\n## modelcd: all 1 gate passed\n")
     assert "| staging | churn | promoted | v1 | v2 | ✅ pass |" in comment.body
     assert "## ✅ Gate PASS: `churn` v2 → staging" in comment.body  # the gate's own report, embedded
-    (status,) = github_double.repo(REPO).statuses
+    status, required = github_double.repo(REPO).statuses
     assert (status.sha, status.context, status.state) == (
         harness.event["pull_request"]["head"]["sha"],
         "modelcd/gate churn@staging",
         "success",
+    )
+    assert (required.sha, required.context, required.state, required.description) == (
+        status.sha,
+        "modelcd/required",
+        "success",
+        "1 gate passed",
     )
     assert status.state == "success"
     assert re.fullmatch(

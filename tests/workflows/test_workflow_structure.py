@@ -183,11 +183,15 @@ def test_pr_gate_evaluates_models_with_a_read_only_token_and_no_credentials() ->
     assert "secrets." not in text and "configure-aws-credentials" not in text
 
 
-def test_pr_gate_report_job_runs_no_pr_code() -> None:
-    report = load_workflow("pr-gate").jobs["report"]
-    checkouts = [s for s in report["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
-    assert [c["with"]["ref"] for c in checkouts] == ["${{ github.event.pull_request.base.sha }}"]
-    assert set(report["permissions"]) == {"contents", "pull-requests", "statuses"}
+BASE_REF = "${{ github.event.pull_request.base.sha || github.event.merge_group.base_sha }}"
+
+
+@pytest.mark.parametrize("name", ["report", "required"])
+def test_pr_gate_jobs_that_write_run_no_pr_code(name: str) -> None:
+    job = load_workflow("pr-gate").jobs[name]
+    checkouts = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert [c["with"]["ref"] for c in checkouts] == [BASE_REF]
+    assert set(job["permissions"]) == {"contents", "pull-requests", "statuses"}
 
 
 def test_pr_gate_installs_modelcd_from_the_base_commit_in_every_job() -> None:
@@ -196,13 +200,23 @@ def test_pr_gate_installs_modelcd_from_the_base_commit_in_every_job() -> None:
         installs = [s for s in workflow.steps(name) if s.get("run") == "make install"]
         assert [s.get("working-directory") for s in installs] == ["modelcd-base"], name
         base = [s for s in workflow.steps(name) if s.get("with", {}).get("path") == "modelcd-base"]
-        assert base and base[0]["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+        assert base and base[0]["with"]["ref"] == BASE_REF
 
 
-def test_pr_gate_triggers_on_desired_state_paths_only() -> None:
-    assert load_workflow("pr-gate").triggers == {
-        "pull_request": {"paths": ["environments/**", "gates/**", "models/**"]}
-    }
+def test_pr_gate_runs_on_every_pull_request_and_merge_group() -> None:
+    # no `paths:` filter: its required status must arrive for a code-only PR too
+    assert load_workflow("pr-gate").triggers == {"pull_request": None, "merge_group": None}
+
+
+def test_the_required_status_is_posted_whatever_failed_before() -> None:
+    job = load_workflow("pr-gate").jobs["required"]
+    assert job["if"] == "${{ always() }}" and job["needs"] == ["plan", "gate", "report"]
+    step = next(s for s in job["steps"] if str(s.get("run", "")).startswith("modelcd required-check"))
+    assert step["env"]["MODELCD_NEEDS"] == "${{ toJSON(needs) }}"
+
+
+def test_approvals_report_on_every_pull_request_and_merge_group() -> None:
+    assert set(load_workflow("approvals").triggers) == {"pull_request_review", "pull_request", "merge_group"}
 
 
 def test_promote_is_a_manual_workflow_with_model_from_to_inputs() -> None:
