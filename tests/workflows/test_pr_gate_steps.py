@@ -90,14 +90,15 @@ def test_a_reconfiguration_runs_validate_plan_and_report_and_comments_once(
     assert _required(github_double) == [("success", "no promotion to gate")]
 
 
-def _required(double: GitHubDouble) -> list[tuple[str, str]]:
+def _required(double: GitHubDouble) -> list[tuple[str, str | None]]:
     return [(s.state, s.description) for s in double.repo(REPO).statuses if s.context == "modelcd/required"]
 
 
 def test_a_code_only_pr_gets_a_passing_required_status(github_double: GitHubDouble, tmp_path: Path) -> None:
-    harness = _harness(
-        github_double, tmp_path, {}, prepare=lambda repo: (repo / "README.md").write_text("# models\n")
-    )
+    def add_readme(repo: Path) -> None:
+        (repo / "README.md").write_text("# models\n")
+
+    harness = _harness(github_double, tmp_path, {}, prepare=add_readme)
     jobs = harness.run()
     assert [j.result for j in jobs["gate"]] == ["skipped"]
     (required,) = jobs["required"]
