@@ -156,6 +156,7 @@ class Workspace:
                     env.target.region,
                     env.target.role_arn,
                     retry_mode="adaptive" if retry_mode == "adaptive" else "standard",
+                    alarms=env.rollout.analysis.alarms,
                 )
             case LocalTargetConfig():
                 from cd.rollout.local.target import LocalEndpoints

@@ -58,6 +58,10 @@ TRANSIENT_CODES = frozenset(
 CAPACITY_CODES = frozenset({"ResourceLimitExceeded", "InsufficientCapacityError", "CapacityError"})
 MUTATING = frozenset(
     {
+        "RegisterScalableTarget",
+        "DeregisterScalableTarget",
+        "PutScalingPolicy",
+        "DeleteScalingPolicy",
         "CreateEndpoint",
         "UpdateEndpoint",
         "UpdateEndpointWeightsAndCapacities",
@@ -96,15 +100,57 @@ def config_name(
     return _bounded(endpoint, f"c{_digest(json.dumps(rows), 12)}")
 
 
+# Every UpdateEndpoint provisions a new fleet (AWS: blue/green). Without a DeploymentConfig, SageMaker
+# shifts all traffic to it at once and terminates the old fleet at once, so the instances that baked
+# through the canary are replaced by ones that never served. modelcd asks for all-at-once with a baking
+# period: the old fleet stays until the new one has served this long, and the alarms (when the policy
+# names any) roll it back on AWS's side, even when the deploy job died mid-update. All-at-once because
+# AWS's canary and linear modes need the canary at most half the fleet, which one instance cannot be.
+FLEET_BAKE_SECONDS = 300
+UPDATE_TIMEOUT_SECONDS = 3600  # AWS: 600..28800, and more than the waits
+
+
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+def scaling_resource(endpoint: str, variant: str) -> str:
+    """Application Auto Scaling's resource id of a production variant."""
+    return f"endpoint/{endpoint}/variant/{variant}"
+
+
+def deployment_config(alarms: Sequence[str], bake_seconds: int = FLEET_BAKE_SECONDS) -> dict[str, Any]:
+    """The DeploymentConfig of every UpdateEndpoint modelcd makes (see FLEET_BAKE_SECONDS)."""
+    config: dict[str, Any] = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": bake_seconds},
+            "TerminationWaitInSeconds": 0,
+            "MaximumExecutionTimeoutInSeconds": max(UPDATE_TIMEOUT_SECONDS, 2 * bake_seconds + 600),
+        }
+    }
+    if alarms:
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": a} for a in alarms]}
+    return config
+
+
 class SageMakerEndpoints:
     """`cd.rollout.target.Target` over SageMaker and CloudWatch clients (boto3)."""
 
     look_seconds = 60.0  # CloudWatch's SageMaker metrics arrive per minute
 
-    def __init__(self, sagemaker: Any, cloudwatch: Any, role_arn: str) -> None:
+    def __init__(
+        self,
+        sagemaker: Any,
+        cloudwatch: Any,
+        role_arn: str,
+        *,
+        alarms: Sequence[str] = (),
+        autoscaling: Any = None,
+    ) -> None:
         self.sm = sagemaker
         self.cw = cloudwatch
+        self.aas = autoscaling  # application-autoscaling client (None: scaling is not handed over)
         self.role_arn = role_arn
+        self.alarms = tuple(alarms)  # AWS rolls an endpoint update back on its own when one fires
         self._images: dict[str, str] = {}  # model name -> image (models are immutable)
         self._configs: dict[str, dict[str, Any]] = {}  # config name -> its description (immutable)
 
@@ -117,6 +163,7 @@ class SageMakerEndpoints:
         retry_mode: RetryMode = "standard",
         max_attempts: int = 5,
         session: Any = None,
+        alarms: Sequence[str] = (),
     ) -> SageMakerEndpoints:
         import boto3
 
@@ -126,6 +173,8 @@ class SageMakerEndpoints:
             session.client("sagemaker", region_name=region, config=cfg),
             session.client("cloudwatch", region_name=region, config=cfg),
             role_arn,
+            alarms=alarms,
+            autoscaling=session.client("application-autoscaling", region_name=region, config=cfg),
         )
 
     # ------------------------------------------------------------------------------ calls
@@ -338,8 +387,98 @@ class SageMakerEndpoints:
         if described is None:
             self._sm("CreateEndpoint", EndpointName=endpoint, EndpointConfigName=config)
         elif described.get("EndpointConfigName") != config:
-            self._sm("UpdateEndpoint", EndpointName=endpoint, EndpointConfigName=config)
+            live = [v["VariantName"] for v in described.get("ProductionVariants", [])]
+            self._hand_over_scaling(endpoint, live, [v.name for v in variants])
+            self._sm(
+                "UpdateEndpoint",
+                EndpointName=endpoint,
+                EndpointConfigName=config,
+                DeploymentConfig=deployment_config(self.alarms),
+            )
         return config
+
+    # ------------------------------------------------------------------------------ auto scaling
+
+    def _hand_over_scaling(self, endpoint: str, live: Sequence[str], kept: Sequence[str]) -> None:
+        """Before an update removes variants: a kept live variant without auto scaling takes the scaling
+        of a removed one (the candidate gets stable's when it is finalized alone), then each removed
+        variant's scalable target is deregistered, which AWS requires before a variant with auto scaling
+        can be removed. Registering and putting a policy are idempotent: a rerun repeats them safely."""
+        if self.aas is None:
+            return
+        removed = [v for v in live if v not in kept]
+        if not removed:
+            return
+        targets = {v: self._scalable_target(endpoint, v) for v in live}
+        source = next(((v, t) for v in removed if (t := targets.get(v)) is not None), None)
+        for name in kept:
+            if source is not None and name in live and targets.get(name) is None:
+                self._copy_scaling(endpoint, source[0], name, source[1])
+        for name in removed:
+            if targets.get(name) is not None:
+                for policy in self._scaling_policies(endpoint, name):  # AWS deletes them with the target
+                    self._aas(
+                        "DeleteScalingPolicy",
+                        PolicyName=policy["PolicyName"],
+                        ServiceNamespace="sagemaker",
+                        ResourceId=scaling_resource(endpoint, name),
+                        ScalableDimension=SCALABLE_DIMENSION,
+                    )
+                self._aas(
+                    "DeregisterScalableTarget",
+                    ServiceNamespace="sagemaker",
+                    ResourceId=scaling_resource(endpoint, name),
+                    ScalableDimension=SCALABLE_DIMENSION,
+                )
+
+    def _scalable_target(self, endpoint: str, variant: str) -> dict[str, Any] | None:
+        found = self._aas(
+            "DescribeScalableTargets",
+            ServiceNamespace="sagemaker",
+            ResourceIds=[scaling_resource(endpoint, variant)],
+            ScalableDimension=SCALABLE_DIMENSION,
+        ).get("ScalableTargets", [])
+        return dict(found[0]) if found else None
+
+    def _copy_scaling(self, endpoint: str, source: str, target: str, registered: dict[str, Any]) -> None:
+        resource = scaling_resource(endpoint, target)
+        self._aas(
+            "RegisterScalableTarget",
+            ServiceNamespace="sagemaker",
+            ResourceId=resource,
+            ScalableDimension=SCALABLE_DIMENSION,
+            MinCapacity=int(registered["MinCapacity"]),
+            MaxCapacity=int(registered["MaxCapacity"]),
+        )
+        for policy in self._scaling_policies(endpoint, source):
+            settings = {
+                key: policy[key]
+                for key in ("TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration")
+                if key in policy
+            }
+            self._aas(
+                "PutScalingPolicy",
+                PolicyName=policy["PolicyName"],
+                ServiceNamespace="sagemaker",
+                ResourceId=resource,
+                ScalableDimension=SCALABLE_DIMENSION,
+                PolicyType=policy["PolicyType"],
+                **settings,
+            )
+
+    def _scaling_policies(self, endpoint: str, variant: str) -> list[dict[str, Any]]:
+        return list(
+            self._aas(
+                "DescribeScalingPolicies",
+                ServiceNamespace="sagemaker",
+                ResourceId=scaling_resource(endpoint, variant),
+                ScalableDimension=SCALABLE_DIMENSION,
+            ).get("ScalingPolicies", [])
+        )
+
+    def _aas(self, op: str, **kwargs: Any) -> Any:
+        method = re.sub(r"(?<!^)(?=[A-Z])", "_", op).lower()
+        return self._call("Application Auto Scaling", op, getattr(self.aas, method), **kwargs)
 
     def set_weights(self, endpoint: str, weights: Mapping[str, float]) -> None:
         self._sm(

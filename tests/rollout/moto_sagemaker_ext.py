@@ -127,6 +127,27 @@ def _start(endpoint: FakeEndpoint, pending: _Pending, status: str) -> None:
         _settle(endpoint)
 
 
+def _refuse_removing_a_scaled_variant(
+    backend: SageMakerModelBackend, endpoint: FakeEndpoint, config: dict[str, Any]
+) -> None:
+    """AWS (SageMaker developer guide, "Automatically scale models"): before an update removes a variant
+    that has auto scaling, deregister the variant's scalable target; else the update fails. moto does not
+    check this; the extension does, with Application Auto Scaling's own (moto) state."""
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    scaling = applicationautoscaling_backends[backend.account_id][backend.region_name]
+    kept = {v["VariantName"] for v in config["ProductionVariants"]}
+    for variant in endpoint.production_variants:
+        name = variant["VariantName"]
+        resource = f"endpoint/{endpoint.endpoint_name}/variant/{name}"
+        registered = scaling.describe_scalable_targets("sagemaker", [resource], None)
+        if name not in kept and registered:
+            raise ValidationError(
+                message=f"The variant {name} of endpoint {endpoint.endpoint_name} has automatic scaling; "
+                "deregister its scalable target before removing it"
+            )
+
+
 def install(monkeypatch: pytest.MonkeyPatch) -> EndpointBehaviour:
     """Patch moto's SageMaker for the current test; returns the (reset) behaviour controls."""
     ENDPOINT_BEHAVIOUR.transitional_describes = 1
@@ -168,6 +189,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> EndpointBehaviour:
         endpoint = _endpoint(self, endpoint_name)
         config = self.describe_endpoint_config(endpoint_config_name)
         _refuse_if_in_progress(endpoint)
+        _refuse_removing_a_scaled_variant(self, endpoint, config)
         pending = _Pending(
             ENDPOINT_BEHAVIOUR.transitional_describes,
             ENDPOINT_BEHAVIOUR.take_outcome(),

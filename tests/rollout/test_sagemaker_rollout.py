@@ -263,3 +263,76 @@ def test_cleanup_reads_every_page_of_leftover_configs(live_v1: World) -> None:
     live = w.sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]  # type: ignore[attr-defined]
     left = w.sm.list_endpoint_configs(MaxResults=100)  # type: ignore[attr-defined]
     assert [c["EndpointConfigName"] for c in left["EndpointConfigs"]] == [live] and "NextToken" not in left
+
+
+def test_every_endpoint_update_bakes_the_new_fleet_and_lets_aws_roll_back_on_the_alarms(
+    live_v1: World, faults: Faults
+) -> None:
+    from cd.rollout.sagemaker import deployment_config
+
+    w = live_v1
+    w.target.alarms = ("modelcd-staging-churn-5xx",)
+    assert w.deploy(2).outcome == "succeeded"
+    updates = [body["DeploymentConfig"] for op, body in faults.accepted if op == "UpdateEndpoint"]
+    assert len(updates) == 2  # add the candidate, then finalize onto it alone
+    assert updates == [deployment_config(("modelcd-staging-churn-5xx",))] * 2
+    policy = updates[1]["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"] == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}
+    assert updates[1]["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": "modelcd-staging-churn-5xx"}]}
+
+
+def _scale(w: World, variant: str) -> object:
+    import boto3
+
+    from cd.rollout.sagemaker import SCALABLE_DIMENSION, scaling_resource
+
+    aas = boto3.client("application-autoscaling", region_name="eu-west-1")
+    resource = scaling_resource(ENDPOINT, variant)
+    aas.register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=resource,
+        ScalableDimension=SCALABLE_DIMENSION,
+        MinCapacity=1,
+        MaxCapacity=4,
+    )
+    aas.put_scaling_policy(
+        PolicyName="invocations-per-instance",
+        ServiceNamespace="sagemaker",
+        ResourceId=resource,
+        ScalableDimension=SCALABLE_DIMENSION,
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 70.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+        },
+    )
+    return aas
+
+
+def test_the_candidate_takes_stables_auto_scaling_and_stable_is_deregistered_before_removal(
+    live_v1: World,
+) -> None:
+    from cd.rollout.sagemaker import scaling_resource
+
+    aas: Any = _scale(live_v1, "v1")
+    report = live_v1.deploy(2)
+    assert report.outcome == "succeeded", report.to_markdown()
+    targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
+        (scaling_resource(ENDPOINT, "v2"), 1, 4)
+    ]
+    policies = aas.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    assert [(p["ResourceId"], p["PolicyName"]) for p in policies] == [
+        (scaling_resource(ENDPOINT, "v2"), "invocations-per-instance")
+    ]
+
+
+def test_a_rollback_leaves_stables_auto_scaling_in_place(live_v1: World) -> None:
+    aas: Any = _scale(live_v1, "v1")
+    live_v1.traffic.behaviours["v2"] = VersionProfile(error_rate=0.05)
+    assert live_v1.deploy(2).outcome == "rolled_back"
+    assert live_v1.live() == {"v1": 100.0}
+    targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [t["ResourceId"] for t in targets] == [f"endpoint/{ENDPOINT}/variant/v1"]
