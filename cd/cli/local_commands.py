@@ -76,9 +76,10 @@ def status(repo: Path | None, state_dirs: tuple[str, ...], fmt: str) -> None:
                     if r.lease_owner
                     else ""
                 )
+                stable = "first deploy" if r.stable_version is None else f"stable v{r.stable_version}"
                 click.echo(
-                    f"  {endpoint} rollout v{r.version} (stable v{r.stable_version}): {r.phase}, "
-                    f"step {r.step_index}{lease}; {r.reason}"
+                    f"  {endpoint} rollout v{r.version} ({stable}): {r.phase}, "
+                    f"steps done: {r.step_index}{lease}; {r.reason}"
                 )
 
 

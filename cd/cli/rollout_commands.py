@@ -115,7 +115,7 @@ def status(env: str, repo: Path | None, fmt: str | None) -> None:
             lease = f"{s.lease_owner} until {describe_time(s.lease_expires_at)}" if s.lease_owner else "-"
             stable = "first deploy" if s.stable_version is None else f"stable v{s.stable_version}"
             click.echo(
-                f"  rollout v{s.version} ({stable}): {s.phase}, step {s.step_index}, lease {lease}; {s.reason}"
+                f"  rollout v{s.version} ({stable}): {s.phase}, steps done: {s.step_index}, lease {lease}; {s.reason}"
             )
             if s.evidence:
                 click.echo(f"  last analysis: {s.evidence}")

@@ -537,9 +537,13 @@ def _decide_unreadable(
     """Metrics unreadable: retried `max_inconclusive` times in a row, then rolled back (a rollout that
     cannot be watched is not left running, whatever `on_inconclusive` says)."""
     count = state.inconclusive + 1
-    reason = f"{label}: analysis Error ({count}/{step_policy.max_inconclusive}): {analysis.message}"
-    if count <= step_policy.max_inconclusive:
+    limit = step_policy.max_inconclusive
+    if count <= limit:
+        reason = f"{label}: metrics unreadable, retry {count} of {limit}: {analysis.message}"
         return RecordState(replace(state, inconclusive=count, reason=reason), reason, timing.look_seconds)
+    reason = (
+        f"{label}: metrics unreadable {count} times in a row (max_inconclusive {limit}): {analysis.message}"
+    )
     return _begin_rollback(replace(state, inconclusive=count), reason)
 
 

@@ -61,7 +61,7 @@ def test_status_shows_a_rollout_record_with_readable_times(
     assert result.returncode == 0, result.stderr
     line = result.stdout.splitlines()[-1]
     assert line.startswith(
-        f"  {EP} rollout v2 (stable v1): progressing, step 1, lease ci-run-7 until 2025-11-24T16:10:00Z ("
+        f"  {EP} rollout v2 (stable v1): progressing, steps done: 1, lease ci-run-7 until 2025-11-24T16:10:00Z ("
     )
     assert line.endswith("; step 2/9: error rate 0.5% (n=40)")
     assert "1764000600" not in result.stdout
