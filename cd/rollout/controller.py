@@ -316,10 +316,22 @@ class Controller:
         except (TargetCapacityError, _NotApplied) as exc:
             if state is None:
                 raise RolloutError(f"{endpoint}: {exc}") from exc
-            reason = f"{type(action).__name__} not applied: {exc}"
-            self._note_text(report, "RecordState", f"roll back: {reason}")
-            self._write(desired, replace(state, phase="rolling_back", reason=reason), seen)
+            self._abandon(desired, state, seen, f"{type(action).__name__} not applied: {exc}", report)
+        except (TargetTransientError, TargetBusyError, TargetOutcomeUnknownError, RecordConflictError):
+            raise  # the loop observes again
+        except TargetError as exc:
+            if state is None or isinstance(action, ShiftTraffic):
+                raise
+            # The candidate cannot be served at all (an image the target refuses, a model it cannot create):
+            # nothing was shifted, so the rollout ends here rather than under a lease for nobody.
+            self._abandon(desired, state, seen, f"the candidate could not be added: {exc}", report)
         return None
+
+    def _abandon(
+        self, desired: Desired, state: RolloutState, seen: dict[str, str], reason: str, report: RolloutReport
+    ) -> None:
+        self._note_text(report, "RecordState", f"roll back: {reason}")
+        self._write(desired, replace(state, phase="rolling_back", reason=reason), seen)
 
     def _await_or_fail(
         self, endpoint: str, *, what: str, config: str | None = None, weights: Any = None

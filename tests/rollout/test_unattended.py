@@ -147,3 +147,17 @@ def test_a_record_that_keeps_changing_stops_the_run_with_a_clear_error(live_v1: 
     w.target = AlwaysStale()  # type: ignore[assignment]
     with pytest.raises(RolloutError, match="kept changing under this run"):
         w.deploy(2)
+
+
+def test_a_candidate_the_target_refuses_ends_the_rollout_instead_of_leaving_it_leased(
+    live_v1: World, faults: Faults
+) -> None:
+    w = live_v1
+    faults.before["CreateModel"] = [("ValidationException", "Requested image not found in the repository")]
+    report = w.deploy(2, owner="gh:acme/models:7:1")
+    assert report.outcome == "rolled_back", report.to_markdown()
+    assert "the candidate could not be added" in report.message
+    assert "Requested image not found" in report.message
+    state = decode(w.tags())
+    assert state is not None and (state.phase, state.lease_owner) == ("rolled_back", "")
+    assert w.live() == {"v1": 100.0}

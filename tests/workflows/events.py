@@ -145,6 +145,22 @@ def issue_comment_event(
     }
 
 
+def merge_group_event(*, number: int, head_sha: str, base_sha: str, base: str = "main") -> dict[str, Any]:
+    """What GitHub sends when the merge queue builds the group of PR `number`: its branch names the PR."""
+    return {
+        "action": "checks_requested",
+        "merge_group": {
+            "head_sha": head_sha,
+            "head_ref": f"refs/heads/gh-readonly-queue/{base}/pr-{number}-{base_sha}",
+            "base_sha": base_sha,
+            "base_ref": f"refs/heads/{base}",
+            "head_commit": {"id": head_sha, "message": f"Merge pull request #{number}"},
+        },
+        "repository": API_REPO,
+        "sender": _user("github-merge-queue[bot]", 9),
+    }
+
+
 def workflow_dispatch_event(inputs: dict[str, str], ref: str = "refs/heads/main") -> dict[str, Any]:
     return {
         "inputs": inputs,
