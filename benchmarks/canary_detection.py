@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cd.config import load_repo  # noqa: E402
+from cd.config.model import NativeTraffic  # noqa: E402
 from cd.rollout.controller import Controller, Settings  # noqa: E402
 from cd.rollout.decide import Desired, Timing  # noqa: E402
 from cd.rollout.target import (  # noqa: E402
@@ -192,6 +193,7 @@ class SimTarget:
         variants: Sequence[VariantSpec],
         weights: Mapping[str, float],
         shadow: VariantSpec | None = None,
+        traffic: NativeTraffic | None = None,
     ) -> str:
         self.variants = {v.name: float(weights.get(v.name, 0.0)) for v in variants}
         self.shadow = shadow.name if shadow is not None else None

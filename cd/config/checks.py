@@ -6,7 +6,17 @@ import itertools
 import re
 from collections.abc import Mapping
 
-from cd.config.model import Environment, Gate, RepoConfig, SageMakerTargetConfig, SetWeight, Shadow
+from cd.config.model import (
+    NATIVE_STRATEGIES,
+    Analysis,
+    Bake,
+    Environment,
+    Gate,
+    RepoConfig,
+    SageMakerTargetConfig,
+    SetWeight,
+    Shadow,
+)
 from cd.config.yamlload import Document
 from cd.errors import Problem
 
@@ -116,6 +126,67 @@ def _rollout_steps(env: Environment, doc: Document) -> list[Problem]:
             )
     if env.rollout.strategy == "blue_green" and len(weights) != 1:
         problems.append(doc.problem(("rollout", "steps"), "blue_green takes a single set_weight: 100 step"))
+    if env.rollout.strategy in NATIVE_STRATEGIES:
+        problems += _native_steps(env, doc, [w for _, w in weights])
+    return problems
+
+
+NATIVE_WAIT_MAX = 28800 - 1800  # AWS's MaximumExecutionTimeoutInSeconds (28800), less provisioning time
+
+
+def _native_steps(env: Environment, doc: Document, weights: list[int]) -> list[Problem]:
+    """SageMaker shifts by itself in the shapes it knows: a canary (`set_weight: N` <= 50, `bake`,
+    `set_weight: 100`), or linear steps of one size (N, 2N, ..., 100, each N in 10..50, a `bake` after
+    each but the last). Its canary is a share of the new fleet's instances, so it needs two or more."""
+    strategy = env.rollout.strategy
+    problems = []
+    if not isinstance(env.target, SageMakerTargetConfig):
+        problems.append(
+            doc.problem(
+                ("rollout", "strategy"),
+                f"{strategy} needs a sagemaker target: only SageMaker shifts by itself",
+            )
+        )
+    steps = env.rollout.steps
+    bakes = [s.seconds for s in steps if isinstance(s, Bake)]
+    kinds = [type(s).__name__ for s in steps]
+    step = weights[0] if weights else 0
+    if strategy == "sagemaker_canary":
+        shape_ok = kinds == ["SetWeight", "Bake", "SetWeight"] and 1 <= step <= 50 and weights[-1] == 100
+        shape = "set_weight: N (1..50), bake: DURATION, set_weight: 100"
+    else:
+        expected = list(range(step, 101, step)) if 10 <= step <= 50 and 100 % step == 0 else []
+        shape_ok = weights == expected and kinds == ["SetWeight", "Bake"] * (len(weights) - 1) + ["SetWeight"]
+        shape = (
+            "set_weight: N, bake: D, set_weight: 2N, bake: D, ... set_weight: 100 (N in 10..50 dividing 100)"
+        )
+    if not shape_ok:
+        problems.append(doc.problem(("rollout", "steps"), f"{strategy} takes the steps {shape}"))
+    elif len(set(bakes)) > 1:
+        problems.append(doc.problem(("rollout", "steps"), f"{strategy} bakes every step for the same time"))
+    elif sum(bakes) > NATIVE_WAIT_MAX:
+        problems.append(
+            doc.problem(
+                ("rollout", "steps"), f"{strategy}: bakes of {sum(bakes):g} s exceed SageMaker's limit"
+            )
+        )
+    for name, deployment in env.models.items():
+        if deployment.serving.instance_count < 2:
+            problems.append(
+                doc.problem(
+                    ("models", name, "serving", "instance_count"),
+                    f"{strategy} shifts whole instances of the new fleet: it needs instance_count 2 or more, "
+                    f"not {deployment.serving.instance_count}",
+                )
+            )
+    if any(isinstance(s, Analysis | Shadow) for s in steps):
+        problems.append(
+            doc.problem(
+                ("rollout", "steps"),
+                f"{strategy}: CloudWatch alarms judge each step (analysis.max_error_rate and analysis.alarms); "
+                "analysis and shadow steps need modelcd's own controller (strategy: canary)",
+            )
+        )
     return problems
 
 

@@ -210,12 +210,53 @@ class Analysis:
 Step = SetWeight | Bake | Shadow | Analysis
 
 
+Strategy = Literal["canary", "blue_green", "sagemaker_canary", "sagemaker_linear"]
+# SageMaker shifts the traffic itself (blue/green with canary or linear routing, rolled back by alarms):
+# the rollout goes on when the deploy job dies. See docs/rollout.md, "SageMaker-native traffic shifting".
+NATIVE_STRATEGIES: frozenset[str] = frozenset({"sagemaker_canary", "sagemaker_linear"})
+
+
+@dataclass(frozen=True)
+class NativeTraffic:
+    """A SageMaker-native traffic shift, read from the steps: `step_percent` of the new fleet's capacity
+    (the canary, or each linear step), each step baked for `wait_seconds` under the alarms."""
+
+    mode: Literal["CANARY", "LINEAR"]
+    step_percent: int
+    wait_seconds: int
+    max_error_rate: float  # modelcd's own alarm on the new fleet's 5xx rate
+    alarms: tuple[str, ...] = ()  # the analysis policy's alarms, watched too
+
+    @property
+    def steps(self) -> int:
+        return 1 + (100 // self.step_percent - 1 if self.mode == "LINEAR" else 1)
+
+    @property
+    def total_wait_seconds(self) -> int:
+        return self.wait_seconds * (self.steps - 1)
+
+
 @dataclass(frozen=True)
 class RolloutPolicy:
-    strategy: Literal["canary", "blue_green"]
+    strategy: Strategy
     steps: tuple[Step, ...]
     analysis: AnalysisPolicy
     lease_seconds: float = 3600.0  # how long a deploy's lease on an endpoint lasts without renewal
+
+    @property
+    def native(self) -> NativeTraffic | None:
+        """The SageMaker-native shift this policy asks for (None: modelcd's own controller shifts)."""
+        if self.strategy not in NATIVE_STRATEGIES:
+            return None
+        weights = [s.weight for s in self.steps if isinstance(s, SetWeight)]
+        bakes = [s.seconds for s in self.steps if isinstance(s, Bake)]
+        return NativeTraffic(
+            "CANARY" if self.strategy == "sagemaker_canary" else "LINEAR",
+            weights[0] if weights else 100,
+            int(bakes[0]) if bakes else 0,
+            self.analysis.max_error_rate,
+            self.analysis.alarms,
+        )
 
     def steps_hash(self) -> str:
         """Stable hash of the step list: a resumed rollout must be following the same steps."""

@@ -28,6 +28,7 @@ from cd.rollout.decide import (
     FinishRollback,
     Freeze,
     Hold,
+    NativeShift,
     RecordState,
     Refuse,
     RemoveCandidate,
@@ -250,6 +251,9 @@ class Controller:
                 self._write(desired, action.record, seen)
             case AddCandidate() | StartShadow() | ShiftTraffic():
                 return self._shift(desired, state, seen, action, report)
+            case NativeShift():  # SageMaker shifts from here on; the next looks read where it settled
+                self.target.apply_variants(endpoint, action.variants, action.weights, traffic=action.traffic)
+                self._write(desired, action.record, seen)
             case Finalize() | RemoveCandidate():
                 config = self.target.apply_variants(endpoint, action.variants, action.weights)
                 self._await_or_fail(endpoint, config=config, what=type(action).__name__)

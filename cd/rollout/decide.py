@@ -19,7 +19,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from cd.config.model import Analysis, AnalysisPolicy, Bake, RolloutPolicy, SetWeight, Shadow, Step
+from cd.config.model import (
+    Analysis,
+    AnalysisPolicy,
+    Bake,
+    NativeTraffic,
+    RolloutPolicy,
+    SetWeight,
+    Shadow,
+    Step,
+)
 from cd.humantime import describe_duration, describe_time
 from cd.rollout.analysis import AnalysisResult, evidence_line
 from cd.rollout.record import RolloutState, decode
@@ -80,6 +89,19 @@ class StartShadow:
     variants: tuple[VariantSpec, ...]
     weights: Mapping[str, float]
     shadow: VariantSpec
+    record: RolloutState
+    message: str
+
+
+@dataclass(frozen=True)
+class NativeShift:
+    """`strategy: sagemaker_canary|linear`: replace the variant set with the candidate alone and let
+    SageMaker shift the traffic itself (blue/green, rolled back by alarms); once the update is accepted,
+    write `record` (step 1: the update was issued). The rollout then goes on without this run."""
+
+    variants: tuple[VariantSpec, ...]
+    weights: Mapping[str, float]
+    traffic: NativeTraffic
     record: RolloutState
     message: str
 
@@ -197,6 +219,7 @@ Action = (
     CreateEndpoint
     | AddCandidate
     | StartShadow
+    | NativeShift
     | ShiftTraffic
     | Finalize
     | RestoreStable
@@ -317,6 +340,14 @@ def decide(
     if state.phase == "rolling_back":
         if state.lease_owner != desired.owner:  # claim it first: one run drives a rollback
             return _take_lease(state)
+        if policy.native is not None and [v.name for v in observed.variants] == [f"v{state.version}"]:
+            return Freeze(
+                replace(
+                    state, phase="frozen", reason=f"rollback asked after SageMaker finished: {state.reason}"
+                ),
+                f"SageMaker had shifted all traffic to v{state.version} before the rollback: set git back with "
+                "`modelcd rollback` and deploy, which rolls the previous version out again",
+            )
         return _decide_rollback(observed, state)
     if superseded:
         # Git moved on, so whoever holds the lease rolls out what git no longer wants: this run takes
@@ -328,7 +359,51 @@ def decide(
         return _take_lease(state)
     if state.lease_expires_at - now < policy.lease_seconds / 2:
         return RecordState(state, "renew lease")
+    if policy.native is not None:
+        return _decide_native(desired, observed, policy, policy.native, state, now)
     return _decide_progress(desired, observed, policy, state, analysis, now, timing)
+
+
+def _decide_native(
+    desired: Desired,
+    observed: ObservedEndpoint,
+    policy: RolloutPolicy,
+    traffic: NativeTraffic,
+    state: RolloutState,
+    now: float,
+) -> Action:
+    """SageMaker shifts by itself: issue the update once (step 0), then read where it settled."""
+    candidate = desired.candidate
+    names = [v.name for v in observed.variants]
+    stable_name = variant_name(state.stable_version) if state.stable_version is not None else ""
+    stable = observed.variant(stable_name)
+    how = f"{traffic.mode.lower()} {traffic.step_percent}% steps, {describe_duration(traffic.wait_seconds)} each"
+    if names == [candidate.name]:
+        done = replace(
+            state, phase="succeeded", step_index=len(policy.steps), reason=f"SageMaker shifted ({how})"
+        )
+        return Complete(
+            done, (candidate,), f"SageMaker shifted all traffic to {candidate.name} ({how}): complete"
+        )
+    if names == [stable_name] and stable is not None and state.step_index == 0:
+        issued = replace(state, step_index=1, step_started_at=now, reason=f"SageMaker is shifting ({how})")
+        return NativeShift(
+            (candidate,),
+            {candidate.name: 100.0},
+            traffic,
+            issued,
+            f"SageMaker shifts {stable_name} -> {candidate.name} itself ({how}), rolled back by its alarms",
+        )
+    if names == [stable_name] and stable is not None:
+        why = observed.failure_reason or "an alarm fired during a baking period"
+        reason = f"SageMaker rolled the update back: {why}"
+        return FinishRollback(
+            replace(state, phase="rolled_back", reason=reason), (spec_of(stable),), f"rolled back: {reason}"
+        )
+    return Freeze(
+        replace(state, phase="frozen", reason=f"endpoint serves {names} during a native shift"),
+        f"{observed.name} serves {names}, a shape a SageMaker-native shift never leaves; a human must look",
+    )
 
 
 def _decide_idle(
@@ -559,6 +634,7 @@ __all__ = [
     "FinishRollback",
     "Freeze",
     "Hold",
+    "NativeShift",
     "RecordState",
     "Refuse",
     "RemoveCandidate",

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cd.aws import RetryMode, client_config
+from cd.config.model import NativeTraffic
 from cd.errors import TargetError
 from cd.rollout.record import PREFIX, REVISION, revision_of
 from cd.rollout.target import (
@@ -62,6 +63,7 @@ MUTATING = frozenset(
         "DeregisterScalableTarget",
         "PutScalingPolicy",
         "DeleteScalingPolicy",
+        "PutMetricAlarm",
         "CreateEndpoint",
         "UpdateEndpoint",
         "UpdateEndpointWeightsAndCapacities",
@@ -130,6 +132,27 @@ def deployment_config(alarms: Sequence[str], bake_seconds: int = FLEET_BAKE_SECO
     if alarms:
         config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": a} for a in alarms]}
     return config
+
+
+def native_deployment_config(traffic: NativeTraffic, alarms: Sequence[str]) -> dict[str, Any]:
+    """SageMaker's own canary or linear blue/green shift (`strategy: sagemaker_canary|linear`), rolled
+    back by AWS when one of `alarms` fires during a baking period."""
+    size = {"Type": "CAPACITY_PERCENT", "Value": traffic.step_percent}
+    routing: dict[str, Any] = {"Type": traffic.mode, "WaitIntervalInSeconds": traffic.wait_seconds}
+    routing["CanarySize" if traffic.mode == "CANARY" else "LinearStepSize"] = size
+    timeout = min(28800, max(UPDATE_TIMEOUT_SECONDS, traffic.total_wait_seconds + 1800))
+    return {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": 0,
+            "MaximumExecutionTimeoutInSeconds": timeout,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": a} for a in alarms]},
+    }
+
+
+def error_alarm_name(endpoint: str, variant: str) -> str:
+    return f"modelcd-{endpoint}-{variant}-5xx"
 
 
 class SageMakerEndpoints:
@@ -347,6 +370,7 @@ class SageMakerEndpoints:
         variants: Sequence[VariantSpec],
         weights: Mapping[str, float],
         shadow: VariantSpec | None = None,
+        traffic: NativeTraffic | None = None,
     ) -> str:
         if shadow is not None and len(variants) != 1:
             raise TargetError(  # CreateEndpointConfig: one production variant beside a shadow variant
@@ -389,13 +413,50 @@ class SageMakerEndpoints:
         elif described.get("EndpointConfigName") != config:
             live = [v["VariantName"] for v in described.get("ProductionVariants", [])]
             self._hand_over_scaling(endpoint, live, [v.name for v in variants])
+            if traffic is None:
+                deployment = deployment_config(self.alarms)
+            else:
+                alarm = self._error_alarm(endpoint, variants[0].name, traffic.max_error_rate)
+                deployment = native_deployment_config(traffic, (alarm, *traffic.alarms))
             self._sm(
                 "UpdateEndpoint",
                 EndpointName=endpoint,
                 EndpointConfigName=config,
-                DeploymentConfig=deployment_config(self.alarms),
+                DeploymentConfig=deployment,
             )
         return config
+
+    def _error_alarm(self, endpoint: str, variant: str, max_error_rate: float) -> str:
+        """The CloudWatch alarm a native shift is rolled back by: the new variant's 5xx share of its
+        invocations, per minute, above `max_error_rate` in 2 of 3 minutes (no traffic: not breaching).
+        PutMetricAlarm replaces an alarm of the same name, so a rerun writes the same one again."""
+        name = error_alarm_name(endpoint, variant)
+        dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+
+        def metric(key: str, metric_name: str) -> dict[str, Any]:
+            stat = {
+                "Metric": {"Namespace": "AWS/SageMaker", "MetricName": metric_name, "Dimensions": dimensions}
+            }
+            return {"Id": key, "MetricStat": {**stat, "Period": 60, "Stat": "Sum"}, "ReturnData": False}
+
+        self._call(
+            "CloudWatch",
+            "PutMetricAlarm",
+            self.cw.put_metric_alarm,
+            AlarmName=name,
+            AlarmDescription=f"modelcd: 5xx rate of {endpoint} {variant} above {max_error_rate:g}",
+            Metrics=[
+                metric("errors", "Invocation5XXErrors"),
+                metric("calls", "Invocations"),
+                {"Id": "rate", "Expression": "errors / calls", "Label": "5xx rate", "ReturnData": True},
+            ],
+            ComparisonOperator="GreaterThanThreshold",
+            Threshold=max_error_rate,
+            EvaluationPeriods=3,
+            DatapointsToAlarm=2,
+            TreatMissingData="notBreaching",
+        )
+        return name
 
     # ------------------------------------------------------------------------------ auto scaling
 

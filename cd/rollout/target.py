@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
+from cd.config.model import NativeTraffic
 from cd.errors import TargetError
 
 EndpointStatus = Literal[
@@ -235,12 +236,15 @@ class Target(Protocol):
         variants: Sequence[VariantSpec],
         weights: Mapping[str, float],
         shadow: VariantSpec | None = None,
+        traffic: NativeTraffic | None = None,
     ) -> str:
         """Make the endpoint serve exactly `variants` with `weights` (by variant name), and `shadow`
         (or none) in shadow mode: a copy of every request, its answer never returned to the client
         and its failures never affecting a response.
 
         Creates the endpoint if it does not exist (first deploy), otherwise replaces its variant set.
+        With `traffic`, the target shifts to the new variant set by itself (SageMaker's blue/green canary
+        or linear routing, rolled back by alarms); a target that cannot raises TargetError.
         Returns the config name that `observe` will report once the change is live.
         """
         ...

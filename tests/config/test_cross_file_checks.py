@@ -201,3 +201,55 @@ def test_analysis_knobs_are_read_with_their_units(tree: TemplateTree) -> None:
     tree.replace(STAGING, "    max_extension: 30m\n", "    max_extension: 1h30m\n    max_disagreement: 0.1\n")
     analysis = load_repo(tree.root).environments["staging"].rollout.analysis
     assert (analysis.max_extension, analysis.max_disagreement, analysis.alpha) == (5400.0, 0.1, 0.01)
+
+
+NATIVE_CANARY_STEPS = "  steps:\n    - set_weight: 10\n    - bake: 5m\n    - set_weight: 100\n  analysis:\n"
+
+
+def _native(tree: TemplateTree, strategy: str, steps: str = NATIVE_CANARY_STEPS, count: int = 2) -> None:
+    text = (tree.root / STAGING).read_text()
+    start, end = text.index("  steps:\n"), text.index("  analysis:\n")
+    text = text[:start] + steps + text[end + len("  analysis:\n") :]
+    text = text.replace("strategy: canary", f"strategy: {strategy}").replace(
+        "instance_count: 1", f"instance_count: {count}"
+    )
+    (tree.root / STAGING).write_text(text)
+
+
+def test_a_sagemaker_canary_of_the_right_shape_is_valid(tree: TemplateTree) -> None:
+    from cd.config import load_repo
+
+    _native(tree, "sagemaker_canary")
+    native = load_repo(tree.root).environments["staging"].rollout.native
+    assert native is not None and (native.mode, native.step_percent, native.wait_seconds) == (
+        "CANARY",
+        10,
+        300,
+    )
+
+
+def test_a_sagemaker_canary_needs_two_instances(tree: TemplateTree) -> None:
+    _native(tree, "sagemaker_canary", count=1)
+    [problem] = tree.problems()
+    assert problem.endswith(
+        "models.churn.serving.instance_count: sagemaker_canary shifts whole instances of the new fleet: "
+        "it needs instance_count 2 or more, not 1"
+    )
+
+
+def test_sagemaker_linear_steps_are_one_size_with_one_bake(tree: TemplateTree) -> None:
+    steps = "  steps:\n    - set_weight: 25\n    - bake: 1m\n    - set_weight: 60\n    - bake: 1m\n    - set_weight: 100\n  analysis:\n"
+    _native(tree, "sagemaker_linear", steps)
+    [problem] = tree.problems()
+    assert "rollout.steps: sagemaker_linear takes the steps set_weight: N, bake: D, set_weight: 2N" in problem
+
+
+def test_a_native_strategy_on_the_local_target_is_refused(tree: TemplateTree) -> None:
+    _native(tree, "sagemaker_canary")
+    text = (tree.root / STAGING).read_text()
+    start, end = text.index("target:\n"), text.index("rollout:\n")
+    (tree.root / STAGING).write_text(
+        text[:start] + "target:\n  kind: local\n  endpoint_prefix: modelcd-staging\n" + text[end:]
+    )
+    problems = tree.problems()
+    assert any("rollout.strategy: sagemaker_canary needs a sagemaker target" in p for p in problems), problems

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cd.config.model import Analysis, RolloutPolicy, SetWeight
+from cd.config.model import Analysis, NativeTraffic, RolloutPolicy, SetWeight
 from cd.rollout.local.target import LocalEndpoints
 from cd.rollout.target import LatencyStatistic, ObservedEndpoint, VariantMetrics, VariantSpec
 
@@ -116,6 +116,7 @@ class KillAfter:
         variants: Sequence[VariantSpec],
         weights: Mapping[str, float],
         shadow: VariantSpec | None = None,
+        traffic: NativeTraffic | None = None,
     ) -> str:
         name: str = self.inner.apply_variants(endpoint, variants, weights, shadow)
         self._mutated()

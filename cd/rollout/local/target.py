@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cd.config.model import NativeTraffic
 from cd.errors import TargetError
 from cd.rollout.local import processes
 from cd.rollout.local.runtime import RouterClient, ensure_router, router_is_up
@@ -209,7 +210,10 @@ class LocalEndpoints:
         variants: Sequence[VariantSpec],
         weights: Mapping[str, float],
         shadow: VariantSpec | None = None,
+        traffic: NativeTraffic | None = None,
     ) -> str:
+        if traffic is not None:  # as config validation says: only SageMaker shifts by itself
+            raise TargetError(f"local endpoint {endpoint!r}: the local target has no native traffic shifting")
         _check_weights(weights, {v.name for v in variants}, endpoint)
         if not variants:
             raise TargetError(f"local endpoint {endpoint!r}: at least one variant is required")
