@@ -1,4 +1,4 @@
-"""Executes `.github/workflows/approvals.yml` and pr-gate's merge-group run step by step (their real
+"""Executes `approvals.yml`, `override.yml` and pr-gate's merge-group run step by step (their real
 `run:` commands through `tests.workflows.harness`) against the GitHub API double."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.github_double import GitHubDouble
 from tests.helpers import GitRepo, make_template_repo
-from tests.workflows.events import REPO, merge_group_event, pull_request_event
+from tests.workflows.events import REPO, issue_comment_event, merge_group_event, pull_request_event
 from tests.workflows.harness import WorkflowHarness
 from tests.workflows.workflow_files import load_workflow
 
@@ -111,3 +111,79 @@ def test_a_merge_group_gets_its_required_status_from_pr_gate(
     (required,) = jobs["required"]
     assert required.result == "success", [(s.command, s.stdout, s.stderr) for s in required.steps]
     assert _statuses(github_double) == {"modelcd/required": (group, "success", "no promotion to gate")}
+
+
+def _failed_statuses(double: GitHubDouble, sha: str, env: str) -> None:
+    from tests.github_double.state import Status
+
+    stamp = "2026-11-21T10:00:00Z"
+    double.repo(REPO).statuses += [
+        Status(
+            1,
+            sha,
+            "failure",
+            f"modelcd/gate churn@{env}",
+            "recall 0.38 < 0.40",
+            None,
+            "modelcd-bot",
+            stamp,
+            stamp,
+        ),
+        Status(
+            2,
+            sha,
+            "failure",
+            "modelcd/required",
+            f"gates not passed: churn@{env}",
+            None,
+            "modelcd-bot",
+            stamp,
+            stamp,
+        ),
+    ]
+
+
+def _override_run(double: GitHubDouble, tmp_path: Path, env: str, commenter: str) -> tuple[object, int, str]:
+    workspace, repo = _workspace(tmp_path)
+    head = "c1" * 20
+    double.create_repo(REPO, head_sha=repo.head())
+    pull = double.add_pull(REPO, head_sha=head, user="dana", files=[f"environments/{env}.yaml"])
+    double.add_collaborator(REPO, commenter, "write")
+    _failed_statuses(double, head, env)
+    event = issue_comment_event(
+        body="/modelcd override label noise in EU", commenter=commenter, number=pull.number
+    )
+    harness = WorkflowHarness(
+        load_workflow("override"),
+        workspace,
+        "issue_comment",
+        event,
+        _env(double, repo.head()),
+        double.token,
+        {},
+    )
+    (job,) = harness.run()["override"]
+    return job, pull.number, head
+
+
+def test_an_override_comment_turns_the_gate_and_the_required_status_green(
+    github_double: GitHubDouble, tmp_path: Path
+) -> None:
+    job, _, head = _override_run(github_double, tmp_path, "staging", "lee")
+    assert job.result == "success", [(s.command, s.stdout, s.stderr) for s in job.steps]  # type: ignore[attr-defined]
+    statuses = _statuses(github_double)
+    assert statuses["modelcd/gate churn@staging"] == (
+        head,
+        "success",
+        "overridden by @lee: label noise in EU",
+    )
+    assert statuses["modelcd/required"] == (head, "success", "gates passed (overridden by @lee)")
+
+
+def test_an_override_needing_a_team_without_an_org_token_is_refused_with_a_reply(
+    github_double: GitHubDouble, tmp_path: Path
+) -> None:
+    _override_run(github_double, tmp_path, "production", "lee")
+    [reply] = [c.body for c in github_double.repo(REPO).comments.values()]
+    assert reply.startswith("Override ignored: cannot tell whether @lee is in team acme/ml-leads")
+    assert _statuses(github_double)["modelcd/required"][1] == "failure"
