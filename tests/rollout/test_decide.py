@@ -309,12 +309,14 @@ def test_unreadable_metrics_are_retried_and_counted() -> None:
     action = run(endpoint(variant(1, 90.0), variant(2, 10.0), record=state(step_index=2)), result("Error", 2))
     assert isinstance(action, RecordState)
     assert (action.record.phase, action.record.inconclusive) == ("progressing", 1)
+    assert action.record.reason.startswith("step 3/9: metrics unreadable, retry 1 of 3: ")
 
 
 def test_error_beyond_the_limit_rolls_back_even_when_the_policy_says_pause() -> None:
     obs, policy = _at_the_unreadable_limit()
     action = run(obs, result("Error", 2), policy=policy)
     assert isinstance(action, RecordState) and action.record.phase == "rolling_back"
+    assert "metrics unreadable 4 times in a row (max_inconclusive 3)" in action.record.reason  # not "4/3"
 
 
 def test_an_analysis_of_another_window_is_not_used() -> None:

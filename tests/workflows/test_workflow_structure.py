@@ -271,3 +271,19 @@ def test_the_only_zizmor_suppression_is_the_justified_issue_comment_trigger() ->
         for s in override.steps("override")
         if "checkout" in str(s.get("uses"))
     ), "the override job must check out the default branch only, never the PR"
+
+
+@pytest.mark.parametrize(("workflow", "job"), [("deploy", "deploy"), ("promote", "promote")])
+def test_prs_are_opened_with_a_token_that_triggers_workflows(workflow: str, job: str) -> None:
+    steps = load_workflow(workflow).steps(job)
+    opening = next(
+        s for s in steps if str(s.get("run", "")).startswith(("modelcd deploy", "modelcd promote"))
+    )
+    assert opening["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert (
+        opening["env"]["MODELCD_PR_TOKEN"]
+        == "${{ steps.app-token.outputs.token || secrets.MODELCD_PR_TOKEN }}"
+    )
+    app = next(s for s in steps if s.get("id") == "app-token")
+    assert str(app["uses"]).startswith("actions/create-github-app-token@")
+    assert app["if"] == "${{ vars.MODELCD_APP_CLIENT_ID != '' }}"
