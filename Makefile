@@ -43,7 +43,7 @@ demo: dev-venv
 
 # Everything, as CI runs it: the lock must match pyproject.toml, then the whole suite.
 test: check-lock dev-venv
-	$(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q
 
 # The pure core only (config, gate statistics, rollout decisions, policies, notes): no servers, builds
 # or subprocesses; seconds, for the edit-test loop. `make test` runs these too.
