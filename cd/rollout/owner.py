@@ -18,6 +18,8 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from cd.rollout.local.processes import pid_exists
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9 _.:/=+\-@]")
 OWNER_MAX = 128
 
@@ -57,17 +59,7 @@ def _parse(owner: str) -> _GitHubRun | _Process | None:
     return None
 
 
-def pid_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it runs, as another user
-    return True
-
-
-def holder_is_gone(holder: str, me: str, running: Callable[[int], bool] = pid_running) -> bool:
+def holder_is_gone(holder: str, me: str, running: Callable[[int], bool] = pid_exists) -> bool:
     """Whether the run named `holder` is known to have ended, as seen by run `me`."""
     theirs, mine = _parse(holder), _parse(me)
     match theirs, mine:

@@ -583,14 +583,11 @@ class SageMakerEndpoints:
 
     def _record(self, arn: str) -> dict[str, str]:
         """The endpoint's `modelcd:` tags, every page of ListTags."""
-        tags: dict[str, str] = {}
-        request: dict[str, Any] = {"ResourceArn": arn, "MaxResults": 100}
-        while True:
-            page = self._sm("ListTags", **request)
-            tags.update({t["Key"]: t["Value"] for t in page.get("Tags", []) if t["Key"].startswith(PREFIX)})
-            if not page.get("NextToken"):
-                return tags
-            request["NextToken"] = page["NextToken"]
+        return {
+            t["Key"]: t["Value"]
+            for t in self._list("ListTags", "Tags", ResourceArn=arn)
+            if t["Key"].startswith(PREFIX)
+        }
 
     def read_metrics(
         self, endpoint: str, variant: str, start: datetime, end: datetime, statistic: LatencyStatistic

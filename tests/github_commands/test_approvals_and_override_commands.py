@@ -189,22 +189,27 @@ def _latest(double: GitHubDouble, context: str) -> tuple[str, str | None]:
     return status.state, status.description
 
 
-def test_an_override_of_the_only_failed_gate_turns_the_required_status_green(
-    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # failing on the gates only, and the override leaves none failing: green
+        ("gates not passed: churn@production", ("success", "gates passed (overridden by @lee)")),
+        # failing for another reason: an override does not touch it
+        ("job plan failure: see the workflow run", ("failure", "job plan failure: see the workflow run")),
+    ],
+)
+def test_an_override_turns_the_required_status_green_only_when_gates_alone_failed_it(
+    github_double: GitHubDouble,
+    pr: int,
+    template_repo: GitRepo,
+    tmp_path: Path,
+    before: str,
+    after: tuple[str, str],
 ) -> None:
     _failed_gate(github_double)
-    _required(github_double, "failure", "gates not passed: churn@production")
+    _required(github_double, "failure", before)
     _override(github_double, tmp_path, template_repo, pr, "lee", "/modelcd override label noise")
-    assert _latest(github_double, "modelcd/required") == ("success", "gates passed (overridden by @lee)")
-
-
-def test_an_override_leaves_a_required_status_red_that_failed_for_another_reason(
-    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
-) -> None:
-    _failed_gate(github_double)
-    _required(github_double, "failure", "job plan failure: see the workflow run")
-    _override(github_double, tmp_path, template_repo, pr, "lee", "/modelcd override label noise")
-    assert _latest(github_double, "modelcd/required") == ("failure", "job plan failure: see the workflow run")
+    assert _latest(github_double, "modelcd/required") == after
 
 
 def test_with_github_token_alone_a_404_on_team_membership_is_no_proof_and_approvals_refuse(

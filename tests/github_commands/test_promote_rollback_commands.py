@@ -4,6 +4,7 @@ GitHub API double (or no GitHub at all: the local branch only, as the demo does)
 from __future__ import annotations
 
 import difflib
+import subprocess
 from pathlib import Path
 
 from cd.github.api import GitHubClient
@@ -80,6 +81,10 @@ def test_promote_refuses_when_staging_still_serves_the_old_version(
     assert "churn v2 is desired in staging but v1 is live" in done.stderr
 
 
+def _rollback_staging(repo: GitRepo, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_modelcd("rollback", "--env", "staging", "--model", "churn", cwd=repo.path, env=env)
+
+
 def _github_with_main(double: GitHubDouble, repo: GitRepo) -> dict[str, str]:
     double.create_repo(REPO, head_sha=repo.head())
     for path in (PROD, "environments/staging.yaml"):
@@ -127,15 +132,7 @@ def test_rollback_opens_the_pr_that_sets_git_back_to_what_is_live(
     commit_version(template_repo, "staging", 3)
     sagemaker.serve("modelcd-staging-churn", {1: 1.0})
     github = _github_with_main(github_double, template_repo)
-    done = run_modelcd(
-        "rollback",
-        "--env",
-        "staging",
-        "--model",
-        "churn",
-        cwd=template_repo.path,
-        env={**sagemaker.env(), **IDENTITY, **github},
-    )
+    done = _rollback_staging(template_repo, {**sagemaker.env(), **IDENTITY, **github})
     assert done.returncode == 0, done.stderr
     (pull,) = github_double.repo(REPO).pulls.values()
     assert (pull.title, pull.head_ref) == (
@@ -159,15 +156,7 @@ def test_rollback_on_a_runner_where_git_knows_nobody_commits_as_the_actions_bot(
     home = tmp_path / "runner-home"
     home.mkdir()
     bare = {"HOME": str(home), "GIT_CONFIG_GLOBAL": str(home / "none"), "GIT_CONFIG_NOSYSTEM": "1"}
-    done = run_modelcd(
-        "rollback",
-        "--env",
-        "staging",
-        "--model",
-        "churn",
-        cwd=template_repo.path,
-        env={**sagemaker.env(), **bare},
-    )
+    done = _rollback_staging(template_repo, {**sagemaker.env(), **bare})
     assert done.returncode == 0, done.stderr
     author = git(
         template_repo.path, "log", "-1", "--format=%an <%ae>", "modelcd/rollback-churn-staging-to-v1"
@@ -183,7 +172,7 @@ def test_the_pr_is_opened_with_the_pr_token_so_its_checks_run(
     github = _github_with_main(github_double, template_repo)
     github_double.add_token("ghs_appinstallation", "modelcd-app[bot]", type="Bot")
     env = {**sagemaker.env(), **IDENTITY, **github, "MODELCD_PR_TOKEN": "ghs_appinstallation"}
-    done = run_modelcd("rollback", "--env", "staging", "--model", "churn", cwd=template_repo.path, env=env)
+    done = _rollback_staging(template_repo, env)
     assert done.returncode == 0, done.stderr
     assert [r.login for r in github_double.calls("pulls/create")] == ["modelcd-app[bot]"]
 
@@ -195,7 +184,7 @@ def test_a_pr_opened_with_github_token_warns_that_its_checks_will_not_run(
     sagemaker.serve("modelcd-staging-churn", {1: 1.0})
     github = _github_with_main(github_double, template_repo)
     env = {**sagemaker.env(), **IDENTITY, **github, "GITHUB_ACTIONS": "true"}
-    done = run_modelcd("rollback", "--env", "staging", "--model", "churn", cwd=template_repo.path, env=env)
+    done = _rollback_staging(template_repo, env)
     assert done.returncode == 0, done.stderr
     assert "GitHub starts no workflows for it" in done.stdout + done.stderr
 
@@ -209,15 +198,7 @@ def test_a_teammates_later_edit_on_main_is_kept_in_the_rollback_pr(
     staging = "environments/staging.yaml"
     edited = template_repo.read(staging).replace("instance_count: 1", "instance_count: 2")
     github_double.put_file(REPO, staging, edited)  # on GitHub's main, not in this checkout
-    done = run_modelcd(
-        "rollback",
-        "--env",
-        "staging",
-        "--model",
-        "churn",
-        cwd=template_repo.path,
-        env={**sagemaker.env(), **IDENTITY, **github},
-    )
+    done = _rollback_staging(template_repo, {**sagemaker.env(), **IDENTITY, **github})
     assert done.returncode == 0, done.stderr
     (pull,) = github_double.repo(REPO).pulls.values()
     files = github_double.repo(REPO).files
@@ -238,15 +219,7 @@ def test_a_proposal_branch_that_exists_on_github_is_never_overwritten(
     client.create_branch(branch, client.branch_sha("main"))
     theirs = template_repo.read("environments/staging.yaml") + "# a teammate's note\n"
     github_double.put_file(REPO, "environments/staging.yaml", theirs, branch=branch)
-    done = run_modelcd(
-        "rollback",
-        "--env",
-        "staging",
-        "--model",
-        "churn",
-        cwd=template_repo.path,
-        env={**sagemaker.env(), **IDENTITY, **github},
-    )
+    done = _rollback_staging(template_repo, {**sagemaker.env(), **IDENTITY, **github})
     assert done.returncode == 1
     assert f"branch {branch} already exists on GitHub" in done.stderr
     assert github_double.repo(REPO).files[branch]["environments/staging.yaml"].decode() == theirs
@@ -254,14 +227,6 @@ def test_a_proposal_branch_that_exists_on_github_is_never_overwritten(
 
 def test_rollback_when_git_already_matches_is_refused(template_repo: GitRepo, sagemaker: Sagemaker) -> None:
     sagemaker.serve("modelcd-staging-churn", {1: 1.0})
-    done = run_modelcd(
-        "rollback",
-        "--env",
-        "staging",
-        "--model",
-        "churn",
-        cwd=template_repo.path,
-        env={**sagemaker.env(), **IDENTITY},
-    )
+    done = _rollback_staging(template_repo, {**sagemaker.env(), **IDENTITY})
     assert done.returncode == 1
     assert "git already has churn at v1 in staging" in done.stderr

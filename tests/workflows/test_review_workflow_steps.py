@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tests.github_double import GitHubDouble
 from tests.helpers import GitRepo, make_template_repo
@@ -24,6 +25,14 @@ def _env(double: GitHubDouble, sha: str) -> dict[str, str]:
     return env
 
 
+def _harness(
+    double: GitHubDouble, workflow: str, workspace: Path, event_name: str, event: dict[str, Any], sha: str
+) -> WorkflowHarness:
+    return WorkflowHarness(
+        load_workflow(workflow), workspace, event_name, event, _env(double, sha), double.token, {}
+    )
+
+
 def _statuses(double: GitHubDouble) -> dict[str, tuple[str, str, str | None]]:
     return {s.context: (s.sha, s.state, s.description) for s in double.repo(REPO).statuses}
 
@@ -36,15 +45,7 @@ def test_a_code_only_pr_gets_a_passing_approval_status_for_every_environment(
     github_double.create_repo(REPO, head_sha=repo.head())
     pull = github_double.add_pull(REPO, head_sha=head, user="dana", files=["README.md"])
     event = pull_request_event(number=pull.number, head_sha=head, base_sha=repo.head())
-    harness = WorkflowHarness(
-        load_workflow("approvals"),
-        workspace,
-        "pull_request",
-        event,
-        _env(github_double, head),
-        github_double.token,
-        {},
-    )
+    harness = _harness(github_double, "approvals", workspace, "pull_request", event, head)
     (job,) = harness.run()["approvals"]
     assert job.result == "success", [(s.command, s.stdout, s.stderr) for s in job.steps]
     assert _statuses(github_double) == {
@@ -64,15 +65,7 @@ def test_a_merge_group_gets_the_approval_statuses_on_its_own_commit(
     github_double.add_review(REPO, pull.number, user="lee", commit_id=head)
     github_double.add_commit(REPO, group, f"Merge pull request #{pull.number}")  # the queue's commit
     event = merge_group_event(number=pull.number, head_sha=group, base_sha=repo.head())
-    harness = WorkflowHarness(
-        load_workflow("approvals"),
-        workspace,
-        "merge_group",
-        event,
-        _env(github_double, group),
-        github_double.token,
-        {},
-    )
+    harness = _harness(github_double, "approvals", workspace, "merge_group", event, group)
     (job,) = harness.run()["approvals"]
     assert job.result == "success", [(s.command, s.stdout, s.stderr) for s in job.steps]
     statuses = _statuses(github_double)
@@ -97,15 +90,7 @@ def test_a_merge_group_gets_its_required_status_from_pr_gate(
     pull = github_double.add_pull(REPO, head_sha="c1" * 20, user="dana", files=["README.md"])
     github_double.add_commit(REPO, group, f"Merge pull request #{pull.number}")  # the queue's commit
     event = merge_group_event(number=pull.number, head_sha=group, base_sha=base)
-    harness = WorkflowHarness(
-        load_workflow("pr-gate"),
-        workspace,
-        "merge_group",
-        event,
-        _env(github_double, group),
-        github_double.token,
-        {},
-    )
+    harness = _harness(github_double, "pr-gate", workspace, "merge_group", event, group)
     jobs = harness.run()
     assert [j.result for j in jobs["report"]] == ["skipped"]  # no PR to comment on in a merge group
     (required,) = jobs["required"]
@@ -153,15 +138,7 @@ def _override_run(double: GitHubDouble, tmp_path: Path, env: str, commenter: str
     event = issue_comment_event(
         body="/modelcd override label noise in EU", commenter=commenter, number=pull.number
     )
-    harness = WorkflowHarness(
-        load_workflow("override"),
-        workspace,
-        "issue_comment",
-        event,
-        _env(double, repo.head()),
-        double.token,
-        {},
-    )
+    harness = _harness(double, "override", workspace, "issue_comment", event, repo.head())
     (job,) = harness.run()["override"]
     return job, pull.number, head
 

@@ -175,7 +175,7 @@ def stop(proc: ProcessRef, *, grace_seconds: float = 10.0) -> None:
     if is_ourselves(proc.pid):
         return
     if not is_alive(proc):
-        if not _pid_exists(proc.pid):
+        if not pid_exists(proc.pid):
             # The leader is gone and its pid is not reused (the kernel does not hand out a pid that
             # still names a process group), so anything left in the group is ours: its workers.
             _kill_group(proc.pid, signal.SIGKILL)
@@ -204,7 +204,8 @@ def is_ourselves(pid: int) -> bool:
         return False
 
 
-def _pid_exists(pid: int) -> bool:
+def pid_exists(pid: int) -> bool:
+    """Whether a process with this pid runs (as any user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
