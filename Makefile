@@ -19,7 +19,7 @@ COMPILE := pip compile pyproject.toml --universal --python-version 3.11 --genera
 COMPILE_DEV := $(COMPILE) --extra dev
 COMPILE_RUNTIME := $(COMPILE) --extra build --constraint $(LOCK)
 
-.PHONY: demo test test-fast lint clean install dev-venv audit-workflows lock lock-upgrade check-lock
+.PHONY: demo test test-fast lint clean install dev-venv browser audit-workflows lock lock-upgrade check-lock
 
 $(UV): $(UV_LOCK)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --require-hashes \
@@ -41,8 +41,16 @@ dev-venv: $(STAMP)
 demo: dev-venv
 	$(BIN)/modelcd demo
 
+# Debian's Chromium for the HTML reports' browser test, installed when missing (root, or sudo without a
+# password); never a browser a test tool downloads.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+		else echo "chromium is missing and cannot be installed without root: apt-get install chromium" >&2; exit 0; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 # Everything, as CI runs it: the lock must match pyproject.toml, then the whole suite.
-test: check-lock dev-venv
+test: check-lock dev-venv browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q
 
 # The pure core only (config, gate statistics, rollout decisions, policies, notes): no servers, builds

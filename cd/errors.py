@@ -102,3 +102,7 @@ class CustodyError(ModelcdError):
 
 class PromotionError(ModelcdError):
     """A promotion or rollback proposal was refused (version not live, already there, wrong order)."""
+
+
+class MonitorError(ModelcdError):
+    """Live traffic cannot be judged: no capture, an unreadable reference or labels file, an empty window."""

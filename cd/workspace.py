@@ -157,11 +157,15 @@ class Workspace:
                     env.target.role_arn,
                     retry_mode="adaptive" if retry_mode == "adaptive" else "standard",
                     alarms=env.rollout.analysis.alarms,
+                    capture=env.monitoring.capture,
                 )
             case LocalTargetConfig():
                 from cd.rollout.local.target import LocalEndpoints
 
-                return LocalEndpoints.from_config(env.target, self.root)
+                capture = env.monitoring.capture
+                return LocalEndpoints.from_config(
+                    env.target, self.root, capture_percentage=capture and capture.sampling_percentage
+                )
 
     def registry(self, tracking_uri: str | None = None) -> Registry:
         """The MLflow registry: `tracking_uri`, else $MLFLOW_TRACKING_URI, else the repository's store."""

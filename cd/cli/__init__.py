@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "rollback": "cd.cli.github_commands:rollback",
     "diff": "cd.cli.github_commands:diff",
     "drift": "cd.cli.github_commands:drift",
+    "monitor": "cd.cli.monitor_commands:monitor",
     "local": "cd.cli.local_commands:local",
     "build": "cd.cli.package_commands:build",
     "release": "cd.cli.release_commands:release",

@@ -274,4 +274,4 @@ def drift(repo: Path | None) -> None:
         return
     for plan, issue in run.issues:
         if plan.action != "none" and issue is not None:
-            click.echo(f"{plan.env}: {plan.action} issue #{issue.number} {issue.html_url}")
+            click.echo(f"{plan.key}: {plan.action} issue #{issue.number} {issue.html_url}")

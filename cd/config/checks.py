@@ -12,6 +12,7 @@ from cd.config.model import (
     Bake,
     Environment,
     Gate,
+    LocalTargetConfig,
     RepoConfig,
     SageMakerTargetConfig,
     SetWeight,
@@ -69,6 +70,7 @@ def cross_file_problems(
         problems += _rollout_steps(env, doc)
         problems += _endpoint_names(env, doc)
         problems += _promotion_source(env, config, doc, present)
+        problems += _capture_destination(env, doc)
     problems += _endpoint_collisions(config, docs)
     for gate in config.gates.values():
         problems += _gate_against_model(gate, config, docs[gate.path], present)
@@ -88,6 +90,27 @@ def _model_references(
                 doc.problem(("models", name), f"model {name!r} has no gate: add gates/{name}.yaml")
             )
     return problems
+
+
+def _capture_destination(env: Environment, doc: Document) -> list[Problem]:
+    capture = env.monitoring.capture
+    if capture is None:
+        return []
+    if isinstance(env.target, SageMakerTargetConfig) and capture.destination is None:
+        return [
+            doc.problem(
+                ("monitoring", "capture"),
+                "a SageMaker endpoint captures to S3: set destination: s3://BUCKET/PREFIX",
+            )
+        ]
+    if isinstance(env.target, LocalTargetConfig) and capture.destination is not None:
+        return [
+            doc.problem(
+                ("monitoring", "capture", "destination"),
+                f"the local target captures into {env.target.state_dir}/capture; remove destination",
+            )
+        ]
+    return []
 
 
 def _rollout_steps(env: Environment, doc: Document) -> list[Problem]:

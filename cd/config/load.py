@@ -19,15 +19,18 @@ from cd.config.model import (
     AnalysisPolicy,
     Approvals,
     Bake,
+    CaptureConfig,
     ChangeThreshold,
     Column,
     DatasetSpec,
+    DriftPolicy,
     Environment,
     Gate,
     LocalTargetConfig,
     MetricCheck,
     ModelDeployment,
     ModelSpec,
+    Monitoring,
     RepoConfig,
     RolloutPolicy,
     SageMakerTargetConfig,
@@ -181,6 +184,18 @@ def build_environment(doc: Document, file_stem: str) -> Environment:
         models=models,
         promote_from=data.get("promote_from"),
         path=doc.file,
+        monitoring=_monitoring(data.get("monitoring", {})),
+    )
+
+
+def _monitoring(raw: dict[str, Any]) -> Monitoring:
+    capture = raw.get("capture")
+    drift = dict(raw.get("drift", {}))
+    if "window" in drift:
+        drift["window_seconds"] = parse_duration(drift.pop("window"))
+    return Monitoring(
+        capture=None if capture is None else CaptureConfig(**capture),
+        drift=DriftPolicy(**drift),
     )
 
 

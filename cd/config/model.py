@@ -289,6 +289,33 @@ class ModelDeployment:
 
 
 @dataclass(frozen=True)
+class CaptureConfig:
+    """What the endpoint records of each request and answer (SageMaker DataCaptureConfig)."""
+
+    sampling_percentage: int = 100
+    destination: str | None = None  # s3://bucket/prefix (SageMaker); the local target writes in its state dir
+
+
+@dataclass(frozen=True)
+class DriftPolicy:
+    """When `modelcd monitor` calls a feature drifted: significant (p below alpha, Bonferroni over the
+    features tested) and large (PSI for numeric, Jensen-Shannon distance for categorical). Fewer live
+    rows than `min_rows`: not enough data, neither drift nor no drift."""
+
+    window_seconds: float = 86400.0
+    min_rows: int = 500
+    alpha: float = 0.01
+    max_psi: float = 0.2
+    max_js: float = 0.1
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    capture: CaptureConfig | None = None  # None: the endpoints capture nothing
+    drift: DriftPolicy = DriftPolicy()
+
+
+@dataclass(frozen=True)
 class Environment:
     name: str
     target: TargetConfig
@@ -297,6 +324,7 @@ class Environment:
     models: Mapping[str, ModelDeployment]
     promote_from: str | None = None
     path: str = ""
+    monitoring: Monitoring = Monitoring()
 
     def endpoint_name(self, model: str) -> str:
         return self.target.endpoint_name(model)

@@ -70,20 +70,26 @@ def markdown_cell(text: object) -> str:
     return re.sub(r"([|`<>\[\]])", r"\\\1", str(text)).replace("\n", " ")
 
 
-def _chart_label(text: str) -> str:
-    return re.sub(r"[^\w=<>.,\-\[\)\( ]", "", text)[:40]
+def mermaid_string(text: str) -> str:
+    """A double-quoted Mermaid string: the text as written (`<12` stays `<12`), with the characters
+    that would end the string or the statement replaced, and at most 40 characters."""
+    cleaned = re.sub(r"[\"`\n\r;#]", "'", str(text))
+    return '"' + cleaned[:40] + '"'
 
 
-def build_chart(v: GateVerdict) -> Chart | None:
-    """Candidate (bars) vs incumbent (line) across slices, for the metric that matters most: the
-    first blocking check's metric, else the gate's first metric."""
-    if not v.checks:
-        return None
-    blocking = [c for c in v.checks if c.outcome in ("fail", "inconclusive")]
-    metric = (blocking or list(v.checks))[0].metric
-    rows = [c for c in v.checks if c.metric == metric and c.outcome not in ("skipped", "undefined")][
-        :MAX_CHART_GROUPS
-    ]
+def _chart_rows(v: GateVerdict, metric: str) -> list[CheckResult]:
+    """Every slice of `metric` that blocks, then the others in the verdict's order up to
+    MAX_CHART_GROUPS: a blocking slice is never left out."""
+    rows = [c for c in v.checks if c.metric == metric and c.outcome not in ("skipped", "undefined")]
+    blocking = [c for c in rows if c.outcome in ("fail", "inconclusive")]
+    room = max(0, MAX_CHART_GROUPS - len(blocking))
+    others = [c for c in rows if c not in blocking][:room]
+    kept = set(map(id, blocking + others))
+    return [c for c in rows if id(c) in kept]
+
+
+def _chart(v: GateVerdict, metric: str) -> Chart | None:
+    rows = _chart_rows(v, metric)
     if not rows:
         return None
 
@@ -97,12 +103,22 @@ def build_chart(v: GateVerdict) -> Chart | None:
     return Chart(
         title=f"{metric} by slice",
         metric=metric,
-        labels=[_chart_label(c.slice) for c in rows],
+        labels=[c.slice for c in rows],
         candidate=candidate,
         incumbent=incumbent,
         low=0.0 if min(values) >= 0 else round(min(values) * 1.1, 4),
         high=round(high, 4),
     )
+
+
+def build_charts(v: GateVerdict) -> list[Chart]:
+    """Candidate (bars) vs incumbent (line) across slices: one chart per metric with a blocking
+    check (showing every blocking slice), else one for the gate's first metric."""
+    if not v.checks:
+        return []
+    blocking = [c.metric for c in v.checks if c.outcome in ("fail", "inconclusive")]
+    metrics = list(dict.fromkeys(blocking)) or [v.checks[0].metric]
+    return [chart for m in metrics if (chart := _chart(v, m)) is not None]
 
 
 def error_rate(v: GateVerdict) -> str:
@@ -145,12 +161,13 @@ def render_markdown(v: GateVerdict) -> str:
         autoescape=False,  # Markdown, not HTML; untrusted values go through the `cell` filter
     )
     env.filters["cell"] = markdown_cell
+    env.filters["mermaid"] = mermaid_string
     blocking = [c for c in v.checks if c.outcome in ("fail", "inconclusive")]
     blocking.sort(key=lambda c: (c.outcome != "fail", c.slice_spec == "overall"))
     return env.get_template("gate_report.md.j2").render(
         v=v,
         blocking=blocking,
-        chart=build_chart(v),
+        charts=build_charts(v),
         mark=lambda o: MARKS.get(o, o),
         est=format_estimate,
         threshold=format_threshold,

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cd.aws import RetryMode, client_config
-from cd.config.model import NativeTraffic
+from cd.config.model import CaptureConfig, NativeTraffic
 from cd.errors import TargetError
 from cd.rollout.record import PREFIX, REVISION, revision_of
 from cd.rollout.target import (
@@ -85,11 +85,27 @@ def model_name(endpoint: str, spec: VariantSpec) -> str:
     return _bounded(endpoint, f"{spec.name}-{_digest(spec.image, 8)}")
 
 
+def data_capture_config(capture: CaptureConfig) -> dict[str, Any]:
+    """DataCaptureConfig for CreateEndpointConfig: requests and answers, JSON and CSV bodies kept as text
+    (others base64), under the environment's destination."""
+    return {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": capture.sampling_percentage,
+        "DestinationS3Uri": capture.destination or "",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {
+            "CsvContentTypes": ["text/csv"],
+            "JsonContentTypes": ["application/json"],
+        },
+    }
+
+
 def config_name(
     endpoint: str,
     variants: Sequence[VariantSpec],
     weights: Mapping[str, float],
     shadow: VariantSpec | None = None,
+    capture: CaptureConfig | None = None,
 ) -> str:
     rows: list[list[Any]] = [
         [v.name, model_name(endpoint, v), v.instance_type, v.instance_count, float(weights.get(v.name, 0.0))]
@@ -99,6 +115,8 @@ def config_name(
         rows.append(
             ["shadow", shadow.name, model_name(endpoint, shadow), shadow.instance_type, shadow.instance_count]
         )
+    if capture is not None:  # likewise: without capture the name is unchanged
+        rows.append(["capture", capture.sampling_percentage, capture.destination])
     return _bounded(endpoint, f"c{_digest(json.dumps(rows), 12)}")
 
 
@@ -168,12 +186,14 @@ class SageMakerEndpoints:
         *,
         alarms: Sequence[str] = (),
         autoscaling: Any = None,
+        capture: CaptureConfig | None = None,
     ) -> None:
         self.sm = sagemaker
         self.cw = cloudwatch
         self.aas = autoscaling  # application-autoscaling client (None: scaling is not handed over)
         self.role_arn = role_arn
         self.alarms = tuple(alarms)  # AWS rolls an endpoint update back on its own when one fires
+        self.capture = capture  # DataCaptureConfig of every endpoint config created (None: no capture)
         self._images: dict[str, str] = {}  # model name -> image (models are immutable)
         self._configs: dict[str, dict[str, Any]] = {}  # config name -> its description (immutable)
 
@@ -187,6 +207,7 @@ class SageMakerEndpoints:
         max_attempts: int = 5,
         session: Any = None,
         alarms: Sequence[str] = (),
+        capture: CaptureConfig | None = None,
     ) -> SageMakerEndpoints:
         import boto3
 
@@ -198,6 +219,7 @@ class SageMakerEndpoints:
             role_arn,
             alarms=alarms,
             autoscaling=session.client("application-autoscaling", region_name=region, config=cfg),
+            capture=capture,
         )
 
     # ------------------------------------------------------------------------------ calls
@@ -377,7 +399,7 @@ class SageMakerEndpoints:
                 f"{endpoint}: a shadow variant needs exactly one production variant, not {len(variants)}"
             )
         models = {v.name: self._ensure_model(endpoint, v) for v in (*variants, *([shadow] if shadow else []))}
-        config = config_name(endpoint, variants, weights, shadow)
+        config = config_name(endpoint, variants, weights, shadow, self.capture)
 
         def row(v: VariantSpec, weight: float) -> dict[str, Any]:
             return {
@@ -394,6 +416,8 @@ class SageMakerEndpoints:
             if not self._not_found(exc):
                 raise
             extra: dict[str, Any] = {}
+            if self.capture is not None:
+                extra["DataCaptureConfig"] = data_capture_config(self.capture)
             if shadow is not None:
                 # The shadow's weight relative to the production variant's is the share of requests
                 # SageMaker copies to it: equal weights copy every request.

@@ -9,7 +9,7 @@ import pytest
 
 from cd.config.model import ChangeThreshold, ValueThreshold
 from cd.errors import GateError
-from cd.gates.report import render_markdown, render_text
+from cd.gates.report import build_charts, render_markdown, render_text
 from cd.gates.thresholds import Estimate
 from cd.gates.verdict import (
     CheckResult,
@@ -113,10 +113,38 @@ def test_markdown_has_summary_notes_blocking_checks_table_and_mermaid_chart() ->
         "| -0.3300 [-0.3400, -0.3200] | ≥ 0.7, Δ ≥ -0.01 | – |" in md
     )
     assert (
-        '```mermaid\nxychart-beta\n    title "roc_auc by slice"\n    x-axis ["overall", "plan=premiumx"]\n'
+        '```mermaid\nxychart-beta\n    title "roc_auc by slice"\n    x-axis ["overall", "plan=premium|x"]\n'
         in md
     )
     assert "    bar [0.91, 0.56]\n    line [0.918, 0.89]\n```" in md
+
+
+def test_chart_labels_are_written_as_text_not_json_escapes() -> None:
+    bucket = check("overall", "pass", 0.9, 0.9)
+    bucket = CheckResult(**{**vars(bucket), "slice_spec": "tenure_months", "slice": "tenure_months=<12"})
+    md = render_markdown(GateVerdict(**{**vars(VERDICT), "checks": (bucket,)}))
+    assert 'x-axis ["tenure_months=<12"]' in md
+    assert "\\u003c" not in md
+
+
+def test_a_chart_shows_every_blocking_slice_even_past_the_group_limit() -> None:
+    failing = tuple(
+        CheckResult(**{**vars(check("overall", "fail", 0.6, 0.9)), "slice_spec": "plan", "slice": f"s{i:02}"})
+        for i in range(20)
+    )
+    passing = tuple(
+        CheckResult(**{**vars(check("overall", "pass", 0.9, 0.9)), "slice_spec": "plan", "slice": f"p{i:02}"})
+        for i in range(5)
+    )
+    verdict = GateVerdict(**{**vars(VERDICT), "checks": passing + failing})
+    [chart] = build_charts(verdict)
+    assert chart.labels == [f"s{i:02}" for i in range(20)]
+
+
+def test_each_metric_with_a_blocking_check_gets_its_chart() -> None:
+    recall = CheckResult(**{**vars(check("overall", "fail", 0.3, 0.5)), "metric": "recall"})
+    verdict = GateVerdict(**{**vars(VERDICT), "checks": (*VERDICT.checks, recall)})
+    assert [c.metric for c in build_charts(verdict)] == ["roc_auc", "recall"]
 
 
 def test_text_lists_failures_first() -> None:

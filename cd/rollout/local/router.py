@@ -49,8 +49,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from cd.monitor.capture import CAPTURE_DIR, CaptureWriter, Exchange
 from cd.rollout.local.statefile import LocalState, StateFile
 from cd.rollout.shadow import Comparison, compare
+from cd.rollout.target import version_of_variant
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time inference payload limit
 DEFAULT_UPSTREAM_TIMEOUT = 60.0  # SageMaker gives a container 60 s to answer
@@ -58,6 +60,7 @@ MAX_RECORDS_PER_VARIANT = 1_000_000
 MAX_SHADOW_IN_FLIGHT = 16  # copies beyond this are dropped (and counted), never queued
 INVOKE_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
 FORWARDED_HEADERS = ("Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes")
+INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"  # InvokeEndpoint's InferenceId, kept in the capture
 
 OK, CLIENT_ERROR, SERVER_ERROR = 0, 4, 5
 
@@ -373,6 +376,9 @@ class Router:
         self._live_in_flight = 0  # client requests being answered now
         self._copies_in_flight = 0
         self.shadow_dropped = 0
+        self.capture_root = state_file.dir / CAPTURE_DIR
+        self._capture: dict[str, int] = {}  # endpoint -> sampling percentage, from the state file
+        self._writers: dict[int, CaptureWriter] = {}  # sampling percentage -> writer
 
     # routes -----------------------------------------------------------------
     def routes(self, *, force: bool = False) -> Routes:
@@ -384,7 +390,13 @@ class Router:
             stamp = None
         with self._routes_lock:
             if force or stamp != self._stamp:
-                self._routes = routes_from_state(self.state_file.read()) if stamp is not None else {}
+                state = self.state_file.read() if stamp is not None else None
+                self._routes = routes_from_state(state) if state is not None else {}
+                self._capture = {
+                    ep.name: ep.capture_percentage
+                    for ep in (state.endpoints.values() if state is not None else ())
+                    if ep.capture_percentage is not None
+                }
                 self._stamp = stamp
                 self._upstreams.forget_except({u.port for vs in self._routes.values() for u in vs.values()})
             return self._routes
@@ -417,9 +429,43 @@ class Router:
         finally:
             with self._flight_lock:
                 self._live_in_flight -= 1
+        self.capture(endpoint, body, headers, reply)
         for shadow in (v for v in variants.values() if v.shadow):
             self._copy(endpoint, shadow, body, headers, reply)
         return reply
+
+    def capture(self, endpoint: str, body: bytes, headers: Mapping[str, str], reply: Reply) -> None:
+        """Hand an answered request to the capture writer (enqueue only; never raises)."""
+        percentage = self._capture.get(endpoint)
+        if percentage is None or reply.status != 200 or reply.variant is None:
+            return
+        writer = self._writers.get(percentage)
+        if writer is None:
+            with self._logs_lock:
+                writer = self._writers.setdefault(
+                    percentage, CaptureWriter(self.capture_root, sampling_percentage=percentage)
+                )
+        writer.offer(
+            Exchange(
+                endpoint=endpoint,
+                variant=reply.variant,
+                model_version=version_of_variant(reply.variant),
+                request=body,
+                request_type=headers.get("Content-Type") or "application/octet-stream",
+                response=reply.body,
+                response_type=reply.headers.get("Content-Type") or "application/octet-stream",
+                timestamp=self.clock(),
+                inference_id=headers.get(INFERENCE_ID),
+            )
+        )
+
+    def capture_counts(self) -> dict[str, int]:
+        counts = [w.counts() for w in list(self._writers.values())]
+        return {
+            "written": sum(c.written for c in counts),
+            "dropped": sum(c.dropped for c in counts),
+            "sampled_out": sum(c.sampled_out for c in counts),
+        }
 
     def _copy(
         self, endpoint: str, shadow: Upstream, body: bytes, headers: Mapping[str, str], reply: Reply
@@ -443,6 +489,7 @@ class Router:
                 answered = reply.status == 200 and answer.status == 200
                 comparison = compare(answer.body, reply.body) if answered else None
                 self._comparison_log(endpoint, shadow.variant).record(self.clock(), comparison)
+                self.capture(endpoint, body, headers, answer)
             finally:
                 with self._flight_lock:
                     self._copies_in_flight -= 1
@@ -522,6 +569,7 @@ class Router:
             "end": end,
             "variants": windows,
             "shadow_dropped": self.shadow_dropped,
+            "capture": self.capture_counts(),
         }
 
 
@@ -610,7 +658,9 @@ class _Handler(BaseHTTPRequestHandler):
         match = INVOKE_PATH.match(url.path)
         if match:
             headers = {k: v for k, v in self.headers.items()}
-            canonical = {h.lower(): h for h in (*FORWARDED_HEADERS, "X-Amzn-SageMaker-Target-Variant")}
+            canonical = {
+                h.lower(): h for h in (*FORWARDED_HEADERS, "X-Amzn-SageMaker-Target-Variant", INFERENCE_ID)
+            }
             headers = {canonical.get(k.lower(), k): v for k, v in headers.items()}
             self._send(self.router.invoke(unquote(match.group(1)), body, headers))
         elif url.path == "/_modelcd/reload":

@@ -75,6 +75,7 @@ class EndpointState:
     config_name: str = ""  # content hash of the variant set last applied
     variants: Mapping[str, VariantState] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    capture_percentage: int | None = None  # the router captures this share of requests (None: none)
 
     def with_variant(self, variant: VariantState) -> EndpointState:
         return replace(self, variants={**self.variants, variant.name: variant})
@@ -194,6 +195,7 @@ def state_to_json(state: LocalState) -> dict[str, Any]:
                 "config_name": ep.config_name,
                 "tags": dict(ep.tags),
                 "variants": {v.name: _variant_to_json(v) for v in ep.variants.values()},
+                **({"capture": ep.capture_percentage} if ep.capture_percentage is not None else {}),
             }
             for name, ep in state.endpoints.items()
         },
@@ -216,6 +218,7 @@ def state_from_json(data: Mapping[str, Any]) -> LocalState:
             config_name=str(ep.get("config_name", "")),
             tags={str(k): str(v) for k, v in ep.get("tags", {}).items()},
             variants={vname: _variant_from_json(vname, v) for vname, v in ep.get("variants", {}).items()},
+            capture_percentage=None if ep.get("capture") is None else int(ep["capture"]),
         )
         for name, ep in data.get("endpoints", {}).items()
     }

@@ -114,6 +114,7 @@ class LocalEndpoints:
         upstream_timeout: float = 60.0,
         router_seed: int | None = None,
         env: Mapping[str, str] | None = None,
+        capture_percentage: int | None = None,
     ) -> None:
         self.state_file = StateFile(Path(state_dir))
         self.serve_command: ServeCommand = serve_command or BentoServe()
@@ -121,6 +122,7 @@ class LocalEndpoints:
         self.upstream_timeout = upstream_timeout
         self.router_seed = router_seed
         self.env = dict(env or {})
+        self.capture_percentage = capture_percentage
 
     @classmethod
     def from_config(cls, target: LocalTargetConfig, repo_root: Path, **options: Any) -> LocalEndpoints:
@@ -250,7 +252,9 @@ class LocalEndpoints:
                     )
                     new_variants[spec.name] = replace(started, shadow=in_shadow)
             replaced = [v for v in current.variants.values() if new_variants.get(v.name) != v]
-            updated = replace(current, config_name=name, variants=new_variants)
+            updated = replace(
+                current, config_name=name, variants=new_variants, capture_percentage=self.capture_percentage
+            )
             state = state.with_endpoint(updated)
             self.state_file.write_unlocked(state)
             self._sync_router(endpoint, {v.name: v.weight for v in new_variants.values()})

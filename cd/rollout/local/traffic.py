@@ -130,25 +130,30 @@ def replay(
     concurrency: int = 1,
     target_variant: str | None = None,
     stop: threading.Event | None = None,
+    inference_ids: Sequence[str] | None = None,
 ) -> TrafficReport:
     """Send up to `max_requests` InvokeEndpoint calls (cycling through `rows`) within `max_seconds`.
 
-    Stops early when `stop` is set. With `rate_per_second`, requests are paced (per worker).
+    Stops early when `stop` is set. With `rate_per_second`, requests are paced (per worker). With
+    `inference_ids` (one per row), each request carries the id of its first row as `InferenceId`, which
+    data capture keeps, so outcomes can be joined to it later.
     """
     if not rows:
         raise UsageError("the traffic generator needs at least one row to replay")
     if max_requests < 0 or max_seconds <= 0 or concurrency < 1 or rows_per_request < 1:
         raise UsageError("max_requests >= 0, max_seconds > 0, concurrency >= 1, rows_per_request >= 1")
+    if inference_ids is not None and len(inference_ids) != len(rows):
+        raise UsageError(f"{len(inference_ids)} inference ids for {len(rows)} rows: give one per row")
     client = runtime_client(endpoint_url, pool=concurrency)
     stop = stop or threading.Event()
     started = time.monotonic()
     deadline = started + max_seconds
-    bodies = itertools.cycle(_batches(rows, rows_per_request, encode))
+    bodies = itertools.cycle(_batches(rows, rows_per_request, encode, inference_ids))
     lock = threading.Lock()
     report = TrafficReport()
     budget = iter(range(max_requests))
 
-    def take() -> bytes | None:
+    def take() -> tuple[bytes, str | None] | None:
         with lock:
             if stop.is_set() or time.monotonic() >= deadline or next(budget, None) is None:
                 return None
@@ -157,13 +162,14 @@ def replay(
     def worker() -> None:
         interval = concurrency / rate_per_second if rate_per_second else 0.0
         next_at = time.monotonic()
-        while (body := take()) is not None:
+        while (request := take()) is not None:
+            body, inference_id = request
             if interval:
                 pause = next_at - time.monotonic()
                 if pause > 0 and stop.wait(min(pause, max(0.0, deadline - time.monotonic()))):
                     return
                 next_at = max(next_at + interval, time.monotonic() - interval)
-            outcome = _invoke(client, endpoint, body, content_type, target_variant)
+            outcome = _invoke(client, endpoint, body, content_type, target_variant, inference_id)
             with lock:
                 _tally(report, *outcome)
 
@@ -174,12 +180,19 @@ def replay(
     return report
 
 
-def _batches(rows: Sequence[Row], size: int, encode: Encoder) -> Iterable[bytes]:
-    return [encode(rows[i : i + size]) for i in range(0, len(rows), size)]
+def _batches(
+    rows: Sequence[Row], size: int, encode: Encoder, ids: Sequence[str] | None
+) -> Iterable[tuple[bytes, str | None]]:
+    return [(encode(rows[i : i + size]), None if ids is None else ids[i]) for i in range(0, len(rows), size)]
 
 
 def _invoke(
-    client: Any, endpoint: str, body: bytes, content_type: str, target_variant: str | None
+    client: Any,
+    endpoint: str,
+    body: bytes,
+    content_type: str,
+    target_variant: str | None,
+    inference_id: str | None = None,
 ) -> tuple[str, str | None, str | None]:
     """(outcome, invoked variant, error code) for one call; outcome is ok, model_error or error."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -187,6 +200,8 @@ def _invoke(
     kwargs: dict[str, Any] = {"EndpointName": endpoint, "Body": body, "ContentType": content_type}
     if target_variant is not None:
         kwargs["TargetVariant"] = target_variant
+    if inference_id is not None:
+        kwargs["InferenceId"] = inference_id
     try:
         response = client.invoke_endpoint(**kwargs)
         response["Body"].read()

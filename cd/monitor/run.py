@@ -1,0 +1,420 @@
+"""`modelcd monitor`: read the environment's captured traffic, judge it, and say what drifted.
+
+For each model of the environment: the window's captured rows (`cd.monitor.window`), per variant
+against the reference (the gate's dataset, sha256-checked, scored by the variant's own version from the
+registry for prediction drift), variants against each other when more than one answered (canary, shadow),
+and live quality when a labels file joins outcomes by inference id. The decisions are `cd.monitor.judge`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cd.config.model import Environment, LocalTargetConfig, SageMakerTargetConfig
+from cd.errors import DatasetError, ModelcdError, MonitorError
+from cd.monitor.judge import (
+    LiveQuality,
+    Reference,
+    VariantDrift,
+    compare_variants,
+    judge_variant,
+    live_quality,
+)
+from cd.monitor.statistics import Outcome
+from cd.monitor.window import CaptureSource, LiveWindow, LocalCapture, S3Capture, read_window
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cd.workspace import Workspace
+
+SCORE_COLUMN = "modelcd_score"  # a reference file may carry its scores; else the registry's model scores it
+LABEL_KEY = "inference_id"
+
+
+@dataclass(frozen=True)
+class MonitorRequest:
+    env: str
+    model: str | None = None
+    since: float | None = None  # seconds before `now`; default: the policy's window
+    labels: Path | None = None
+    reference: Path | None = None
+
+
+@dataclass(frozen=True)
+class MonitorReport:
+    environment: str
+    model: str
+    endpoint: str
+    source: str
+    start: float
+    end: float
+    records: int
+    rows: int
+    reference: str
+    variants: tuple[VariantDrift, ...]
+    comparisons: tuple[VariantDrift, ...]
+    quality: tuple[LiveQuality, ...]
+    bad_lines: int
+    bad_records: int
+    problem_examples: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    env_path: str = ""
+
+    @property
+    def outcome(self) -> Outcome:
+        outcomes = [v.outcome for v in self.variants]
+        if "drift" in outcomes:
+            return "drift"
+        if not outcomes or all(o == "not_enough_data" for o in outcomes):
+            return "not_enough_data"
+        return "stable"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "modelcd/monitor-report",
+            "schema_version": 1,
+            "environment": self.environment,
+            "model": self.model,
+            "endpoint": self.endpoint,
+            "outcome": self.outcome,
+            "source": self.source,
+            "window": {"start": _iso(self.start), "end": _iso(self.end)},
+            "records": self.records,
+            "rows": self.rows,
+            "reference": self.reference,
+            "variants": [v.to_dict() for v in self.variants],
+            "comparisons": [v.to_dict() for v in self.comparisons],
+            "quality": [q.to_dict() for q in self.quality],
+            "unreadable": {
+                "lines": self.bad_lines,
+                "records": self.bad_records,
+                "examples": list(self.problem_examples),
+            },
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    reports: tuple[MonitorReport, ...]
+
+    @property
+    def drifted(self) -> bool:
+        return any(r.outcome == "drift" for r in self.reports)
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+# ---------------------------------------------------------------- adapters
+
+
+def capture_source(ws: Workspace, env: Environment) -> CaptureSource:
+    capture = env.monitoring.capture
+    if capture is None:
+        raise MonitorError(
+            f"{env.path}: monitoring.capture is not set, so {env.name}'s endpoints capture nothing to "
+            "monitor; add `monitoring: {capture: {sampling_percentage: 100}}` and deploy again"
+        )
+    match env.target:
+        case LocalTargetConfig():
+            from cd.monitor.capture import CAPTURE_DIR
+
+            return LocalCapture(ws.root / env.target.state_dir / CAPTURE_DIR)
+        case SageMakerTargetConfig():
+            import boto3
+
+            from cd.aws import client_config
+
+            client = boto3.client("s3", region_name=env.target.region, config=client_config("standard", 5))
+            return S3Capture(capture.destination or "", client)
+
+
+def _reference_frame(ws: Workspace, model: str, path: Path | None) -> tuple[pd.DataFrame, str]:
+    from cd.gates.dataset import load_dataset
+
+    spec = ws.config.models[model]
+    gate = ws.config.gates.get(model)
+    if path is not None:
+        import pandas as pd
+
+        try:
+            frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise MonitorError(f"reference {path}: cannot read it: {exc}") from exc
+        missing = [c.name for c in spec.inputs if c.name not in frame.columns]
+        if missing:
+            raise MonitorError(f"reference {path}: no column {', '.join(missing)} (model {model}'s inputs)")
+        return frame, str(path)
+    if gate is None:
+        raise MonitorError(
+            f"model {model} has no gate (gates/{model}.yaml) to take a reference from: pass --reference"
+        )
+    try:
+        loaded = load_dataset(gate.dataset, ws.root, list(spec.inputs), spec.task)
+    except DatasetError as exc:
+        raise MonitorError(f"the reference is the gate's dataset, which cannot be read: {exc}") from exc
+    return loaded.frame, f"{gate.dataset.uri} (sha256 {loaded.sha256[:12]})"
+
+
+def _reference_scores(
+    ws: Workspace, model: str, version: int | None, frame: pd.DataFrame, notes: list[str]
+) -> np.ndarray | None:
+    if SCORE_COLUMN in frame.columns:
+        return frame[SCORE_COLUMN].to_numpy(np.float64)
+    if version is None:
+        return None
+    from cd.gates.scoring import load_model, predict
+
+    spec = ws.config.models[model]
+    gate = ws.config.gates[model]
+    try:
+        registry = ws.registry()
+        with _scratch() as tmp:
+            model_dir = registry.download(spec.registered_model, version, tmp / "model")
+            loaded = load_model(model_dir)
+            labels = frame[gate.dataset.label] if gate.dataset.label in frame else frame.iloc[:, 0]
+            predictions = predict(
+                loaded,
+                frame[[c.name for c in spec.inputs]],
+                labels,
+                spec.task,
+                (),
+                f"{model} v{version}",
+                gate.dataset.positive_label,
+            )
+    except ModelcdError as exc:
+        notes.append(f"prediction drift of v{version} not computed: {exc}")
+        return None
+    if predictions.predicted.ndim != 1:
+        notes.append(f"prediction drift of v{version} not computed: only binary and regression scores are")
+        return None
+    return predictions.predicted
+
+
+def _scratch() -> Any:
+    import tempfile
+
+    class _Dir:
+        def __enter__(self) -> Path:
+            self._tmp = tempfile.TemporaryDirectory(prefix="modelcd-monitor-")
+            return Path(self._tmp.name)
+
+        def __exit__(self, *exc: object) -> None:
+            self._tmp.cleanup()
+
+    return _Dir()
+
+
+def _offline_figures(ws: Workspace, model: str, version: int, env: str, notes: list[str]) -> dict[str, Any]:
+    """The gate's overall figures for this version, from the release's verdict asset."""
+    import json
+
+    from cd.release.model import release_tag
+    from cd.release.publisher import open_publisher
+
+    try:
+        publisher = open_publisher(ws)
+        release = publisher.find(release_tag(model, version))
+        assets = [] if release is None else [a for a in release.assets if a.name.startswith("gate-verdict")]
+        if not assets:
+            notes.append(f"offline figures of v{version}: not recorded (no gate verdict in its release)")
+            return {}
+        with _scratch() as tmp:
+            path = publisher.download(release, assets[0], tmp / assets[0].name)  # type: ignore[arg-type]
+            verdict = json.loads(path.read_text())
+    except (ModelcdError, OSError, ValueError) as exc:
+        notes.append(f"offline figures of v{version}: not read ({exc})")
+        return {}
+    figures: dict[str, tuple[float, float | None, float | None]] = {}
+    for check in verdict.get("checks", []):
+        if check.get("slice") == "overall" and check.get("candidate"):
+            c = check["candidate"]
+            figures[check["metric"]] = (c.get("value"), c.get("low"), c.get("high"))
+    return figures
+
+
+def _labels(path: Path, label: str) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, dtype={LABEL_KEY: str})
+    except (OSError, ValueError) as exc:
+        raise MonitorError(f"labels {path}: cannot read it: {exc}") from exc
+    missing = [c for c in (LABEL_KEY, label) if c not in frame.columns]
+    if missing:
+        raise MonitorError(
+            f"labels {path}: no column {', '.join(missing)}; it needs `{LABEL_KEY}` and the label `{label}` "
+            "(and optionally `row`, the row's position in its request)"
+        )
+    if "row" not in frame.columns:
+        frame["row"] = 0
+    return frame[[LABEL_KEY, "row", label]]
+
+
+def _truth(values: pd.Series, positive: object) -> np.ndarray:
+    if positive is not None:
+        return (values.astype(str) == str(positive)).to_numpy()
+    text = values.astype(str).str.lower()
+    return text.isin(["1", "true", "1.0"]).to_numpy()
+
+
+# ---------------------------------------------------------------- per model
+
+
+def monitor_model(
+    ws: Workspace, env: Environment, model: str, request: MonitorRequest, now: float
+) -> MonitorReport:
+    spec = ws.config.models[model]
+    policy = env.monitoring.drift
+    start = now - (request.since if request.since is not None else policy.window_seconds)
+    endpoint = env.endpoint_name(model)
+    source = capture_source(ws, env)
+    window = read_window(source, endpoint, start, now, spec.inputs, spec.task)
+    notes: list[str] = []
+    if window.rows == 0:
+        notes.append(
+            f"no captured requests at {window.source} between {_iso(start)} and {_iso(now)}: "
+            "nothing to judge (not enough data)"
+        )
+    frame, described = _reference_frame(ws, model, request.reference)
+    variants, comparisons, quality = _judge_window(ws, env, model, window, frame, described, request, notes)
+    return MonitorReport(
+        environment=env.name,
+        model=model,
+        endpoint=endpoint,
+        source=window.source,
+        start=start,
+        end=now,
+        records=window.records,
+        rows=window.rows,
+        reference=described,
+        variants=variants,
+        comparisons=comparisons,
+        quality=quality,
+        bad_lines=window.problems.bad_lines,
+        bad_records=window.problems.bad_records,
+        problem_examples=tuple(window.problems.examples),
+        notes=tuple(notes),
+        env_path=env.path,
+    )
+
+
+def _judge_window(
+    ws: Workspace,
+    env: Environment,
+    model: str,
+    window: LiveWindow,
+    frame: pd.DataFrame,
+    described: str,
+    request: MonitorRequest,
+    notes: list[str],
+) -> tuple[tuple[VariantDrift, ...], tuple[VariantDrift, ...], tuple[LiveQuality, ...]]:
+    spec = ws.config.models[model]
+    policy = env.monitoring.drift
+    by_rows = sorted(window.versions().items(), key=lambda kv: -int(np.sum(window.variants == kv[0])))
+    variants, quality = [], []
+    labels = None
+    gate = ws.config.gates.get(model)
+    if request.labels is not None:
+        if gate is None:
+            raise MonitorError(
+                f"live quality needs the gate's metrics: model {model} has no gates/{model}.yaml"
+            )
+        labels = _labels(request.labels, gate.dataset.label)
+    for name, version in by_rows:
+        part = window.of_variant(name)
+        scores = _reference_scores(ws, model, version, frame, notes)
+        reference = Reference(described, frame, scores)
+        variants.append(
+            judge_variant(reference, name, version, part.inputs, part.scores, spec.inputs, policy)
+        )
+        if labels is not None and gate is not None:
+            quality.append(_quality(ws, env, model, name, version, part, labels, notes))
+    comparisons = []
+    if len(by_rows) > 1:
+        stable_name = by_rows[0][0]
+        stable = window.of_variant(stable_name)
+        for name, version in by_rows[1:]:
+            other = window.of_variant(name)
+            comparisons.append(
+                compare_variants(
+                    stable_name,
+                    stable.inputs,
+                    stable.scores,
+                    name,
+                    version,
+                    other.inputs,
+                    other.scores,
+                    spec.inputs,
+                    policy,
+                )
+            )
+    return tuple(variants), tuple(comparisons), tuple(quality)
+
+
+def _quality(
+    ws: Workspace,
+    env: Environment,
+    model: str,
+    variant: str,
+    version: int | None,
+    part: LiveWindow,
+    labels: pd.DataFrame,
+    notes: list[str],
+) -> LiveQuality:
+    import pandas as pd
+
+    spec = ws.config.models[model]
+    gate = ws.config.gates[model]
+    live = pd.DataFrame(
+        {
+            LABEL_KEY: part.inference_ids.astype(str),
+            "row": part.row_in_request.astype(int),
+            "score": part.scores,
+        }
+    )
+    joined = live.merge(labels, on=[LABEL_KEY, "row"], how="inner")
+    joined = joined[~joined["score"].isna()]
+    matched = set(zip(joined[LABEL_KEY], joined["row"], strict=True))
+    unmatched = sum(1 for key in zip(labels[LABEL_KEY], labels["row"], strict=True) if key not in matched)
+    offline = _offline_figures(ws, model, version, env.name, notes) if version is not None else {}
+    truth = (
+        joined[gate.dataset.label].to_numpy(np.float64)
+        if spec.task == "regression"
+        else _truth(joined[gate.dataset.label], gate.dataset.positive_label)
+    )
+    return live_quality(
+        variant,
+        version,
+        truth,
+        joined["score"].to_numpy(np.float64),
+        spec.task,
+        [m.metric for m in gate.metrics],
+        offline,
+        unmatched=unmatched,
+        confidence=gate.confidence,
+        resamples=gate.bootstrap_resamples,
+        seed=gate.seed,
+    )
+
+
+def monitor(ws: Workspace, request: MonitorRequest, now: float | None = None) -> MonitorRun:
+    env = ws.environment(request.env)
+    if request.model is not None and request.model not in env.models:
+        from cd.errors import UsageError
+
+        raise UsageError(
+            f"{env.path}: model {request.model!r} is not deployed in {env.name} "
+            f"(its models: {', '.join(sorted(env.models)) or 'none'})"
+        )
+    models = [request.model] if request.model else sorted(env.models)
+    at = time.time() if now is None else now
+    return MonitorRun(tuple(monitor_model(ws, env, m, request, at) for m in models))

@@ -1,0 +1,446 @@
+"""Reading a window of captured traffic: the files of the hours asked for, parsed into typed columns.
+
+Sources (adapters): `LocalCapture` (the local router's `<state_dir>/capture`) and `S3Capture` (SageMaker's
+DataCaptureConfig destination, through boto3). Both list `<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl`.
+
+Parsing is fast for what modelcd's own clients send (JSON lists of records: the envelope and the bodies
+are each read by pyarrow's multi-threaded JSON reader, with the model's input schema) and correct for
+everything else: a file or body pyarrow refuses is read again line by line, and each record through the
+serving payload parser (`cd.package.payload`), so the monitor reads a body exactly as the model server
+did. A bad line or record is counted and reported with its file and line, never fatal.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from cd.config.model import Column
+from cd.errors import MonitorError
+from cd.rollout.target import version_of_variant
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+MAX_EXAMPLES = 5  # bad lines quoted in the report
+
+
+@dataclass(frozen=True)
+class CaptureFile:
+    name: str  # path or s3:// URI, for messages
+    variant: str
+    data: bytes
+
+
+class CaptureSource(Protocol):
+    def files(self, endpoint: str, start: float, end: float) -> Iterator[CaptureFile]: ...
+
+    def describe(self, endpoint: str) -> str: ...
+
+
+def hours(start: float, end: float) -> list[str]:
+    """`yyyy/mm/dd/hh` of every hour that overlaps [start, end)."""
+    first = int(start // 3600) * 3600
+    return [time.strftime("%Y/%m/%d/%H", time.gmtime(t)) for t in range(first, int(end) + 1, 3600) if t < end]
+
+
+def _hour_of(parts: Sequence[str]) -> str:
+    return "/".join(parts)
+
+
+class LocalCapture:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def describe(self, endpoint: str) -> str:
+        return str(self.root / endpoint)
+
+    def files(self, endpoint: str, start: float, end: float) -> Iterator[CaptureFile]:
+        base = self.root / endpoint
+        if not base.is_dir():
+            return
+        wanted = set(hours(start, end))
+        for variant in sorted(p for p in base.iterdir() if p.is_dir()):
+            for path in sorted(variant.glob("*/*/*/*/*.jsonl")):
+                if _hour_of(path.relative_to(variant).parts[:4]) in wanted:
+                    yield CaptureFile(str(path), variant.name, path.read_bytes())
+
+
+class S3Capture:
+    def __init__(self, destination: str, client: Any) -> None:
+        bucket, _, prefix = destination.removeprefix("s3://").partition("/")
+        self.bucket, self.prefix, self.client = bucket, prefix.strip("/"), client
+
+    def describe(self, endpoint: str) -> str:
+        return f"s3://{self.bucket}/{self._key(endpoint)}"
+
+    def _key(self, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, *parts) if p)
+
+    def files(self, endpoint: str, start: float, end: float) -> Iterator[CaptureFile]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        wanted = set(hours(start, end))
+        prefix = self._key(endpoint) + "/"
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+            for key in sorted(keys):
+                parts = key[len(prefix) :].split("/")
+                if len(parts) != 6 or not key.endswith(".jsonl") or _hour_of(parts[1:5]) not in wanted:
+                    continue
+                body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+                yield CaptureFile(f"s3://{self.bucket}/{key}", parts[0], body)
+        except (BotoCoreError, ClientError) as exc:
+            raise MonitorError(f"cannot read the capture in s3://{self.bucket}/{prefix}: {exc}") from exc
+
+
+# ---------------------------------------------------------------- parsed window
+
+
+@dataclass
+class Problems:
+    """What could not be read, counted, with the first few places."""
+
+    bad_lines: int = 0
+    bad_records: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, where: str, reason: str, *, line: bool) -> None:
+        if line:
+            self.bad_lines += 1
+        else:
+            self.bad_records += 1
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class LiveWindow:
+    """The rows captured in [start, end): inputs, the model's score per row, and who answered."""
+
+    source: str
+    start: float
+    end: float
+    records: int
+    inputs: pd.DataFrame  # one column per model input, typed
+    scores: np.ndarray  # P(positive) for binary classifiers, the prediction for regression; NaN if unread
+    variants: np.ndarray  # variant name per row
+    inference_ids: np.ndarray  # the request's InferenceId (else its eventId) per row
+    row_in_request: np.ndarray  # 0-based position of the row in its request
+    problems: Problems
+
+    @property
+    def rows(self) -> int:
+        return len(self.inputs)
+
+    def of_variant(self, variant: str) -> LiveWindow:
+        keep = self.variants == variant
+        return LiveWindow(
+            self.source,
+            self.start,
+            self.end,
+            self.records,
+            self.inputs[keep].reset_index(drop=True),
+            self.scores[keep],
+            self.variants[keep],
+            self.inference_ids[keep],
+            self.row_in_request[keep],
+            self.problems,
+        )
+
+    def versions(self) -> dict[str, int | None]:
+        return {str(v): version_of_variant(str(v)) for v in np.unique(self.variants)}
+
+
+@dataclass
+class _Envelope:
+    """The columns of a file's records that matter, one entry per record."""
+
+    input_data: list[str] = field(default_factory=list)
+    input_type: list[str] = field(default_factory=list)
+    input_encoding: list[str] = field(default_factory=list)
+    output_data: list[str] = field(default_factory=list)
+    output_encoding: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    times: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+
+    def extend(self, other: _Envelope) -> None:
+        for name in vars(self):
+            getattr(self, name).extend(getattr(other, name))
+
+
+def _envelope_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    def part() -> pa.DataType:
+        return pa.struct(
+            [("observedContentType", pa.string()), ("data", pa.string()), ("encoding", pa.string())]
+        )
+
+    return pa.schema(
+        [
+            ("captureData", pa.struct([("endpointInput", part()), ("endpointOutput", part())])),
+            (
+                "eventMetadata",
+                pa.struct(
+                    [("eventId", pa.string()), ("inferenceId", pa.string()), ("inferenceTime", pa.string())]
+                ),
+            ),
+        ]
+    )
+
+
+def _fast_envelope(data: bytes) -> _Envelope | None:
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    try:
+        table = pj.read_json(
+            io.BytesIO(data),
+            parse_options=pj.ParseOptions(
+                explicit_schema=_envelope_schema(), unexpected_field_behavior="ignore"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    capture = table.column("captureData").combine_chunks()
+    meta = table.column("eventMetadata").combine_chunks()
+    inp, out = capture.field("endpointInput"), capture.field("endpointOutput")
+    columns = {
+        "input_data": inp.field("data"),
+        "input_type": inp.field("observedContentType"),
+        "input_encoding": inp.field("encoding"),
+        "output_data": out.field("data"),
+        "output_encoding": out.field("encoding"),
+        "times": meta.field("inferenceTime"),
+    }
+    if any(c.null_count for c in columns.values()):
+        return None  # a record without one of these: the slow path says which line
+    ids = meta.field("inferenceId").to_pylist()
+    event_ids = meta.field("eventId").to_pylist()
+    env = _Envelope(**{k: v.to_pylist() for k, v in columns.items()})
+    env.ids = [i if i is not None else (e or "") for i, e in zip(ids, event_ids, strict=True)]
+    env.lines = list(range(1, len(ids) + 1))
+    return env
+
+
+def _slow_envelope(file: CaptureFile, problems: Problems) -> _Envelope:
+    env = _Envelope()
+    for number, raw in enumerate(file.data.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+            capture, meta = record["captureData"], record["eventMetadata"]
+            inp, out = capture["endpointInput"], capture["endpointOutput"]
+            row = (
+                str(inp["data"]),
+                str(inp.get("observedContentType", "")),
+                str(inp.get("encoding", "JSON")),
+                str(out["data"]),
+                str(out.get("encoding", "JSON")),
+                str(meta.get("inferenceId") or meta.get("eventId") or ""),
+                str(meta["inferenceTime"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            reason = (
+                "not JSON"
+                if isinstance(exc, ValueError)
+                else f"not a capture record: no {exc}"
+                if isinstance(exc, KeyError)
+                else "not a capture record"
+            )
+            problems.add(f"{file.name}:{number}", reason, line=True)
+            continue
+        for name, value in zip(
+            ("input_data", "input_type", "input_encoding", "output_data", "output_encoding", "ids", "times"),
+            row,
+            strict=True,
+        ):
+            getattr(env, name).append(value)
+        env.lines.append(number)
+    return env
+
+
+def _text(data: str, encoding: str) -> bytes:
+    if encoding == "BASE64":
+        return base64.b64decode(data)
+    return data.encode("utf-8")
+
+
+def _arrow_type(column: Column) -> pa.DataType:
+    import pyarrow as pa
+
+    return {"integer": pa.int64(), "number": pa.float64(), "string": pa.string(), "boolean": pa.bool_()}[
+        column.type
+    ]
+
+
+def _fast_inputs(bodies: Sequence[str], columns: Sequence[Column]) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """Bodies that are all JSON lists of records, read at once: (rows, request index per row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.json as pj
+
+    if not bodies:
+        return None
+    row_type = pa.struct([(c.name, _arrow_type(c)) for c in columns])
+    schema = pa.schema([("b", pa.list_(row_type))])
+    blob = "".join('{"b":' + b + "}\n" for b in bodies).encode()
+    try:
+        table = pj.read_json(
+            io.BytesIO(blob),
+            parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    lists = table.column("b").combine_chunks()
+    if lists.null_count:
+        return None
+    flat = pc.list_flatten(lists)
+    if any(flat.field(i).null_count for i in range(len(columns))):
+        return None  # a missing column: the payload parser names it per record
+    parents = pc.list_parent_indices(lists).to_numpy()
+    frame = pa.Table.from_arrays(
+        [flat.field(i) for i in range(len(columns))], names=[c.name for c in columns]
+    )
+    return frame.to_pandas(), parents
+
+
+def _slow_inputs(
+    env: _Envelope, file: str, columns: Sequence[Column], problems: Problems
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Each body through the serving payload parser; returns (rows, request index per row, good requests)."""
+    import pandas as pd
+
+    from cd.package.payload import InputColumn, PayloadError, parse_invocation
+
+    schema = [InputColumn(c.name, c.type) for c in columns]
+    frames, parents, good = [], [], []
+    for i, (data, content_type, encoding) in enumerate(
+        zip(env.input_data, env.input_type, env.input_encoding, strict=True)
+    ):
+        try:
+            frame = parse_invocation(_text(data, encoding), content_type, schema)
+        except (PayloadError, ValueError) as exc:
+            problems.add(
+                f"{file}:{env.lines[i]}", f"request body: {getattr(exc, 'message', exc)}", line=False
+            )
+            continue
+        frames.append(frame)
+        parents.append(np.full(len(frame), i))
+        good.append(i)
+    if not frames:
+        return pd.DataFrame({c.name: [] for c in columns}), np.zeros(0, int), np.zeros(0, int)
+    return pd.concat(frames, ignore_index=True), np.concatenate(parents), np.asarray(good)
+
+
+def _score(answer: Any, rows: int, task: str) -> list[float] | None:
+    if not isinstance(answer, dict):
+        return None
+    if task == "regression":
+        values = answer.get("predictions")
+        if isinstance(values, list) and len(values) == rows:
+            return [float(v) for v in values]
+        return None
+    probabilities = answer.get("probabilities")
+    if isinstance(probabilities, list) and len(probabilities) == rows:
+        return [float(p[-1]) if isinstance(p, list) and p else float("nan") for p in probabilities]
+    return None
+
+
+def _scores(env: _Envelope, counts: np.ndarray, task: str) -> np.ndarray:
+    """The model's score per row, from each answer; NaN where an answer cannot be read."""
+    out: list[float] = []
+    for data, encoding, rows in zip(env.output_data, env.output_encoding, counts, strict=True):
+        try:
+            scores = _score(json.loads(_text(data, encoding)), int(rows), task)
+        except ValueError:
+            scores = None
+        out.extend(scores if scores is not None else [float("nan")] * int(rows))
+    return np.asarray(out, dtype=np.float64)
+
+
+def _select(env: _Envelope, keep: Sequence[int]) -> _Envelope:
+    return _Envelope(**{name: [getattr(env, name)[i] for i in keep] for name in vars(env)})
+
+
+def read_window(
+    source: CaptureSource,
+    endpoint: str,
+    start: float,
+    end: float,
+    columns: Sequence[Column],
+    task: str,
+) -> LiveWindow:
+    """Every record answered in [start, end) at `endpoint`, parsed (bad lines counted, never fatal)."""
+    import pandas as pd
+
+    problems = Problems()
+    first, last = (
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end)),
+    )
+    frames: list[pd.DataFrame] = []
+    scores: list[np.ndarray] = []
+    variants: list[np.ndarray] = []
+    ids: list[np.ndarray] = []
+    positions: list[np.ndarray] = []
+    records = 0
+    for file in source.files(endpoint, start, end):
+        env = _fast_envelope(file.data) or _slow_envelope(file, problems)
+        env = _select(env, [i for i, t in enumerate(env.times) if first <= t < last])
+        if not env.ids:
+            continue
+        records += len(env.ids)
+        fast = _fast_inputs(env.input_data, columns) if set(env.input_encoding) == {"JSON"} else None
+        if fast is not None:
+            frame, parents = fast
+        else:
+            frame, parents, good = _slow_inputs(env, file.name, columns, problems)
+            env = _select(env, good.tolist())
+            parents = np.searchsorted(good, parents) if len(good) else parents
+        counts = np.bincount(parents, minlength=len(env.ids)) if len(env.ids) else np.zeros(0, int)
+        frames.append(frame)
+        scores.append(_scores(env, counts, task))
+        variants.append(np.full(len(frame), file.variant, dtype=object))
+        ids.append(np.asarray(env.ids, dtype=object)[parents] if len(frame) else np.zeros(0, dtype=object))
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else np.zeros(0, int)
+        positions.append(np.arange(len(frame)) - starts[parents] if len(frame) else np.zeros(0, int))
+    if not frames:
+        empty = pd.DataFrame({c.name: [] for c in columns})
+        return LiveWindow(
+            source.describe(endpoint),
+            start,
+            end,
+            records,
+            empty,
+            np.zeros(0),
+            np.zeros(0, object),
+            np.zeros(0, object),
+            np.zeros(0, int),
+            problems,
+        )
+    return LiveWindow(
+        source.describe(endpoint),
+        start,
+        end,
+        records,
+        pd.concat(frames, ignore_index=True),
+        np.concatenate(scores),
+        np.concatenate(variants),
+        np.concatenate(ids),
+        np.concatenate(positions),
+        problems,
+    )

@@ -1,0 +1,161 @@
+"""Data capture: the router's JSON Lines in SageMaker's format, and the reader that parses a window."""
+
+from __future__ import annotations
+
+import errno
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cd.monitor.capture import CaptureWriter, Exchange, capture_record
+from cd.monitor.window import LocalCapture, read_window
+from tests.monitor.conftest import COLUMNS, ENDPOINT, customers, write_capture
+
+NOW = 1_764_600_000.0  # 2025-12-01T14:40:00Z
+
+
+def exchange(i: int = 0, at: float = NOW) -> Exchange:
+    body = json.dumps([customers(1)[0]]).encode()
+    return Exchange(
+        ENDPOINT, "v2", 2, body, "application/json", b'{"predictions": [1]}', "application/json", at, f"i-{i}"
+    )
+
+
+def test_a_record_has_sagemakers_fields_and_keeps_variant_version_and_inference_id() -> None:
+    record = capture_record(exchange(7))
+    assert record["captureData"]["endpointInput"]["encoding"] == "JSON"
+    assert json.loads(record["captureData"]["endpointInput"]["data"]) == json.loads(exchange().request)
+    assert record["captureData"]["endpointOutput"]["data"] == '{"predictions": [1]}'
+    meta = record["eventMetadata"]
+    assert (meta["inferenceId"], meta["variant"], meta["modelVersion"]) == ("i-7", "v2", 2)
+    assert meta["inferenceTime"] == "2025-12-01T14:40:00Z" and record["eventVersion"] == "0"
+
+
+def test_a_body_neither_json_nor_csv_is_base64_encoded() -> None:
+    record = capture_record(
+        Exchange(ENDPOINT, "v1", 1, b"\x00\x01", "application/x-npy", b"{}", "application/json", NOW)
+    )
+    assert record["captureData"]["endpointInput"] == {
+        "observedContentType": "application/x-npy", "mode": "INPUT", "data": "AAE=", "encoding": "BASE64",
+    }  # fmt: skip
+
+
+def test_a_full_disk_drops_and_counts_records_and_never_raises(tmp_path: Path) -> None:
+    def full(path: Path) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    writer = CaptureWriter(tmp_path, open_file=full)
+    for i in range(25):
+        writer.offer(exchange(i))
+    writer.close()
+    assert (writer.counts().written, writer.counts().dropped) == (0, 25)
+
+
+def test_a_full_queue_drops_instead_of_blocking_the_response(tmp_path: Path) -> None:
+    import threading
+
+    gate = threading.Event()
+
+    def slow(path: Path) -> Any:
+        gate.wait(5)
+        return open(path, "a", encoding="utf-8")
+
+    writer = CaptureWriter(tmp_path, max_queued=3, open_file=slow)
+    started = time.perf_counter()
+    for i in range(20):
+        writer.offer(exchange(i))
+    offered = time.perf_counter() - started
+    gate.set()
+    writer.close()
+    counts = writer.counts()
+    assert counts.dropped >= 15 and counts.written + counts.dropped == 20
+    assert offered < 1.0  # offering never waited for the stalled disk
+
+
+def test_sampling_keeps_the_configured_share(tmp_path: Path) -> None:
+    writer = CaptureWriter(tmp_path, sampling_percentage=25, rng=random.Random(3))
+    for i in range(2000):
+        writer.offer(exchange(i))
+    writer.close()
+    counts = writer.counts()
+    assert counts.written + counts.sampled_out == 2000
+    assert 400 < counts.written < 600
+
+
+def test_the_reader_parses_rows_scores_variants_and_inference_ids(tmp_path: Path) -> None:
+    rows = customers(50)
+    write_capture(tmp_path, rows, at=NOW, scores=[i / 100 for i in range(50)])
+    window = read_window(
+        LocalCapture(tmp_path), ENDPOINT, NOW - 3600, NOW + 1, COLUMNS, "binary_classification"
+    )
+    assert (window.records, window.rows, window.problems.bad_lines) == (50, 50, 0)
+    assert window.inputs.to_dict(orient="records") == rows
+    assert window.scores.tolist() == [i / 100 for i in range(50)]
+    assert set(window.variants) == {"v2"} and window.inference_ids[3] == "i-3"
+    assert str(window.inputs["tenure_months"].dtype) == "int64"
+
+
+def test_a_bad_line_is_counted_with_its_file_and_line_and_the_rest_is_read(tmp_path: Path) -> None:
+    path = write_capture(tmp_path, customers(10), at=NOW, extra_lines=["not json", '{"captureData": {}}'])
+    window = read_window(
+        LocalCapture(tmp_path), ENDPOINT, NOW - 3600, NOW + 1, COLUMNS, "binary_classification"
+    )
+    assert window.rows == 10 and window.problems.bad_lines == 2
+    assert window.problems.examples == [
+        f"{path}:11: not JSON",
+        f"{path}:12: not a capture record: no 'eventMetadata'",
+    ]
+
+
+def test_a_body_without_a_model_column_is_counted_and_named(tmp_path: Path) -> None:
+    rows = customers(5)
+    del rows[2]["plan"]
+    write_capture(tmp_path, rows, at=NOW)
+    window = read_window(
+        LocalCapture(tmp_path), ENDPOINT, NOW - 3600, NOW + 1, COLUMNS, "binary_classification"
+    )
+    assert window.rows == 4 and window.problems.bad_records == 1
+    assert "plan" in window.problems.examples[0] and ":3: request body" in window.problems.examples[0]
+
+
+def test_records_outside_the_window_are_left_out(tmp_path: Path) -> None:
+    write_capture(tmp_path, customers(5), at=NOW - 7200, name="old")
+    write_capture(tmp_path, customers(3), at=NOW, name="new")
+    window = read_window(
+        LocalCapture(tmp_path), ENDPOINT, NOW - 600, NOW + 1, COLUMNS, "binary_classification"
+    )
+    assert window.rows == 3
+
+
+def test_an_empty_window_reads_as_no_rows(tmp_path: Path) -> None:
+    window = read_window(LocalCapture(tmp_path), ENDPOINT, NOW - 600, NOW, COLUMNS, "binary_classification")
+    assert (window.rows, window.records) == (0, 0)
+
+
+@pytest.mark.parametrize("content_type", ["text/csv"])
+def test_csv_bodies_are_read_by_the_serving_payload_parser(tmp_path: Path, content_type: str) -> None:
+    path = tmp_path / ENDPOINT / "v1" / time.strftime("%Y/%m/%d/%H", time.gmtime(NOW)) / "csv.jsonl"
+    path.parent.mkdir(parents=True)
+    body = b"12,55.5,basic,true\n30,80.0,premium,false"
+    record = capture_record(
+        Exchange(
+            ENDPOINT,
+            "v1",
+            1,
+            body,
+            content_type,
+            b'{"probabilities": [[0.9, 0.1], [0.2, 0.8]]}',
+            "application/json",
+            NOW,
+        )
+    )
+    path.write_text(json.dumps(record) + "\n")
+    window = read_window(
+        LocalCapture(tmp_path), ENDPOINT, NOW - 60, NOW + 1, COLUMNS, "binary_classification"
+    )
+    assert window.inputs["plan"].tolist() == ["basic", "premium"]
+    assert window.scores.tolist() == [0.1, 0.8] and window.row_in_request.tolist() == [0, 1]
