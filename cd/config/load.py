@@ -241,6 +241,7 @@ def build_gate(doc: Document, model: str) -> Gate:
         tuple(_slice_spec(doc, i, raw) for i, raw in enumerate(data.get("slices", [])))
     )
     bootstrap = data.get("bootstrap", {})
+    importance = data.get("importance", {})
     return Gate(
         model=model,
         dataset=DatasetSpec(
@@ -263,6 +264,10 @@ def build_gate(doc: Document, model: str) -> Gate:
         decision=data.get("decision", Gate.decision),
         first_deploy=data.get("first_deploy", Gate.first_deploy),
         path=doc.file,
+        importance_rows=0 if importance is False else importance.get("rows", Gate.importance_rows),
+        importance_repeats=Gate.importance_repeats
+        if importance is False
+        else importance.get("repeats", Gate.importance_repeats),
     )
 
 

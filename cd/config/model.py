@@ -124,6 +124,8 @@ class Gate:
     decision: SliceDecision = "confident"
     first_deploy: Literal["value_thresholds", "fail"] = "value_thresholds"
     path: str = ""
+    importance_rows: int = 2000  # rows sampled for permutation importance; 0: not computed
+    importance_repeats: int = 3
 
 
 # ---------------------------------------------------------------- environments/<env>.yaml

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from cd.config.model import DatasetSpec, Gate, IntervalMethod, ModelSpec, RepoCo
 from cd.errors import GateError
 from cd.gates.bootstrap import bootstrap
 from cd.gates.family import FamilyPolicy, control
+from cd.gates.importance import Importance
 from cd.gates.intervals import Bootstrapped, bootstrapped, jackknife_counts
 from cd.gates.metrics import BinaryKernel, FloatArray, Kernel, MulticlassKernel, RegressionKernel, metric_info
 from cd.gates.scoring import Predictions
@@ -301,7 +302,8 @@ def _version_info(ref: ModelVersionRef) -> ModelVersionInfo:
 
 def predict(
     registry: Registry, ref: ModelVersionRef, frame: pd.DataFrame, spec: ModelSpec, gate: Gate, workdir: Path
-) -> Predictions:
+) -> tuple[Predictions, Any]:
+    """The version's predictions on the gate's rows, and the loaded model (for importance)."""
     from cd.gates.scoring import load_model, predict
     from cd.signature import signature_inputs, signature_mismatch
 
@@ -310,7 +312,7 @@ def predict(
     if mismatch is not None:
         raise GateError(mismatch)
     model = load_model(local)
-    return predict(
+    predictions = predict(
         model,
         frame[list(spec.input_names)],
         frame[gate.dataset.label],
@@ -318,6 +320,55 @@ def predict(
         [c.metric for c in gate.metrics],
         who=f"model {ref.name!r} version {ref.version}",
         positive_label=gate.dataset.positive_label,
+    )
+    return predictions, model
+
+
+def scorer(model: Any, predictions: Predictions, gate: Gate) -> Callable[[pd.DataFrame], FloatArray] | None:
+    """The score the gate judges (P(positive) for binary, the value for regression) as a function of the
+    features, for permutation importance; None for multiclass models."""
+    from cd.gates.scoring import positive_class
+
+    if predictions.task == "regression":
+        return lambda X: np.asarray(model.predict(X), dtype=np.float64).reshape(len(X))
+    if predictions.task != "binary_classification" or not hasattr(model, "predict_proba"):
+        return None
+    classes = list(predictions.classes)
+    column = classes.index(positive_class(classes, gate.dataset.positive_label, "importance"))
+    return lambda X: np.asarray(model.predict_proba(X), dtype=np.float64)[:, column]
+
+
+def _importance(
+    gate: Gate,
+    spec: ModelSpec,
+    frame: pd.DataFrame,
+    parts: Sequence[Partition],
+    cand_pred: Predictions,
+    cand_model: Any,
+    inc_pred: Predictions | None,
+    inc_model: Any,
+) -> Importance | None:
+    """Permutation importance of both versions (None when the gate turns it off or the task has none)."""
+    from cd.gates.importance import compute_importance
+
+    if gate.importance_rows <= 0:
+        return None
+    candidate = scorer(cand_model, cand_pred, gate)
+    incumbent = scorer(inc_model, inc_pred, gate) if inc_pred is not None else None
+    if candidate is None:
+        return None
+    return compute_importance(
+        candidate,
+        incumbent,
+        frame[list(spec.input_names)],
+        cand_pred.truth,
+        parts,
+        spec.task,
+        gate.metrics[0].metric,
+        rows=gate.importance_rows,
+        repeats=gate.importance_repeats,
+        seed=gate.seed,
+        min_rows=gate.min_examples,
     )
 
 
@@ -416,15 +467,18 @@ def evaluate_promotion(
 
     with tempfile.TemporaryDirectory(prefix="modelcd-gate-") as tmp:
         workdir = Path(tmp)
-        cand_pred = predict(registry, candidate_ref, data.frame, spec, gate, workdir)
-        inc_pred = None
+        cand_pred, cand_model = predict(registry, candidate_ref, data.frame, spec, gate, workdir)
+        inc_pred, inc_model = None, None
         if incumbent_ref is not None:
             same = incumbent_ref.version == candidate_ref.version
-            inc_pred = (
-                cand_pred if same else predict(registry, incumbent_ref, data.frame, spec, gate, workdir)
+            inc_pred, inc_model = (
+                (cand_pred, cand_model)
+                if same
+                else predict(registry, incumbent_ref, data.frame, spec, gate, workdir)
             )
 
     parts = partitions(data.frame, gate.slices)
+    importance = _importance(gate, spec, data.frame, parts, cand_pred, cand_model, inc_pred, inc_model)
     checks = judge(gate, spec.task, parts, cand_pred, inc_pred, data.rows)
 
     notes = [
@@ -479,6 +533,7 @@ def evaluate_promotion(
         ),
         checks=checks,
         notes=tuple(notes),
+        importance=importance,
     )
 
 

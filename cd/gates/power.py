@@ -110,7 +110,7 @@ def power_table(ws: Workspace, environment: str, model: str, base: str) -> Power
     registry = ws.registry()
     ref = registry.resolve(spec.registered_model, version)
     with tempfile.TemporaryDirectory(prefix="modelcd-power-") as tmp:
-        reference = predict(registry, ref, data.frame, spec, gate, Path(tmp))
+        reference, _ = predict(registry, ref, data.frame, spec, gate, Path(tmp))
     judged = replace(gate, first_deploy="value_thresholds", decision="confident")
     checks = judge(judged, spec.task, partitions(data.frame, gate.slices), reference, None, data.rows)
     alpha = family_policy(gate).alpha

@@ -111,6 +111,29 @@ def _chart(v: GateVerdict, metric: str) -> Chart | None:
     )
 
 
+def importance_chart(v: GateVerdict) -> Chart | None:
+    """Candidate (bars) vs incumbent (line): each top feature's permutation importance, overall."""
+    from cd.gates.importance import top_rows
+
+    if v.importance is None:
+        return None
+    rows = top_rows(v.importance)
+    if not rows:
+        return None
+    candidate = [round(r.candidate, 4) for r in rows]
+    incumbent = [round(r.incumbent or 0.0, 4) for r in rows] if v.incumbent else None
+    values = candidate + (incumbent or [])
+    return Chart(
+        title=f"{v.importance.metric} lost when a feature is shuffled",
+        metric=v.importance.metric,
+        labels=[r.feature for r in rows],
+        candidate=candidate,
+        incumbent=incumbent,
+        low=round(min(0.0, min(values)) * 1.1, 4),
+        high=round(max(1e-4, max(values)) * 1.1, 4),
+    )
+
+
 def build_charts(v: GateVerdict) -> list[Chart]:
     """Candidate (bars) vs incumbent (line) across slices: one chart per metric with a blocking
     check (showing every blocking slice), else one for the gate's first metric."""
@@ -168,6 +191,7 @@ def render_markdown(v: GateVerdict) -> str:
         v=v,
         blocking=blocking,
         charts=build_charts(v),
+        importance=_importance_view(v, blocking),
         mark=lambda o: MARKS.get(o, o),
         est=format_estimate,
         threshold=format_threshold,
@@ -175,6 +199,24 @@ def render_markdown(v: GateVerdict) -> str:
         reading=reading(v),
         underpowered=v.checks_with("underpowered"),
     )
+
+
+def _importance_view(v: GateVerdict, blocking: list[CheckResult]) -> dict[str, object] | None:
+    from cd.gates.importance import slice_story, top_rows
+
+    if v.importance is None:
+        return None
+    stories = []
+    for label in dict.fromkeys(c.slice for c in blocking if c.slice != "overall"):
+        story = slice_story(v.importance, label)
+        if story is not None:
+            stories.append((label, story))
+    return {
+        "i": v.importance,
+        "rows": top_rows(v.importance),
+        "chart": importance_chart(v),
+        "stories": stories,
+    }
 
 
 def render_text(v: GateVerdict) -> str:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from cd.config.model import ChangeThreshold, ValueThreshold
 from cd.errors import GateError
+from cd.gates.importance import Importance, importance_from_dict
 from cd.gates.thresholds import Estimate, Outcome, VerdictOutcome
 
 SCHEMA = "modelcd/gate-verdict"
@@ -91,6 +92,7 @@ class GateVerdict:
     gate: GateSource
     checks: tuple[CheckResult, ...]
     notes: tuple[str, ...] = ()
+    importance: Importance | None = None  # permutation importance (None: not computed)
 
     @property
     def passed(self) -> bool:
@@ -128,6 +130,7 @@ class GateVerdict:
             "gate": _plain(self.gate),
             "notes": list(self.notes),
             "checks": [_check_dict(c) for c in self.checks],
+            **({"importance": self.importance.to_dict()} if self.importance is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -240,6 +243,7 @@ def verdict_from_dict(data: Mapping[str, Any]) -> GateVerdict:
         gate=GateSource(**data["gate"]),
         checks=tuple(checks),
         notes=tuple(data["notes"]),
+        importance=importance_from_dict(data["importance"]) if data.get("importance") else None,
     )
 
 

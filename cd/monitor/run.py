@@ -237,7 +237,7 @@ def _offline_figures(ws: Workspace, model: str, version: int, env: str, notes: l
     for check in verdict.get("checks", []):
         if check.get("slice") == "overall" and check.get("candidate"):
             c = check["candidate"]
-            figures[check["metric"]] = (c.get("value"), c.get("low"), c.get("high"))
+            figures[check["metric"]] = (c.get("value"), c.get("ci_low"), c.get("ci_high"))
     return figures
 
 

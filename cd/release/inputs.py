@@ -58,9 +58,29 @@ def model_card(
         metrics=dict(registry.metrics) if registry else {},
         data_sha256=data,
         gate=gate_headline(verdict) if verdict else (),
+        importance_metric=str((verdict or {}).get("importance", {}).get("metric", "")),
+        importance=importance_table(verdict) if verdict else (),
         gate_verdict=f"{str(verdict.get('verdict', '')).upper()} in {verdict.get('environment')}"
         if verdict
         else "",
+    )
+
+
+def importance_table(verdict: Mapping[str, Any]) -> tuple[tuple[str, str, str, str], ...]:
+    """The verdict's top features overall: (feature, candidate, incumbent, shift); empty if not computed."""
+    from cd.gates.importance import importance_from_dict, top_rows
+
+    if not verdict.get("importance"):
+        return ()
+    rows = top_rows(importance_from_dict(verdict["importance"]))
+    return tuple(
+        (
+            r.feature,
+            f"{r.candidate:.4f}",
+            "–" if r.incumbent is None else f"{r.incumbent:.4f}",
+            "–" if r.shift is None else f"{r.shift:+.4f}",
+        )
+        for r in rows
     )
 
 

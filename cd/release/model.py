@@ -35,6 +35,10 @@ class ModelCard:
         tuple[str, str, str, str], ...
     ] = ()  # overall checks: (metric, candidate, incumbent, outcome)
     gate_verdict: str = ""  # e.g. "PASS in staging"
+    importance_metric: str = ""
+    importance: tuple[
+        tuple[str, str, str, str], ...
+    ] = ()  # top features: (feature, candidate, incumbent, shift)
 
 
 @dataclass(frozen=True)
