@@ -95,10 +95,26 @@ def reconcile(env: str, repo: Path | None, models: tuple[str, ...], tracking_uri
 @env_option()
 @repo_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default=None)
-def status(env: str, repo: Path | None, fmt: str | None) -> None:
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Lineage of what is live: commit, PR, approvals, gate verdict, dataset, training run, build, "
+    'image, release and rollout record, as recorded ("not recorded" otherwise).',
+)
+@click.option("--model", help="With --explain: one model of the environment.")
+def status(env: str, repo: Path | None, fmt: str | None, explain: bool, model: str | None) -> None:
     """What is live on each endpoint of the environment, and where a rollout stands."""
     from cd.rollout.operate import environment_status
 
+    if explain:
+        from cd.lineage import trace_environment
+
+        lineages = trace_environment(workspace(repo), env, [model] if model else None)
+        if (fmt or default_format()) == "json":
+            click.echo(json.dumps([item.to_dict() for item in lineages], indent=2))
+        else:
+            click.echo("".join(item.render() for item in lineages), nl=False)
+        return
     rows = environment_status(workspace(repo), env)
     if (fmt or default_format()) == "json":
         click.echo(json.dumps([row.endpoint.to_dict() for row in rows], indent=2, default=str))

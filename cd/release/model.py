@@ -55,6 +55,8 @@ class HistoryEntry:
     deployed_at: str  # ISO 8601 UTC
     commit: str
     run_url: str = ""
+    pull: int | None = None  # the promotion's pull request, when the release run knew it
+    approvals: tuple[str, ...] = ()  # "user state commit" of each approving review, as recorded
 
 
 @dataclass(frozen=True)

@@ -93,9 +93,19 @@ def sha256sums(checksums: Mapping[str, str]) -> str:
     return "".join(f"{digest}  {name}\n" for name, digest in sorted(checksums.items()))
 
 
+def _entry(e: HistoryEntry) -> dict[str, object]:
+    data: dict[str, object] = {"environment": e.environment, "deployed_at": e.deployed_at, "commit": e.commit}
+    data["run_url"] = e.run_url
+    if e.pull is not None:
+        data["pull"] = e.pull
+    if e.approvals:
+        data["approvals"] = list(e.approvals)
+    return data
+
+
 def state_block(history: Sequence[HistoryEntry], checksums: Mapping[str, str]) -> str:
     data = {
-        "history": [e.__dict__ for e in history],
+        "history": [_entry(e) for e in history],
         "sha256": dict(sorted(checksums.items())),
     }
     return f"<!-- {STATE_MARKER} {json.dumps(data, sort_keys=True)} -->"
@@ -108,7 +118,10 @@ def parse_state(body: str) -> tuple[tuple[HistoryEntry, ...], dict[str, str]]:
         return (), {}
     try:
         data = json.loads(found.group(1))
-        history = tuple(HistoryEntry(**entry) for entry in data.get("history", []))
+        history = tuple(
+            HistoryEntry(**{**entry, "approvals": tuple(entry.get("approvals", ()))})
+            for entry in data.get("history", [])
+        )
         checksums = {str(k): str(v) for k, v in dict(data.get("sha256", {})).items()}
     except (ValueError, TypeError):
         return (), {}

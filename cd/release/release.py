@@ -93,7 +93,14 @@ def publish_release(inputs: ReleaseInputs, publisher: Publisher, workdir: Path) 
     existing = publisher.find(inputs.tag)
     old_history, recorded = parse_state(existing.body) if existing else ((), {})
     new_entry = (
-        HistoryEntry(inputs.environment, inputs.now, inputs.target_commit, inputs.run_url)
+        HistoryEntry(
+            inputs.environment,
+            inputs.now,
+            inputs.target_commit,
+            inputs.run_url,
+            inputs.pull_number,
+            tuple(f"{a.user} {a.state} {a.commit_id}" for a in inputs.approvals),
+        )
         if inputs.environment
         else None
     )
