@@ -95,6 +95,14 @@ def _model_references(
 def _capture_destination(env: Environment, doc: Document) -> list[Problem]:
     capture = env.monitoring.capture
     if capture is None:
+        analyses = [env.rollout.analysis, *(s.policy for s in env.rollout.steps if isinstance(s, Analysis))]
+        if any(a.max_prediction_ks is not None or a.max_input_ks is not None for a in analyses):
+            return [
+                doc.problem(
+                    ("rollout", "analysis"),
+                    "max_prediction_ks and max_input_ks read data capture: set monitoring.capture",
+                )
+            ]
         return []
     if isinstance(env.target, SageMakerTargetConfig) and capture.destination is None:
         return [

@@ -177,6 +177,8 @@ class AnalysisPolicy:
     # than max_score_difference); None: reported, not judged
     max_disagreement: float | None = None
     max_score_difference: float = 0.1
+    max_prediction_ks: float | None = None  # candidate vs stable scores on the same window (data capture)
+    max_input_ks: float | None = None  # candidate vs stable live inputs, per feature (data capture)
     latency_statistic: Literal["Average", "p50", "p90", "p99"] = "p99"
     alarms: tuple[str, ...] = ()  # CloudWatch alarms; any in ALARM fails the step
     alpha: float = 0.01

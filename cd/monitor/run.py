@@ -117,6 +117,11 @@ def _iso(epoch: float) -> str:
 
 
 def capture_source(ws: Workspace, env: Environment) -> CaptureSource:
+    return capture_source_at(env, ws.root)
+
+
+def capture_source_at(env: Environment, root: Path) -> CaptureSource:
+    """Where `env`'s endpoints capture to: the local router's directory, or SageMaker's S3 prefix."""
     capture = env.monitoring.capture
     if capture is None:
         raise MonitorError(
@@ -127,7 +132,7 @@ def capture_source(ws: Workspace, env: Environment) -> CaptureSource:
         case LocalTargetConfig():
             from cd.monitor.capture import CAPTURE_DIR
 
-            return LocalCapture(ws.root / env.target.state_dir / CAPTURE_DIR)
+            return LocalCapture(root / env.target.state_dir / CAPTURE_DIR)
         case SageMakerTargetConfig():
             import boto3
 

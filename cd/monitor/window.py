@@ -444,3 +444,31 @@ def read_window(
         np.concatenate(positions),
         problems,
     )
+
+
+def captured_samples(
+    window: LiveWindow, variants: Sequence[str], columns: Sequence[Column]
+) -> tuple[Any, ...]:
+    """Each variant's scores and inputs as `cd.rollout.analysis.CapturedSample`, categories coded in one
+    order shared by every variant (so their distributions can be compared)."""
+    from cd.rollout.analysis import CapturedSample
+
+    coded: dict[str, np.ndarray] = {}
+    for column in columns:
+        values = window.inputs[column.name]
+        if column.type in ("integer", "number"):
+            coded[column.name] = values.to_numpy(np.float64)
+        else:
+            text = values.astype(str).to_numpy()
+            coded[column.name] = np.searchsorted(np.unique(text), text).astype(np.float64)
+    samples = []
+    for variant in variants:
+        keep = window.variants == variant
+        scores = window.scores[keep]
+        samples.append(
+            CapturedSample(
+                tuple(scores[~np.isnan(scores)].tolist()),
+                {name: tuple(v[keep].tolist()) for name, v in coded.items()},
+            )
+        )
+    return tuple(samples)

@@ -29,6 +29,12 @@ The checks:
   Kolmogorov-Smirnov distance between the two variants' scores beside it; it fails when shown above
   the limit and never holds a step. SageMaker keeps shadow answers only in data capture, so there
   this check is absent;
+- `prediction_drift` and `input_drift` (data capture): the Kolmogorov-Smirnov distance between the
+  candidate's and stable's score distributions (inputs: per feature, categories as ordered codes) on
+  the same window, against `max_prediction_ks` / `max_input_ks`. Each empirical CDF has a band that
+  holds at every sample size at once (DKW with a union bound over sample sizes), so the distance's lower
+  bound may be looked at as often as data arrives; the check fails when that bound is above the limit
+  and never holds a step;
 - `requests`: at least `min_requests` candidate requests before a step may pass;
 - `alarms`: any named CloudWatch alarm in ALARM fails.
 
@@ -39,7 +45,7 @@ Inconclusive, Error (metrics unreadable; built by `measurement_error`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
@@ -63,7 +69,8 @@ AnalysisPhase = Literal["Successful", "Failed", "Error", "Inconclusive"]
 CheckOutcome = Literal["pass", "fail", "uncertain", "skipped"]
 
 # How alpha (harm) is shared among the confidence sequences behind the checks. The shares sum to 1,
-# so the whole rollout's false-rollback probability is at most alpha.
+# so the whole rollout's false-rollback probability is at most alpha. The shadow and drift checks that
+# run share "disagreement" equally.
 HARM_SHARES = {
     "candidate_5xx": 1 / 4,
     "disagreement": 1 / 12,
@@ -74,6 +81,15 @@ HARM_SHARES = {
     "stable_latency": 1 / 6,
 }
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
+
+
+@dataclass(frozen=True)
+class CapturedSample:
+    """One variant's captured traffic over the analysis window: its scores and its inputs (numeric;
+    categories as codes in one order shared by both variants)."""
+
+    scores: tuple[float, ...]
+    inputs: Mapping[str, tuple[float, ...]]
 
 
 @dataclass(frozen=True)
@@ -303,7 +319,7 @@ def _minute_sign_check(
     return Check("latency_ratio", "uncertain", share, limit, detail, **numbers)
 
 
-def _disagreement_check(c: VariantMetrics, policy: AnalysisPolicy) -> Check:
+def _disagreement_check(c: VariantMetrics, policy: AnalysisPolicy, sharing: int = 1) -> Check:
     """Shadow requests whose prediction differs from stable's (labels, or a score by more than
     `max_score_difference`); fails when shown above `max_disagreement`, never holds a step."""
     pairs = c.comparisons or ()
@@ -321,13 +337,66 @@ def _disagreement_check(c: VariantMetrics, policy: AnalysisPolicy) -> Check:
     detail = f"{k}/{n} shadow predictions differ from stable's ({_pct(rate)}){shown}"
     if limit is None:
         return Check("prediction_disagreement", "skipped", rate, None, detail + "; reported, not judged")
-    lv = levels(policy, "disagreement")
+    shared = levels(policy, "disagreement")
+    lv = Levels(shared.harm / max(1, sharing), shared.within)
     prior = BetaPrior.around(limit)
     harm = e_above(k, n, limit, prior) if n else 1.0
     detail += f", limit {_pct(limit)}; e {_evidence(harm)} of {_evidence(1 / lv.harm)} to fail"
     lower = lower_bound(k, n, lv.harm, prior)
     outcome: CheckOutcome = "fail" if harm >= 1 / lv.harm else "pass"
     return Check("prediction_disagreement", outcome, rate, limit, detail, lower=lower, e_harm=harm)
+
+
+def ecdf_band(n: int, alpha: float) -> float:
+    """A half-width that holds for the empirical CDF at every sample size at once with probability
+    1 - alpha: DKW, P(sup|F_n - F| > e) <= 2 exp(-2 n e^2), at level alpha 6/(pi^2 n^2) for each n (the
+    levels sum to alpha), so looking after every request is still valid."""
+    if n <= 0:
+        return 1.0
+    level = alpha * 6.0 / (math.pi**2 * n * n)
+    return min(1.0, math.sqrt(math.log(2.0 / level) / (2.0 * n)))
+
+
+def _distance(a: Sequence[float], b: Sequence[float]) -> float:
+    return float(ks_2samp(a, b).statistic) if len(a) and len(b) else 0.0
+
+
+def _drift_check(
+    name: str,
+    pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    limit: float,
+    harm_level: float,
+) -> Check:
+    """Fails when, for some feature, the KS distance's anytime-valid lower bound exceeds `limit`."""
+    level = harm_level / max(1, len(pairs)) / 2  # Bonferroni over features, and the two variants' bands
+    rows = []
+    for feature, (cand, stable) in pairs.items():
+        d = _distance(cand, stable)
+        rows.append((d - ecdf_band(len(cand), level) - ecdf_band(len(stable), level), d, feature))
+    worst_lower, worst, worst_name = max(rows) if rows else (0.0, 0.0, "")
+    sizes = next(iter(pairs.values())) if pairs else ((), ())
+    detail = (
+        f"largest KS distance {worst:.3f} ({worst_name}) between candidate and stable on {len(sizes[0])} and "
+        f"{len(sizes[1])} captured rows; its lower bound {max(0.0, worst_lower):.3f}, limit {limit:g}"
+    )
+    outcome: CheckOutcome = "fail" if worst_lower > limit else "pass"
+    return Check(name, outcome, worst, limit, detail, lower=max(0.0, worst_lower))
+
+
+def _drift_checks(
+    captured: tuple[CapturedSample, CapturedSample] | None, policy: AnalysisPolicy, level: float
+) -> list[Check]:
+    if captured is None:
+        return []
+    cand, stable = captured
+    checks = []
+    if policy.max_prediction_ks is not None:
+        pairs = {"prediction": (cand.scores, stable.scores)}
+        checks.append(_drift_check("prediction_drift", pairs, policy.max_prediction_ks, level))
+    if policy.max_input_ks is not None:
+        pairs = {f: (cand.inputs[f], stable.inputs.get(f, ())) for f in sorted(cand.inputs)}
+        checks.append(_drift_check("input_drift", pairs, policy.max_input_ks, level))
+    return checks
 
 
 def _requests_check(c: VariantMetrics, policy: AnalysisPolicy) -> Check:
@@ -362,8 +431,10 @@ def analyse(
     step_index: int,
     window_start: float,
     window_end: float,
+    captured: tuple[CapturedSample, CapturedSample] | None = None,
 ) -> AnalysisResult:
-    """The phase of one look, with every check's numbers. `stable` None: no stable variant."""
+    """The phase of one look, with every check's numbers. `stable` None: no stable variant.
+    `captured`: the candidate's and stable's captured traffic, for the drift checks."""
     checks = [_requests_check(candidate, policy), _error_rate_check(candidate, policy)]
     if stable is not None:
         checks += [
@@ -391,8 +462,13 @@ def analyse(
             ),
             _latency_check(candidate, stable, policy),
         ]
+    drifting = captured is not None and stable is not None
+    wanted = (policy.max_prediction_ks, policy.max_input_ks)
+    sharing = drifting * sum(x is not None for x in wanted) + int(candidate.comparisons is not None)
     if candidate.comparisons is not None:
-        checks.append(_disagreement_check(candidate, policy))
+        checks.append(_disagreement_check(candidate, policy, sharing))
+    pool = policy.alpha * HARM_SHARES["disagreement"] / max(1, sharing)
+    checks += [] if stable is None else _drift_checks(captured, policy, pool)
     if policy.alarms:
         checks.append(_alarms_check(alarms_in_alarm, policy))
     failed = [c for c in checks if c.outcome == "fail"]

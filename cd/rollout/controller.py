@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, assert_never
 
 from cd.config.model import RolloutPolicy
 from cd.errors import RolloutError, TargetError
-from cd.rollout.analysis import AnalysisResult, analyse, measurement_error
+from cd.rollout.analysis import AnalysisResult, CapturedSample, analyse, measurement_error
 from cd.rollout.decide import (
     Action,
     AddCandidate,
@@ -72,6 +72,8 @@ class SystemClock:
 
 
 AliasSetter = Callable[[int], None]  # called with the version after success (mirrors git in MLflow)
+CaptureReader = Callable[[str, Sequence[str], float, float], tuple[CapturedSample, CapturedSample]]
+# (endpoint, (candidate, stable) variants, window start, end) -> their captured traffic
 
 
 @dataclass(frozen=True)
@@ -159,12 +161,14 @@ class Controller:
         clock: Clock | None = None,
         settings: Settings = Settings(),
         alias_setter: AliasSetter | None = None,
+        capture: CaptureReader | None = None,
     ) -> None:
         self.target = target
         self.policy = policy
         self.clock = clock or SystemClock()
         self.settings = settings
         self.alias_setter = alias_setter
+        self.capture = capture  # the endpoint's data capture, for the drift checks (None: not read)
 
     # ------------------------------------------------------------------------------ the loop
 
@@ -431,6 +435,7 @@ class Controller:
                     desired.endpoint, variant_name(state.stable_version), start, end, stat
                 )
             firing = self.target.alarms_in_alarm(action.policy.alarms) if action.policy.alarms else ()
+            captured = self._captured(desired, action, stable is not None, state)
         except TargetError as exc:
             result = measurement_error(
                 f"metrics unreadable: {exc}",
@@ -447,6 +452,7 @@ class Controller:
                 step_index=action.step_index,
                 window_start=action.window_start,
                 window_end=action.window_end,
+                captured=captured,
             )
         if not action.background or result.phase == "Failed":
             report.decisions.append(
@@ -460,6 +466,24 @@ class Controller:
                 )
             )
         return result
+
+    def _captured(
+        self, desired: Desired, action: RunAnalysis, has_stable: bool, state: RolloutState | None
+    ) -> tuple[CapturedSample, CapturedSample] | None:
+        """Both variants' captured traffic over the window, when a drift check asks for it."""
+        policy = action.policy
+        wanted = policy.max_prediction_ks is not None or policy.max_input_ks is not None
+        if (
+            not wanted
+            or self.capture is None
+            or not has_stable
+            or state is None
+            or state.stable_version is None
+        ):
+            return None
+        variants = (desired.candidate.name, variant_name(state.stable_version))
+        cand, stable = self.capture(desired.endpoint, variants, action.window_start, action.window_end)
+        return cand, stable
 
     # ------------------------------------------------------------------------------ notes
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cd.config.model import Environment, RepoConfig
+from cd.config.model import Environment, ModelSpec, RepoConfig
 from cd.custody import Identity, build_record_problems, refuse
-from cd.errors import CustodyError, RolloutError, UsageError
+from cd.errors import CustodyError, RolloutError, TargetError, UsageError
 from cd.files import write_atomic
-from cd.rollout.controller import AliasSetter, Clock, Controller, RolloutReport, Settings
+from cd.rollout.controller import AliasSetter, CaptureReader, Clock, Controller, RolloutReport, Settings
 from cd.rollout.decide import Desired, Timing
 from cd.rollout.owner import default_owner
 from cd.rollout.target import Target, VariantSpec
@@ -241,7 +241,12 @@ def deploy(
         registered = config.models[name].registered_model if name in config.models else name
         setter = alias_setter_for(registered, env.name) if alias_setter_for else None
         controller = Controller(
-            target, env.rollout, clock=clock, settings=settings or settings_for(target), alias_setter=setter
+            target,
+            env.rollout,
+            clock=clock,
+            settings=settings or settings_for(target),
+            alias_setter=setter,
+            capture=capture_reader(env, config.models[name], request.root) if name in config.models else None,
         )
         desired = Desired(env.endpoint_name(name), name, spec, git_sha=request.git_sha, owner=request.owner)
         # Already live as git says: nothing to tell (a no-op creates no GitHub deployment).
@@ -260,6 +265,31 @@ def deploy(
         if request.record_dir is not None:
             write_record_files(request.record_dir, env.name, report)
     return reports
+
+
+def capture_reader(env: Environment, spec: ModelSpec, root: Path) -> CaptureReader | None:
+    """Reads the environment's data capture for the drift checks (None: nothing asks for it)."""
+    from cd.config.model import Analysis
+
+    analyses = [env.rollout.analysis, *(s.policy for s in env.rollout.steps if isinstance(s, Analysis))]
+    if env.monitoring.capture is None or not any(
+        a.max_prediction_ks is not None or a.max_input_ks is not None for a in analyses
+    ):
+        return None
+
+    def read(endpoint: str, variants: Sequence[str], start: float, end: float) -> Any:
+        from cd.errors import MonitorError
+        from cd.monitor.run import capture_source_at
+        from cd.monitor.window import captured_samples, read_window
+
+        try:
+            source = capture_source_at(env, root)
+            window = read_window(source, endpoint, start, end, spec.inputs, spec.task)
+        except MonitorError as exc:
+            raise TargetError(f"data capture unreadable: {exc}") from exc
+        return captured_samples(window, variants, spec.inputs)
+
+    return read
 
 
 def _already_done(target: Target, desired: Desired, env: Environment) -> bool:

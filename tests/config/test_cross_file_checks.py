@@ -253,3 +253,35 @@ def test_a_native_strategy_on_the_local_target_is_refused(tree: TemplateTree) ->
     )
     problems = tree.problems()
     assert any("rollout.strategy: sagemaker_canary needs a sagemaker target" in p for p in problems), problems
+
+
+def test_a_sagemaker_capture_needs_an_s3_destination(tree: TemplateTree) -> None:
+    tree.replace(STAGING, "approvals:\n", "monitoring:\n  capture: {sampling_percentage: 20}\napprovals:\n")
+    [problem] = tree.problems()
+    assert problem.endswith(
+        "monitoring.capture: a SageMaker endpoint captures to S3: set destination: s3://BUCKET/PREFIX"
+    )
+    assert problem.startswith(f"{STAGING}:")
+
+
+def test_drift_checks_need_data_capture(problems_after: Edit) -> None:
+    [problem] = problems_after(
+        STAGING, "    max_error_rate: 0.01\n", "    max_error_rate: 0.01\n    max_prediction_ks: 0.1\n"
+    )
+    assert problem.endswith(
+        "rollout.analysis: max_prediction_ks and max_input_ks read data capture: set monitoring.capture"
+    )
+
+
+def test_a_captured_environment_with_drift_checks_is_valid(tree: TemplateTree) -> None:
+    tree.replace(STAGING, "    max_error_rate: 0.01\n", "    max_error_rate: 0.01\n    max_input_ks: 0.2\n")
+    tree.replace(
+        STAGING,
+        "approvals:\n",
+        "monitoring:\n  capture: {destination: s3://acme-capture/staging}\n  drift: {window: 6h, max_psi: 0.25}\napprovals:\n",
+    )
+    from cd.config import load_repo
+
+    env = load_repo(tree.root).environments["staging"]
+    assert env.monitoring.drift.window_seconds == 21600 and env.monitoring.drift.max_psi == 0.25
+    assert env.rollout.analysis.max_input_ks == 0.2

@@ -14,7 +14,7 @@ from moto import mock_aws
 from moto.sagemaker.models import sagemaker_backends
 
 from cd.config.model import Analysis, AnalysisPolicy, Bake, RolloutPolicy, SetWeight
-from cd.rollout.controller import Controller, RolloutReport, Settings
+from cd.rollout.controller import CaptureReader, Controller, RolloutReport, Settings
 from cd.rollout.decide import Desired
 from cd.rollout.sagemaker import SageMakerEndpoints
 from cd.rollout.target import VariantSpec
@@ -152,6 +152,7 @@ class World:
         owner: str = "run-1",
         policy: RolloutPolicy = STEPS,
         settings: Settings | None = None,
+        capture: CaptureReader | None = None,
     ) -> RolloutReport:
         controller = Controller(
             self.target,
@@ -159,6 +160,7 @@ class World:
             clock=self.clock,
             settings=settings or Settings(),
             alias_setter=self.aliases.append,
+            capture=capture,
         )
         return controller.run(Desired(ENDPOINT, "churn", spec(version), git_sha="abc123", owner=owner))
 
