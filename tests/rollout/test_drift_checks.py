@@ -77,7 +77,7 @@ def test_the_detail_names_the_feature_its_distance_and_bound() -> None:
 
 def test_too_little_capture_never_fails_a_candidate() -> None:
     result = look(sample(30, score_shift=0.3, seed=1), sample(30, seed=2))
-    assert result.check("prediction_drift").outcome == "pass"  # type: ignore[union-attr]
+    assert result.check("prediction_drift").outcome == "pass"
 
 
 def test_looking_after_every_batch_keeps_false_fails_rare() -> None:
@@ -90,7 +90,7 @@ def test_looking_after_every_batch_keeps_false_fails_rare() -> None:
         cand, stable = rng.beta(2, 5, 5000), rng.beta(2, 5, 5000)
         for n in range(500, 5001, 500):
             result = look(CapturedSample(tuple(cand[:n]), {}), CapturedSample(tuple(stable[:n]), {}), policy)
-            if result.check("prediction_drift").outcome == "fail":  # type: ignore[union-attr]
+            if result.check("prediction_drift").outcome == "fail":
                 failures += 1
                 break
     assert failures == 0
