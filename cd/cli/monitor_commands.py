@@ -52,6 +52,9 @@ def _duration(text: str | None) -> float | None:
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Write JSON, Markdown and HTML here."
 )
 @click.option("--issues", is_flag=True, help="Open, update or close one GitHub issue per drifted model.")
+@click.option(
+    "--exit-zero", is_flag=True, help="Exit 0 on drift too (errors still exit non-zero): when an issue reports it."
+)
 @repo_option
 def monitor(
     env: str,
@@ -62,6 +65,7 @@ def monitor(
     fmt: str,
     out: Path | None,
     issues: bool,
+    exit_zero: bool,
     repo: Path | None,
 ) -> None:
     """Compare captured live traffic with the reference; exit 1 when a feature or the prediction drifted."""
@@ -92,7 +96,7 @@ def monitor(
             click.echo(render(report), nl=False)
     if issues:
         _sync_issues(ws, run.reports)
-    if run.drifted:
+    if run.drifted and not exit_zero:
         raise click.exceptions.Exit(EXIT_FAILURE)
 
 

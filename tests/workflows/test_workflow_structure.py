@@ -175,6 +175,18 @@ def test_reconcile_runs_on_a_schedule_for_every_environment() -> None:
     assert any(s.get("run") == 'modelcd reconcile --env "$TARGET_ENV"' for s in job["steps"])
 
 
+def test_monitor_runs_hourly_per_environment_and_keeps_its_reports() -> None:
+    workflow = load_workflow("monitor")
+    assert set(workflow.triggers) == {"schedule", "workflow_dispatch"}
+    job = workflow.jobs["monitor"]
+    assert job["strategy"]["matrix"] == "${{ fromJSON(needs.environments.outputs.deploys) }}"
+    assert job["permissions"] == {"contents": "read", "issues": "write", "id-token": "write"}
+    runs = [s.get("run") for s in job["steps"]]
+    assert 'modelcd monitor --env "$TARGET_ENV" --issues --out reports/monitor --exit-zero' in runs
+    upload = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@"))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "reports/monitor/"
+
+
 def test_pr_gate_evaluates_models_with_a_read_only_token_and_no_credentials() -> None:
     gate = load_workflow("pr-gate").jobs["gate"]
     assert gate["permissions"] == {"contents": "read"}
