@@ -53,7 +53,9 @@ def _duration(text: str | None) -> float | None:
 )
 @click.option("--issues", is_flag=True, help="Open, update or close one GitHub issue per drifted model.")
 @click.option(
-    "--exit-zero", is_flag=True, help="Exit 0 on drift too (errors still exit non-zero): when an issue reports it."
+    "--exit-zero",
+    is_flag=True,
+    help="Exit 0 on drift too (errors still exit non-zero): when an issue reports it.",
 )
 @repo_option
 def monitor(

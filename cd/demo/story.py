@@ -38,7 +38,8 @@ class DemoResult:
     def where(self) -> list[str]:
         """Where the story's outputs are, relative to the workspace."""
         return [
-            "gate reports:     reports/v<N>/gate-staging-churn-v<N>.{json,md}",
+            "gate reports:     reports/v<N>/gate-staging-churn-v<N>.{json,md,html}",
+            "monitor reports:  reports/monitor/monitor-staging-churn.{json,md,html}",
             "Bentos + records: artifacts/churn-v<N>.{bento,build.json}",
             "releases:         releases/churn-v<N>/ (notes, model card, verdict, SHA256SUMS)",
             "rollout records:  .modelcd/rollouts/",
@@ -59,12 +60,16 @@ Say = Callable[[str], None]
 
 
 class Story:
-    def __init__(self, ws: Workspace, say: Say, traffic_seconds: float) -> None:
+    def __init__(self, ws: Workspace, say: Say, traffic_seconds: float, drift_seconds: float = 10.0) -> None:
         self.ws = ws
         self.say = say
         self.traffic_seconds = traffic_seconds
+        self.drift_seconds = drift_seconds
         self.result = DemoResult(ws.root)
         self.versions: dict[str, int] = {}
+        self.deployed_at = (
+            time.time()
+        )  # when the last deploy started (the monitor's window reaches back to it)
 
     # ------------------------------------------------------------------ narration helpers
 
@@ -132,6 +137,7 @@ class Story:
 
     def deploy(self, record: Path, *, traffic: bool) -> Completed:
         args = ("deploy", "--env", STAGING, "--model", MODEL, "--build-record", str(record))
+        self.deployed_at = time.time()
         if not traffic:
             return self.run(*args)
         with self._traffic() as report:
@@ -233,8 +239,62 @@ class Story:
                 weights[str(row.get("variant"))] = float(row.get("weight") or 0.0)
         return weights
 
+    def monitor(self) -> None:
+        with self.stage(
+            "6. After deployment: watch v2 live (data capture, drift, live quality, lineage)"
+        ) as facts:
+            since = f"{int(time.time() - self.deployed_at) + 5}s"
+            self.say("  the v4 canary captured both versions' answers to the same traffic; compare them")
+            done = self.run("monitor", "--env", STAGING, "--since", since, check=False)
+            facts["comparison_exit"] = done.returncode
+            facts["comparison"] = [line for line in done.stdout.splitlines() if "against" in line]
+            self.show("\n".join(facts["comparison"]), limit=4)
+            self.say("  now the customers change: every monthly charge is 25 higher")
+            facts.update(self._drifted_traffic())
+            self.show(self.run("status", "--env", STAGING, "--explain").stdout, limit=16)
+
+    def _drifted_traffic(self) -> dict[str, Any]:
+        from cd.demo.traffic import DemoTraffic
+
+        started = time.time()
+        traffic = DemoTraffic(
+            self.ws,
+            f"demo-{STAGING}-{MODEL}",
+            max_seconds=self.drift_seconds,
+            prefix="after",
+            charge_shift=25.0,
+        )
+        traffic.start()
+        traffic.stop()
+        self.say(f"  traffic replayed: {traffic.summary()}")
+        labels = self.ws.root / "reports" / "monitor" / "outcomes.csv"
+        labels.parent.mkdir(parents=True, exist_ok=True)
+        sent = traffic.write_labels(labels)
+        self.say(f"  {sent} outcomes arrive later, joined by inference id: reports/monitor/outcomes.csv")
+        since = f"{int(time.time() - started) + 2}s"
+        out = self.ws.root / "reports" / "monitor"
+        done = self.run(
+            "monitor",
+            "--env",
+            STAGING,
+            "--since",
+            since,
+            "--labels",
+            str(labels),
+            "--out",
+            str(out),
+            check=False,
+        )
+        if done.returncode not in (0, 1):
+            raise DemoError(f"modelcd monitor failed:\n{done.stderr[-3000:]}")
+        self.show(done.stdout, limit=12)
+        report = json.loads((out / f"monitor-{STAGING}-{MODEL}.json").read_text())
+        self.say(f"  report: reports/monitor/monitor-{STAGING}-{MODEL}.{{md,html,json}}")
+        drifted = [f["feature"] for v in report["variants"] for f in v["features"] if f["outcome"] == "drift"]
+        return {"monitor_exit": done.returncode, "drifted": drifted, "monitor": report}
+
     def promote_to_production(self) -> None:
-        with self.stage("6. Promote staging's version to production") as facts:
+        with self.stage("7. Promote staging's version to production") as facts:
             done = self.run("promote", MODEL, "--from", STAGING, "--to", PRODUCTION)
             self.show(done.stdout)
             branch = next((b for b in self._branches() if PRODUCTION in b and b not in ("main",)), "")
@@ -278,6 +338,7 @@ def run_demo(root: Path, say: Say, *, traffic_seconds: float = 90.0) -> DemoResu
             merge_if_passed=True,
             traffic=True,
         )
+        story.monitor()
         story.promote_to_production()
     finally:
         ws.modelcd("local", "down", check=False, timeout=120)

@@ -11,11 +11,25 @@ STATE_DIR = ".modelcd/local"
 
 
 class DemoTraffic:
-    def __init__(self, ws: Workspace, endpoint: str, *, max_seconds: float, concurrency: int = 2) -> None:
+    """Rows of the churn test set, each request with an inference id (`<prefix>-<row>`) that data capture
+    keeps; `charge_shift` moves every customer's monthly charges (the drift the monitor must find)."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        endpoint: str,
+        *,
+        max_seconds: float,
+        concurrency: int = 2,
+        prefix: str = "demo",
+        charge_shift: float = 0.0,
+    ) -> None:
         self.ws = ws
         self.endpoint = endpoint
         self.max_seconds = max_seconds
         self.concurrency = concurrency
+        self.prefix = prefix
+        self.charge_shift = charge_shift
         self._traffic: Any = None
         self._report: Any = None
 
@@ -29,15 +43,29 @@ class DemoTraffic:
         if router is None:
             raise RuntimeError(f"no local router in {self.ws.root / STATE_DIR}: deploy something first")
         test = pd.read_csv(self.ws.root / "data" / "churn_test.csv").drop(columns=["churned"])
+        test["monthly_charges"] = (test["monthly_charges"] + self.charge_shift).round(2)
         rows = rows_from(test)
         self._traffic = BackgroundTraffic(
             router,
             self.endpoint,
             rows,
-            max_requests=1_000_000,
+            max_requests=len(rows),  # every inference id once
             max_seconds=self.max_seconds,
             concurrency=self.concurrency,
+            inference_ids=[f"{self.prefix}-{i}" for i in range(len(rows))],
         ).start()
+
+    def write_labels(self, path: Any) -> int:
+        """The outcomes of the rows sent so far, joined later by inference id (as a feedback table would)."""
+        import pandas as pd
+
+        test = pd.read_csv(self.ws.root / "data" / "churn_test.csv")
+        sent = int(self.report().get("sent", len(test)))
+        labels = pd.DataFrame(
+            {"inference_id": [f"{self.prefix}-{i}" for i in range(len(test))], "churned": test["churned"]}
+        )
+        labels.head(sent).to_csv(path, index=False)
+        return sent
 
     def stop(self) -> None:
         if self._traffic is not None:

@@ -67,9 +67,7 @@ class VariantDrift:
         }
 
 
-def _one(
-    column: Column, reference: np.ndarray, live: np.ndarray, policy: DriftPolicy, level: float
-) -> FeatureDrift:
+def _one(column: Column, reference: Any, live: Any, policy: DriftPolicy, level: float) -> FeatureDrift:
     if column.type in NUMERIC_TYPES:
         return numeric_drift(column.name, reference, live, policy, level)
     return categorical_drift(column.name, reference, live, policy, level)
@@ -90,7 +88,7 @@ def drift_between(
     level = corrected_level(policy, len(columns) + int(with_prediction))
 
     def run(column: Column) -> FeatureDrift:
-        return _one(column, baseline[column.name].to_numpy(), live[column.name].to_numpy(), policy, level)
+        return _one(column, baseline[column.name], live[column.name], policy, level)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # the sorts release the GIL
         features = tuple(pool.map(run, columns))

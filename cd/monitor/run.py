@@ -324,7 +324,11 @@ def _judge_window(
 ) -> tuple[tuple[VariantDrift, ...], tuple[VariantDrift, ...], tuple[LiveQuality, ...]]:
     spec = ws.config.models[model]
     policy = env.monitoring.drift
-    by_rows = sorted(window.versions().items(), key=lambda kv: -int(np.sum(window.variants == kv[0])))
+    versions = window.versions()
+    rows = {
+        name: int(np.sum(window.variants == name)) if len(versions) > 1 else window.rows for name in versions
+    }
+    by_rows = sorted(versions.items(), key=lambda kv: -rows[kv[0]])
     variants, quality = [], []
     labels = None
     gate = ws.config.gates.get(model)

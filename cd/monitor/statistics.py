@@ -142,18 +142,23 @@ def _bin_labels(edges: NDArray[np.float64]) -> tuple[str, ...]:
 
 
 def category_counts(
-    reference: NDArray[Any], live: NDArray[Any]
+    reference: Any, live: Any
 ) -> tuple[tuple[str, ...], NDArray[np.int64], NDArray[np.int64]]:
-    """The categories seen in either sample (sorted as text) and the counts of each."""
-    ref_values, ref_n = np.unique(reference.astype(str), return_counts=True)
-    live_values, live_n = np.unique(live.astype(str), return_counts=True)
-    categories = tuple(sorted(set(ref_values.tolist()) | set(live_values.tolist())))
-    index = {c: i for i, c in enumerate(categories)}
-    ref_counts = np.zeros(len(categories), np.int64)
-    live_counts = np.zeros(len(categories), np.int64)
-    ref_counts[[index[c] for c in ref_values.tolist()]] = ref_n
-    live_counts[[index[c] for c in live_values.tolist()]] = live_n
-    return categories, ref_counts, live_counts
+    """The categories seen in either sample (as text, sorted) and the counts of each. Pandas counts them:
+    a categorical column (how the capture reader hands strings over) is counted by its codes."""
+    import pandas as pd
+
+    def counts(values: Any) -> dict[str, int]:
+        found = pd.Series(values).value_counts(sort=False)
+        return {str(k): int(v) for k, v in found.items() if v > 0}
+
+    ref, cur = counts(reference), counts(live)
+    categories = tuple(sorted(set(ref) | set(cur)))
+    return (
+        categories,
+        np.array([ref.get(c, 0) for c in categories], np.int64),
+        np.array([cur.get(c, 0) for c in categories], np.int64),
+    )
 
 
 def chi2_test(ref_counts: NDArray[np.int64], live_counts: NDArray[np.int64]) -> tuple[float, float]:
@@ -184,6 +189,14 @@ def _outcome(p_value: float, effect: float, limit: float, level: float) -> Outco
     return "stable"
 
 
+def sorted_values(values: Any) -> NDArray[np.float64]:
+    """Ascending float64. Small integers (counts, months) sort by radix in linear time."""
+    raw = np.asarray(values)
+    if raw.dtype.kind in "iub" and len(raw) and raw.min() >= -32768 and raw.max() <= 32767:
+        return np.sort(raw.astype(np.int16), kind="stable").astype(np.float64)
+    return np.sort(raw.astype(np.float64))
+
+
 def numeric_drift(
     feature: str,
     reference: NDArray[Any],
@@ -193,7 +206,7 @@ def numeric_drift(
     reference_sorted: NDArray[np.float64] | None = None,
 ) -> FeatureDrift:
     ref = reference_sorted if reference_sorted is not None else np.sort(np.asarray(reference, np.float64))
-    cur = np.sort(np.asarray(live, np.float64))
+    cur = sorted_values(live)
     if len(cur) < policy.min_rows or len(ref) == 0:
         return _not_enough(feature, "numeric", len(ref), len(cur))
     statistic, p_value = ks_test(ref, cur)
@@ -218,7 +231,7 @@ def categorical_drift(
 ) -> FeatureDrift:
     if len(live) < policy.min_rows or len(reference) == 0:
         return _not_enough(feature, "categorical", len(reference), len(live))
-    categories, ref_counts, live_counts = category_counts(np.asarray(reference), np.asarray(live))
+    categories, ref_counts, live_counts = category_counts(reference, live)
     statistic, p_value = chi2_test(ref_counts, live_counts)
     effect = js_distance(ref_counts, live_counts)
     histogram = Histogram(

@@ -144,6 +144,9 @@ class LiveWindow:
         return len(self.inputs)
 
     def of_variant(self, variant: str) -> LiveWindow:
+        names = self.variant_names()
+        if names == [variant]:
+            return self  # one variant answered everything: no copy of a million rows
         keep = self.variants == variant
         return LiveWindow(
             self.source,
@@ -158,8 +161,13 @@ class LiveWindow:
             self.problems,
         )
 
+    def variant_names(self) -> list[str]:
+        import pandas as pd
+
+        return sorted(str(v) for v in pd.unique(self.variants))  # hashing: sorting a million names is slow
+
     def versions(self) -> dict[str, int | None]:
-        return {str(v): version_of_variant(str(v)) for v in np.unique(self.variants)}
+        return {v: version_of_variant(v) for v in self.variant_names()}
 
 
 @dataclass
@@ -201,38 +209,172 @@ def _envelope_schema() -> pa.Schema:
     )
 
 
-def _fast_envelope(data: bytes) -> _Envelope | None:
+@dataclass(frozen=True)
+class _Rows:
+    """One file's rows in the window."""
+
+    records: int
+    frame: pd.DataFrame
+    scores: np.ndarray
+    ids: np.ndarray
+    positions: np.ndarray
+
+
+def _wrapped(strings: pa.Array, key: str) -> bytes:
+    """`{"KEY":<string>}` per line: each captured body (JSON text) as a JSON Lines object. A Python join
+    (measured: four times faster here than Arrow's element-wise join kernel)."""
+    head = '{"' + key + '":'
+    return "".join([head + text + "}\n" for text in strings.to_pylist()]).encode()
+
+
+def _read_lines(blob: bytes, schema: pa.Schema) -> pa.Table | None:
     import pyarrow as pa
     import pyarrow.json as pj
 
     try:
-        table = pj.read_json(
-            io.BytesIO(data),
-            parse_options=pj.ParseOptions(
-                explicit_schema=_envelope_schema(), unexpected_field_behavior="ignore"
-            ),
+        return pj.read_json(
+            io.BytesIO(blob),
+            read_options=pj.ReadOptions(block_size=4 << 20),
+            parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _fast_file(data: bytes, columns: Sequence[Column], task: str, first: str, last: str) -> _Rows | None:
+    """A whole file read by pyarrow, never leaving Arrow until the end: envelope, time filter, request
+    bodies (JSON lists of records, or headerless CSV) and answers. None when anything is not that shape: the slow path
+    then reads the file line by line and says what was wrong where."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = _read_lines(data, _envelope_schema())
+    if table is None:
         return None
     capture = table.column("captureData").combine_chunks()
     meta = table.column("eventMetadata").combine_chunks()
     inp, out = capture.field("endpointInput"), capture.field("endpointOutput")
-    columns = {
-        "input_data": inp.field("data"),
-        "input_type": inp.field("observedContentType"),
-        "input_encoding": inp.field("encoding"),
-        "output_data": out.field("data"),
-        "output_encoding": out.field("encoding"),
-        "times": meta.field("inferenceTime"),
-    }
-    if any(c.null_count for c in columns.values()):
-        return None  # a record without one of these: the slow path says which line
-    ids = meta.field("inferenceId").to_pylist()
-    event_ids = meta.field("eventId").to_pylist()
-    env = _Envelope(**{k: v.to_pylist() for k, v in columns.items()})
-    env.ids = [i if i is not None else (e or "") for i, e in zip(ids, event_ids, strict=True)]
-    env.lines = list(range(1, len(ids) + 1))
-    return env
+    needed = [
+        inp.field("data"),
+        inp.field("encoding"),
+        out.field("data"),
+        out.field("encoding"),
+        meta.field("inferenceTime"),
+    ]
+    if capture.null_count or meta.null_count or any(c.null_count for c in needed):
+        return None
+    times = meta.field("inferenceTime")
+    keep = pc.and_(pc.greater_equal(times, first), pc.less(times, last))
+    inp_data, out_data = pc.filter(inp.field("data"), keep), pc.filter(out.field("data"), keep)
+    encodings = pc.unique(
+        pc.filter(pc.binary_join_element_wise(inp.field("encoding"), out.field("encoding"), "/"), keep)
+    )
+    if len(inp_data) == 0:
+        return _Rows(0, _empty(columns), np.zeros(0), np.zeros(0, object), np.zeros(0, int))
+    match encodings.to_pylist():
+        case ["JSON/JSON"]:
+            read = _json_bodies(inp_data, columns)
+        case ["CSV/JSON"]:
+            read = _csv_bodies(inp_data, columns)
+        case _:
+            return None
+    if read is None:
+        return None
+    arrays, parents = read
+    counts = np.bincount(parents, minlength=len(inp_data))
+    scores = _fast_scores(out_data, counts, task)
+    if scores is None:
+        return None
+    ids = pc.coalesce(pc.filter(meta.field("inferenceId"), keep), pc.filter(meta.field("eventId"), keep), "")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    arrays = [
+        a.dictionary_encode() if c.type == "string" else a for a, c in zip(arrays, columns, strict=True)
+    ]
+    frame = pa.Table.from_arrays(arrays, names=[c.name for c in columns]).to_pandas()
+    return _Rows(
+        len(inp_data),
+        frame,
+        scores,
+        pc.take(ids, pa.array(parents)).to_numpy(zero_copy_only=False),
+        np.arange(len(frame)) - starts[parents],
+    )
+
+
+def _json_bodies(bodies: pa.Array, columns: Sequence[Column]) -> tuple[list[pa.Array], np.ndarray] | None:
+    """Bodies that are JSON lists of records: one column array per input, and the request of each row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    row_type = pa.struct([(c.name, _arrow_type(c)) for c in columns])
+    table = _read_lines(_wrapped(bodies, "b"), pa.schema([("b", pa.list_(row_type))]))
+    if table is None:
+        return None
+    lists = table.column("b").combine_chunks()
+    flat = pc.list_flatten(lists)
+    if lists.null_count or any(flat.field(i).null_count for i in range(len(columns))):
+        return None
+    return [flat.field(i) for i in range(len(columns))], pc.list_parent_indices(lists).to_numpy()
+
+
+def _csv_bodies(bodies: pa.Array, columns: Sequence[Column]) -> tuple[list[pa.Array], np.ndarray] | None:
+    """Bodies that are headerless CSV rows in schema order (SageMaker's usual text/csv)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    names = [c.name for c in columns]
+    if pc.any(pc.starts_with(bodies, names[0])).as_py():
+        return None  # a header row: the payload parser decides what it is
+    trailing = pc.ends_with(bodies, "\n").to_numpy(zero_copy_only=False)
+    rows = pc.count_substring(bodies, "\n").to_numpy() + 1 - trailing
+    try:
+        table = pcsv.read_csv(
+            io.BytesIO("\n".join(bodies.to_pylist()).encode() + b"\n"),
+            read_options=pcsv.ReadOptions(column_names=names, block_size=4 << 20),
+            convert_options=pcsv.ConvertOptions(
+                column_types={c.name: _arrow_type(c) for c in columns}, strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != int(rows.sum()) or any(table.column(n).null_count for n in names):
+        return None
+    return [table.column(n).combine_chunks() for n in names], np.repeat(np.arange(len(rows)), rows)
+
+
+def _fast_scores(answers: pa.Array, counts: np.ndarray, task: str) -> np.ndarray | None:
+    """Each row's score from the answers, read at once; None when an answer has another shape."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    key, kind = (
+        ("predictions", pa.list_(pa.float64()))
+        if task == "regression"
+        else ("probabilities", pa.list_(pa.list_(pa.float64())))
+    )
+    table = _read_lines(
+        _wrapped(answers, "o"),
+        pa.schema([("o", pa.struct([(key, kind)]))]),
+    )
+    if table is None:
+        return None
+    values = table.column("o").combine_chunks().field(key)
+    if values.null_count or not np.array_equal(pc.list_value_length(values).to_numpy(), counts):
+        return None
+    rows = pc.list_flatten(values)
+    if task == "regression":
+        return rows.to_numpy(zero_copy_only=False).astype(np.float64)
+    lengths = pc.list_value_length(rows).to_numpy()
+    if rows.null_count or (lengths == 0).any():
+        return None
+    ends = np.cumsum(lengths) - 1  # the last class's probability: P(positive) for a binary classifier
+    return pc.list_flatten(rows).to_numpy(zero_copy_only=False)[ends].astype(np.float64)
+
+
+def _empty(columns: Sequence[Column]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({c.name: [] for c in columns})
 
 
 def _slow_envelope(file: CaptureFile, problems: Problems) -> _Envelope:
@@ -285,37 +427,6 @@ def _arrow_type(column: Column) -> pa.DataType:
     return {"integer": pa.int64(), "number": pa.float64(), "string": pa.string(), "boolean": pa.bool_()}[
         column.type
     ]
-
-
-def _fast_inputs(bodies: Sequence[str], columns: Sequence[Column]) -> tuple[pd.DataFrame, np.ndarray] | None:
-    """Bodies that are all JSON lists of records, read at once: (rows, request index per row)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.json as pj
-
-    if not bodies:
-        return None
-    row_type = pa.struct([(c.name, _arrow_type(c)) for c in columns])
-    schema = pa.schema([("b", pa.list_(row_type))])
-    blob = "".join('{"b":' + b + "}\n" for b in bodies).encode()
-    try:
-        table = pj.read_json(
-            io.BytesIO(blob),
-            parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    lists = table.column("b").combine_chunks()
-    if lists.null_count:
-        return None
-    flat = pc.list_flatten(lists)
-    if any(flat.field(i).null_count for i in range(len(columns))):
-        return None  # a missing column: the payload parser names it per record
-    parents = pc.list_parent_indices(lists).to_numpy()
-    frame = pa.Table.from_arrays(
-        [flat.field(i) for i in range(len(columns))], names=[c.name for c in columns]
-    )
-    return frame.to_pandas(), parents
 
 
 def _slow_inputs(
@@ -376,6 +487,24 @@ def _select(env: _Envelope, keep: Sequence[int]) -> _Envelope:
     return _Envelope(**{name: [getattr(env, name)[i] for i in keep] for name in vars(env)})
 
 
+def _fast_files(
+    files: Iterator[CaptureFile], columns: Sequence[Column], task: str, first: str, last: str
+) -> Iterator[tuple[CaptureFile, _Rows | None]]:
+    """Each file with its fast read (None: read it the slow way), two files at a time: pyarrow releases
+    the GIL, so the two cores parse at once. In file order; at most a few files held at a time."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="capture") as pool:
+        pending: list[tuple[CaptureFile, Future[_Rows | None]]] = []
+        for file in files:
+            pending.append((file, pool.submit(_fast_file, file.data, columns, task, first, last)))
+            if len(pending) >= 3:
+                done, future = pending.pop(0)
+                yield done, future.result()
+        for done, future in pending:
+            yield done, future.result()
+
+
 def read_window(
     source: CaptureSource,
     endpoint: str,
@@ -398,23 +527,27 @@ def read_window(
     ids: list[np.ndarray] = []
     positions: list[np.ndarray] = []
     records = 0
-    for file in source.files(endpoint, start, end):
-        env = _fast_envelope(file.data) or _slow_envelope(file, problems)
+    for file, rows in _fast_files(source.files(endpoint, start, end), columns, task, first, last):
+        if rows is not None:
+            records += rows.records
+            frames.append(rows.frame)
+            scores.append(rows.scores)
+            variants.append(np.full(len(rows.frame), file.variant, dtype=f"<U{len(file.variant)}"))
+            ids.append(rows.ids)
+            positions.append(rows.positions)
+            continue
+        env = _slow_envelope(file, problems)
         env = _select(env, [i for i, t in enumerate(env.times) if first <= t < last])
         if not env.ids:
             continue
         records += len(env.ids)
-        fast = _fast_inputs(env.input_data, columns) if set(env.input_encoding) == {"JSON"} else None
-        if fast is not None:
-            frame, parents = fast
-        else:
-            frame, parents, good = _slow_inputs(env, file.name, columns, problems)
-            env = _select(env, good.tolist())
-            parents = np.searchsorted(good, parents) if len(good) else parents
+        frame, parents, good = _slow_inputs(env, file.name, columns, problems)
+        env = _select(env, good.tolist())
+        parents = np.searchsorted(good, parents) if len(good) else parents
         counts = np.bincount(parents, minlength=len(env.ids)) if len(env.ids) else np.zeros(0, int)
         frames.append(frame)
         scores.append(_scores(env, counts, task))
-        variants.append(np.full(len(frame), file.variant, dtype=object))
+        variants.append(np.full(len(frame), file.variant, dtype=f"<U{max(1, len(file.variant))}"))
         ids.append(np.asarray(env.ids, dtype=object)[parents] if len(frame) else np.zeros(0, dtype=object))
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else np.zeros(0, int)
         positions.append(np.arange(len(frame)) - starts[parents] if len(frame) else np.zeros(0, int))

@@ -89,8 +89,38 @@ def test_the_bad_candidate_was_shadowed_first(story: DemoResult) -> None:
     assert [d["action"] for d in record["decisions"]][:2] == ["RecordState", "StartShadow"]
 
 
-def test_promote_to_production_changes_only_the_version_line(story: DemoResult) -> None:
+def test_the_monitor_compares_the_canarys_two_versions_on_the_same_window(story: DemoResult) -> None:
+    lines = stage(story, 6)["comparison"]
+    assert isinstance(lines, list)
+    assert any(line.strip().startswith("v4 against v2, same window") for line in lines)
+
+
+def test_drifted_traffic_is_named_by_the_monitor_with_its_numbers(story: DemoResult) -> None:
     facts = stage(story, 6)
+    assert (facts["monitor_exit"], facts["drifted"]) == (1, ["monthly_charges"])
+    report = facts["monitor"]
+    assert isinstance(report, dict)
+    [v2] = [v for v in report["variants"] if v["variant"] == "v2"]
+    charges = next(f for f in v2["features"] if f["feature"] == "monthly_charges")
+    assert charges["p_value"] < 1e-6 and charges["effect_size"] > 0.2 and charges["test"] == "ks"
+
+
+def test_live_quality_sits_beside_the_gates_offline_figures(story: DemoResult) -> None:
+    report = stage(story, 6)["monitor"]
+    assert isinstance(report, dict)
+    [quality] = report["quality"]
+    roc = next(f for f in quality["figures"] if f["metric"] == "roc_auc")
+    assert quality["labelled_rows"] > 200 and roc["low"] < roc["live"] < roc["high"]
+    assert roc["offline"] is not None  # the gate's figure for v2, read from its release
+
+
+def test_lineage_traces_what_is_live(story: DemoResult) -> None:
+    html = story.workspace / "reports" / "monitor" / "monitor-staging-churn.html"
+    assert "<svg" in html.read_text()
+
+
+def test_promote_to_production_changes_only_the_version_line(story: DemoResult) -> None:
+    facts = stage(story, 7)
     assert facts["production_branch"] == "modelcd/promote-churn-v2-to-production"
     changed = [
         line

@@ -12,7 +12,17 @@ import yaml
 from tests.helpers import PROJECT_ROOT
 
 WORKFLOW_DIR = PROJECT_ROOT / ".github" / "workflows"
-WORKFLOW_NAMES = ("pr-gate", "deploy", "drift", "promote", "ci", "override", "approvals", "reconcile", "monitor")
+WORKFLOW_NAMES = (
+    "pr-gate",
+    "deploy",
+    "drift",
+    "promote",
+    "ci",
+    "override",
+    "approvals",
+    "reconcile",
+    "monitor",
+)
 SHA_PIN = re.compile(
     r"^\s*(?:-\s+)?uses:\s+(?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)(?P<comment>\s+#\s*(?P<version>\S+).*)?$"
 )
