@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "diff": "cd.cli.github_commands:diff",
     "drift": "cd.cli.github_commands:drift",
     "monitor": "cd.cli.monitor_commands:monitor",
+    "experiment": "cd.cli.experiment_commands:experiment",
     "local": "cd.cli.local_commands:local",
     "build": "cd.cli.package_commands:build",
     "release": "cd.cli.release_commands:release",

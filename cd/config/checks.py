@@ -11,6 +11,7 @@ from cd.config.model import (
     Analysis,
     Bake,
     Environment,
+    Experiment,
     Gate,
     LocalTargetConfig,
     RepoConfig,
@@ -71,6 +72,7 @@ def cross_file_problems(
         problems += _endpoint_names(env, doc)
         problems += _promotion_source(env, config, doc, present)
         problems += _capture_destination(env, doc)
+        problems += _experiment_steps(env, doc)
     problems += _endpoint_collisions(config, docs)
     for gate in config.gates.values():
         problems += _gate_against_model(gate, config, docs[gate.path], present)
@@ -89,6 +91,42 @@ def _model_references(
             problems.append(
                 doc.problem(("models", name), f"model {name!r} has no gate: add gates/{name}.yaml")
             )
+    return problems
+
+
+def _experiment_steps(env: Environment, doc: Document) -> list[Problem]:
+    rollout = env.rollout
+    experiments = [i for i, s in enumerate(rollout.steps) if isinstance(s, Experiment)]
+    if rollout.strategy != "experiment":
+        if experiments:
+            return [
+                doc.problem(
+                    ("rollout", "steps", experiments[0]), "an experiment step needs strategy: experiment"
+                )
+            ]
+        if rollout.experiment is not None:
+            return [doc.problem(("rollout", "experiment"), "rollout.experiment needs strategy: experiment")]
+        return []
+    problems = []
+    weights = [s.weight for s in rollout.steps if isinstance(s, SetWeight)]
+    if experiments != [len(rollout.steps) - 1] or len(weights) != 1 or not 0 < weights[0] < 100:
+        problems.append(
+            doc.problem(
+                ("rollout", "steps"),
+                "strategy: experiment takes one set_weight between 1 and 99 (the candidate's share), then "
+                "bake or analysis steps if you like, and ends with one experiment: DURATION step",
+            )
+        )
+    if rollout.experiment is None:
+        problems.append(
+            doc.problem(("rollout",), "strategy: experiment needs rollout.experiment: {metric: NAME}")
+        )
+    elif rollout.experiment.source == "cloudwatch" and rollout.experiment.namespace is None:
+        problems.append(
+            doc.problem(
+                ("rollout", "experiment"), "source: cloudwatch needs namespace: the metric's namespace"
+            )
+        )
     return problems
 
 
@@ -122,6 +160,8 @@ def _capture_destination(env: Environment, doc: Document) -> list[Problem]:
 
 
 def _rollout_steps(env: Environment, doc: Document) -> list[Problem]:
+    if env.rollout.strategy == "experiment":
+        return []  # a held split, not a canary to 100 %: `_experiment_steps` checks its shape
     weights = [(i, s.weight) for i, s in enumerate(env.rollout.steps) if isinstance(s, SetWeight)]
     if not weights:
         return [

@@ -25,6 +25,8 @@ from cd.config.model import (
     DatasetSpec,
     DriftPolicy,
     Environment,
+    Experiment,
+    ExperimentPolicy,
     Gate,
     LocalTargetConfig,
     MetricCheck,
@@ -158,6 +160,8 @@ def build_environment(doc: Document, file_stem: str) -> Environment:
             steps.append(Bake(parse_duration(raw["bake"])))
         elif "shadow" in raw:
             steps.append(Shadow(parse_duration(raw["shadow"])))
+        elif "experiment" in raw:
+            steps.append(Experiment(parse_duration(raw["experiment"])))
         else:
             steps.append(Analysis(_analysis_policy(raw["analysis"] or {}, analysis)))
     policy = RolloutPolicy(
@@ -165,6 +169,7 @@ def build_environment(doc: Document, file_stem: str) -> Environment:
         steps=tuple(steps),
         analysis=analysis,
         lease_seconds=parse_duration(rollout["lease"]) if "lease" in rollout else RolloutPolicy.lease_seconds,
+        experiment=ExperimentPolicy(**rollout["experiment"]) if "experiment" in rollout else None,
     )
     approvals = data.get("approvals", {})
     models = {

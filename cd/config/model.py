@@ -211,10 +211,31 @@ class Analysis:
     policy: AnalysisPolicy  # the environment's analysis policy with this step's overrides applied
 
 
-Step = SetWeight | Bake | Shadow | Analysis
+@dataclass(frozen=True)
+class Experiment:
+    """Hold the split for at most `seconds` while `modelcd experiment` decides on the business metric."""
+
+    seconds: float
 
 
-Strategy = Literal["canary", "blue_green", "sagemaker_canary", "sagemaker_linear"]
+Step = SetWeight | Bake | Shadow | Analysis | Experiment
+
+
+@dataclass(frozen=True)
+class ExperimentPolicy:
+    """`strategy: experiment`: the business metric that decides between stable and the candidate."""
+
+    metric: str
+    source: Literal["outcomes", "cloudwatch"] = "outcomes"
+    namespace: str | None = None  # cloudwatch
+    squares_metric: str | None = None  # cloudwatch, a metric that is not 0/1: the sum of its squares
+    higher_is_better: bool = True
+    alpha: float = 0.05
+    effect_of_interest: float = 0.02
+    min_samples: int = 200
+
+
+Strategy = Literal["canary", "blue_green", "sagemaker_canary", "sagemaker_linear", "experiment"]
 # SageMaker shifts the traffic itself (blue/green with canary or linear routing, rolled back by alarms):
 # the rollout goes on when the deploy job dies. See docs/rollout.md, "SageMaker-native traffic shifting".
 NATIVE_STRATEGIES: frozenset[str] = frozenset({"sagemaker_canary", "sagemaker_linear"})
@@ -246,6 +267,7 @@ class RolloutPolicy:
     steps: tuple[Step, ...]
     analysis: AnalysisPolicy
     lease_seconds: float = 3600.0  # how long a deploy's lease on an endpoint lasts without renewal
+    experiment: ExperimentPolicy | None = None  # strategy: experiment
 
     @property
     def native(self) -> NativeTraffic | None:

@@ -60,7 +60,7 @@ Say = Callable[[str], None]
 
 
 class Story:
-    def __init__(self, ws: Workspace, say: Say, traffic_seconds: float, drift_seconds: float = 10.0) -> None:
+    def __init__(self, ws: Workspace, say: Say, traffic_seconds: float, drift_seconds: float = 12.0) -> None:
         self.ws = ws
         self.say = say
         self.traffic_seconds = traffic_seconds
@@ -244,7 +244,7 @@ class Story:
             "6. After deployment: watch v2 live (data capture, drift, live quality, lineage)"
         ) as facts:
             since = f"{int(time.time() - self.deployed_at) + 5}s"
-            self.say("  the v4 canary captured both versions' answers to the same traffic; compare them")
+            self.say("  the v4 canary captured both versions' answers to its traffic; compare them")
             done = self.run("monitor", "--env", STAGING, "--since", since, check=False)
             facts["comparison_exit"] = done.returncode
             facts["comparison"] = [line for line in done.stdout.splitlines() if "against" in line]
@@ -265,7 +265,7 @@ class Story:
             charge_shift=25.0,
         )
         traffic.start()
-        traffic.stop()
+        traffic.wait()
         self.say(f"  traffic replayed: {traffic.summary()}")
         labels = self.ws.root / "reports" / "monitor" / "outcomes.csv"
         labels.parent.mkdir(parents=True, exist_ok=True)

@@ -71,6 +71,11 @@ class DemoTraffic:
         if self._traffic is not None:
             self._report = self._traffic.stop()
 
+    def wait(self) -> None:
+        """Until every row was sent once, or max_seconds passed."""
+        if self._traffic is not None:
+            self._report = self._traffic.wait()
+
     def report(self) -> dict[str, Any]:
         """What was sent and answered, by variant (after `stop`)."""
         return {} if self._report is None else dict(self._report.to_json())

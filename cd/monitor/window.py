@@ -371,10 +371,14 @@ def _fast_scores(answers: pa.Array, counts: np.ndarray, task: str) -> np.ndarray
     return pc.list_flatten(rows).to_numpy(zero_copy_only=False)[ends].astype(np.float64)
 
 
+_DTYPES = {"integer": "int64", "number": "float64", "string": "object", "boolean": "bool"}
+
+
 def _empty(columns: Sequence[Column]) -> pd.DataFrame:
+    """No rows, with the model's column types (so that no concatenation widens a type)."""
     import pandas as pd
 
-    return pd.DataFrame({c.name: [] for c in columns})
+    return pd.DataFrame({c.name: pd.Series([], dtype=_DTYPES[c.type]) for c in columns})
 
 
 def _slow_envelope(file: CaptureFile, problems: Problems) -> _Envelope:
@@ -453,7 +457,7 @@ def _slow_inputs(
         parents.append(np.full(len(frame), i))
         good.append(i)
     if not frames:
-        return pd.DataFrame({c.name: [] for c in columns}), np.zeros(0, int), np.zeros(0, int)
+        return _empty(columns), np.zeros(0, int), np.zeros(0, int)
     return pd.concat(frames, ignore_index=True), np.concatenate(parents), np.asarray(good)
 
 
@@ -530,6 +534,8 @@ def read_window(
     for file, rows in _fast_files(source.files(endpoint, start, end), columns, task, first, last):
         if rows is not None:
             records += rows.records
+            if not len(rows.frame):
+                continue  # nothing of this file in the window
             frames.append(rows.frame)
             scores.append(rows.scores)
             variants.append(np.full(len(rows.frame), file.variant, dtype=f"<U{len(file.variant)}"))
@@ -552,7 +558,7 @@ def read_window(
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else np.zeros(0, int)
         positions.append(np.arange(len(frame)) - starts[parents] if len(frame) else np.zeros(0, int))
     if not frames:
-        empty = pd.DataFrame({c.name: [] for c in columns})
+        empty = _empty(columns)
         return LiveWindow(
             source.describe(endpoint),
             start,

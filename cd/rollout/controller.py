@@ -53,8 +53,8 @@ from cd.rollout.target import (
     variant_name,
 )
 
-Outcome = Literal["succeeded", "noop", "rolled_back", "paused", "refused", "frozen"]
-SUCCESS_OUTCOMES: frozenset[str] = frozenset({"succeeded", "noop"})
+Outcome = Literal["succeeded", "noop", "experimenting", "rolled_back", "paused", "refused", "frozen"]
+SUCCESS_OUTCOMES: frozenset[str] = frozenset({"succeeded", "noop", "experimenting"})
 
 
 class Clock(Protocol):
@@ -290,6 +290,8 @@ class Controller:
                 return "frozen"
             case Refuse():
                 return "refused"
+            case Hold(experiment=True):
+                return "experimenting"
             case Hold():
                 return "paused"
             case RunAnalysis():  # `run` reads the metrics and decides again; it never reaches here
@@ -386,7 +388,7 @@ class Controller:
         """Record `state` over the record observed (`seen`), compare-and-set: if anyone wrote in
         between (an abort, another run), nothing is written and the loop observes again."""
         now = self.clock.now()
-        if state.phase in ACTIVE_PHASES and state.phase != "paused":
+        if state.phase in ACTIVE_PHASES and state.phase not in ("paused", "experimenting"):
             state = state.with_lease(desired.owner, now, self.policy.lease_seconds)
         else:
             state = state.released()

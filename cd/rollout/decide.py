@@ -23,6 +23,7 @@ from cd.config.model import (
     Analysis,
     AnalysisPolicy,
     Bake,
+    Experiment,
     NativeTraffic,
     RolloutPolicy,
     SetWeight,
@@ -203,9 +204,11 @@ class Refuse:
 
 @dataclass(frozen=True)
 class Hold:
-    """Terminal: the rollout is paused; `modelcd resume` continues it."""
+    """Terminal: the rollout is paused (`modelcd resume` continues it), or holds an experiment's split
+    (`modelcd experiment` decides it)."""
 
     message: str
+    experiment: bool = False
 
 
 @dataclass(frozen=True)
@@ -355,6 +358,8 @@ def decide(
         return _begin_rollback(state, f"superseded: git now asks for {candidate.name}")
     if state.phase == "paused":
         return Hold(f"rollout of {candidate.name} is paused at step {state.step_index}: {state.reason}")
+    if state.phase == "experimenting":
+        return Hold(f"experiment {candidate.name} vs stable is running: {state.reason}", experiment=True)
     if state.lease_owner != desired.owner:
         return _take_lease(state)
     if state.lease_expires_at - now < policy.lease_seconds / 2:
@@ -527,6 +532,11 @@ def _decide_progress(
         return ShiftTraffic(state.step_index, wanted, f"{label}: set {candidate.name} to {step.weight}%")
     if isinstance(step, Bake | Shadow):
         return _decide_bake(state, step, policy, analysis, now, timing, label)
+    if isinstance(step, Experiment):
+        until = describe_time(now + step.seconds, now)
+        reason = f"{label}: the split is held until the business metric decides, at most until {until}"
+        held = replace(state, phase="experimenting", step_started_at=now, reason=reason)
+        return RecordState(held, f"{label}: experiment {candidate.name} vs {stable_name} starts")
     assert isinstance(step, Analysis)
     return _decide_analysis(state, step.policy, analysis, now, timing, label)
 

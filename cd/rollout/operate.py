@@ -76,7 +76,7 @@ def _store(target: Target, endpoint: str, observed: ObservedEndpoint, state: Rol
 def abort(target: Target, endpoint: str, *, by: str, reason: str = "") -> RolloutState:
     """Mark the rollout rolling back (the record only; `drive_rollback` then restores stable)."""
     observed, state = _current(target, endpoint)
-    if state.phase not in ("progressing", "paused", "frozen"):
+    if state.phase not in ("progressing", "paused", "experimenting", "frozen"):
         raise RolloutError(
             f"nothing to abort on {endpoint}: the rollout of v{state.version} is {state.phase}"
         )

@@ -54,6 +54,8 @@ def unattended(
         return "idle", "no rollout in progress" if state is None else f"v{state.version} {state.phase}"
     if state.phase == "paused":
         return "paused", f"v{state.version} paused ({state.reason}); `modelcd resume` lets it go on"
+    if state.phase == "experimenting":
+        return "paused", f"v{state.version} in an experiment ({state.reason}); `modelcd experiment` decides"
     if state.leased_by_other(me, now) and not gone:
         return "watched", f"v{state.version} {state.phase}, watched by {state.lease_owner!r} until " + (
             describe_time(state.lease_expires_at, now)

@@ -15,10 +15,12 @@ from typing import Literal, get_args
 
 from cd.errors import RolloutError
 
-Phase = Literal["progressing", "paused", "rolling_back", "succeeded", "rolled_back", "frozen"]
+Phase = Literal[
+    "progressing", "paused", "experimenting", "rolling_back", "succeeded", "rolled_back", "frozen"
+]
 PHASES: tuple[str, ...] = get_args(Phase)
 # A rollout in one of these phases owns the endpoint: another deploy must not start.
-ACTIVE_PHASES: frozenset[str] = frozenset({"progressing", "paused", "rolling_back"})
+ACTIVE_PHASES: frozenset[str] = frozenset({"progressing", "paused", "experimenting", "rolling_back"})
 
 PREFIX = "modelcd:"
 REVISION = PREFIX + "revision"

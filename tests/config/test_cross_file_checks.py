@@ -285,3 +285,15 @@ def test_a_captured_environment_with_drift_checks_is_valid(tree: TemplateTree) -
     env = load_repo(tree.root).environments["staging"]
     assert env.monitoring.drift.window_seconds == 21600 and env.monitoring.drift.max_psi == 0.25
     assert env.rollout.analysis.max_input_ks == 0.2
+
+
+def test_an_experiment_takes_one_split_and_ends_with_an_experiment_step(tree: TemplateTree) -> None:
+    tree.replace(STAGING, "strategy: canary", "strategy: experiment")
+    problems = tree.problems()
+    assert any("strategy: experiment takes one set_weight between 1 and 99" in p for p in problems)
+    assert any("strategy: experiment needs rollout.experiment: {metric: NAME}" in p for p in problems)
+
+
+def test_an_experiment_step_needs_the_experiment_strategy(problems_after: Edit) -> None:
+    [problem] = problems_after(STAGING, "    - bake: 2m\n", "    - experiment: 2m\n")
+    assert problem.endswith("an experiment step needs strategy: experiment")

@@ -208,3 +208,13 @@ def test_csv_and_json_bodies_of_the_same_rows_read_alike(tmp_path: Path, header:
         object
     ).to_dict(orient="records")
     assert from_csv.row_in_request.tolist()[:6] == [0, 1, 2, 0, 1, 2] and from_csv.records == 14
+
+
+def test_a_file_with_no_row_in_the_window_widens_no_type(tmp_path: Path) -> None:
+    """Booleans were once read as 1.0/0.0 beside such a file, and every boolean feature drifted."""
+    write_capture(tmp_path, customers(5), at=NOW - 300, name="earlier")  # same hour, before the window
+    write_capture(tmp_path, customers(3), at=NOW, name="now")
+    window = read_window(
+        LocalCapture(tmp_path), ENDPOINT, NOW - 200, NOW + 1, COLUMNS, "binary_classification"
+    )
+    assert window.rows == 3 and str(window.inputs["autopay"].dtype) == "bool"

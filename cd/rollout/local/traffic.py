@@ -260,6 +260,10 @@ class BackgroundTraffic:
 
     def stop(self) -> TrafficReport:
         self._stop.set()
+        return self.wait()
+
+    def wait(self) -> TrafficReport:
+        """The report, once every request was sent (or max_seconds passed)."""
         self._thread.join()
         if self._error is not None:
             raise self._error
