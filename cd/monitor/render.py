@@ -28,6 +28,11 @@ def _num(x: float | None, digits: int = 4) -> str:
     return f"{x:.{digits}f}"
 
 
+def variant_label(variant: str, version: int | None) -> str:
+    """`v2` for modelcd's own variant names (they are the version), else `name (v2)`."""
+    return variant if version is None or variant == f"v{version}" else f"{variant} (v{version})"
+
+
 def feature_line(f: FeatureDrift) -> str:
     if f.outcome == "not_enough_data":
         return f"{f.feature}: not enough data ({f.live_rows} live rows)"
@@ -55,7 +60,7 @@ def headline(report: MonitorReport) -> str:
 def render_text(report: MonitorReport) -> str:
     lines = [headline(report), f"  window {_window(report)}; reference {report.reference}"]
     for v in report.variants:
-        lines.append(f"  {v.variant} (v{v.version}) against the reference: {WORDS[v.outcome]}")
+        lines.append(f"  {variant_label(v.variant, v.version)} against the reference: {WORDS[v.outcome]}")
         lines += [f"    {feature_line(f)}" for f in _all(v) if f.outcome != "stable"]
     for v in report.comparisons:
         lines.append(f"  {v.variant} against {v.against}, same window: {WORDS[v.outcome]}")
@@ -133,7 +138,7 @@ def histogram_chart(f: FeatureDrift, title: str) -> list[str]:
 
 def _variant_section(v: VariantDrift, against: str) -> list[str]:
     lines = [
-        f"### {MARKS[v.outcome]} `{v.variant}` (v{v.version}) against {against}: {WORDS[v.outcome]}",
+        f"### {MARKS[v.outcome]} `{variant_label(v.variant, v.version)}` against {against}: {WORDS[v.outcome]}",
         "",
         "| | feature | kind | statistic | p-value | effect size | live rows | baseline rows |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
@@ -172,7 +177,7 @@ def render_markdown(report: MonitorReport) -> str:
 def _quality_markdown(q: LiveQuality) -> list[str]:
     pct = round(q.confidence * 100)
     lines = [
-        f"### Live quality of `{q.variant}` (v{q.version})",
+        f"### Live quality of `{variant_label(q.variant, q.version)}`",
         "",
         f"{q.labelled_rows} labelled rows joined by inference id ({q.unmatched_labels} labels unmatched); "
         f"{pct}% percentile bootstrap intervals.",

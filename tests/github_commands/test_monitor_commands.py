@@ -179,3 +179,15 @@ def test_monitor_opens_one_issue_per_drifted_model_and_closes_it_when_resolved(
     assert issue.state == "closed" and "Resolved: the live traffic of **churn** in **lab**" in (
         issue.body or ""
     )
+
+
+def test_a_bad_window_is_a_usage_error_naming_the_fix(lab: GitRepo) -> None:
+    done = monitor(lab, "--since", "five minutes")
+    assert done.returncode == 2
+    assert "--since 'five minutes': give a duration such as 30m, 6h or 1h30m" in done.stderr
+
+
+def test_experiment_on_an_environment_without_one_is_refused(lab: GitRepo) -> None:
+    done = run_modelcd("experiment", "--env", "lab", "--model", "churn", cwd=lab.path)
+    assert done.returncode == 1
+    assert "environments/lab.yaml: churn in lab runs no experiment (strategy: experiment)" in done.stderr
