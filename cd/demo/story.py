@@ -67,9 +67,7 @@ class Story:
         self.drift_seconds = drift_seconds
         self.result = DemoResult(ws.root)
         self.versions: dict[str, int] = {}
-        self.deployed_at = (
-            time.time()
-        )  # when the last deploy started (the monitor's window reaches back to it)
+        self.deployed_at: dict[int, float] = {}  # version -> when its deploy started (the monitor's window)
 
     # ------------------------------------------------------------------ narration helpers
 
@@ -135,9 +133,9 @@ class Story:
         )
         return record
 
-    def deploy(self, record: Path, *, traffic: bool) -> Completed:
+    def deploy(self, record: Path, version: int, *, traffic: bool) -> Completed:
         args = ("deploy", "--env", STAGING, "--model", MODEL, "--build-record", str(record))
-        self.deployed_at = time.time()
+        self.deployed_at[version] = time.time()
         if not traffic:
             return self.run(*args)
         with self._traffic() as report:
@@ -176,7 +174,7 @@ class Story:
         with self.stage("2. First deploy: churn v1 to staging") as facts:
             self.show(self.run("validate").stdout)
             record = self.build_and_release(1)
-            done = self.deploy(record, traffic=False)
+            done = self.deploy(record, 1, traffic=False)
             self.show(done.stdout)
             facts["first_deploy"] = done.stdout.strip()
 
@@ -205,7 +203,7 @@ class Story:
             self.ws.git("merge", "-q", "--no-ff", "-m", f"Merge {branch}", branch)
             self.say(f"  merged {branch} into main")
             record = self.build_and_release(version)
-            done = self.deploy(record, traffic=traffic)
+            done = self.deploy(record, version, traffic=traffic)
             self.show(done.stdout)
             facts["deploy_exit"] = done.returncode
             facts["deploy"] = done.stdout.strip()
@@ -243,12 +241,18 @@ class Story:
         with self.stage(
             "6. After deployment: watch v2 live (data capture, drift, live quality, lineage)"
         ) as facts:
-            since = f"{int(time.time() - self.deployed_at) + 5}s"
-            self.say("  the v4 canary captured both versions' answers to its traffic; compare them")
+            since = f"{int(time.time() - self.deployed_at[2]) + 5}s"
+            self.say(
+                "  the canaries captured each version's answers beside stable's; compare them on that window"
+            )
             done = self.run("monitor", "--env", STAGING, "--since", since, check=False)
             facts["comparison_exit"] = done.returncode
-            facts["comparison"] = [line for line in done.stdout.splitlines() if "against" in line]
-            self.show("\n".join(facts["comparison"]), limit=4)
+            facts["comparison"] = [
+                line.strip()
+                for line in done.stdout.splitlines()
+                if "same window" in line or "prediction:" in line
+            ]
+            self.show("\n".join(facts["comparison"]), limit=6)
             self.say("  now the customers change: every monthly charge is 25 higher")
             facts.update(self._drifted_traffic())
             self.show(self.run("status", "--env", STAGING, "--explain").stdout, limit=16)

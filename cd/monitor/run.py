@@ -349,9 +349,11 @@ def _judge_window(
             quality.append(_quality(ws, env, model, name, version, part, labels, notes))
     comparisons = []
     if len(by_rows) > 1:
-        stable_name = by_rows[0][0]
+        # the version git wants is the baseline when it answered in the window, else the busiest one
+        wanted = f"v{env.models[model].version}"
+        stable_name = wanted if wanted in versions else by_rows[0][0]
         stable = window.of_variant(stable_name)
-        for name, version in by_rows[1:]:
+        for name, version in (kv for kv in by_rows if kv[0] != stable_name):
             other = window.of_variant(name)
             comparisons.append(
                 compare_variants(
