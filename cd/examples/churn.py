@@ -254,8 +254,10 @@ def register_versions(
     example: pd.DataFrame,
     name: str = MODEL_NAME,
     roles: tuple[str, ...] = ROLES,
+    reference: pd.DataFrame | None = None,
 ) -> dict[str, int]:
-    """Log and register each model (in `roles` order) as a new version of `name`: role -> version."""
+    """Log and register each model (in `roles` order) as a new version of `name`: role -> version. With
+    `reference` (the training inputs), each version records it for `modelcd monitor` (`cd.monitor.run`)."""
     import pandas as pd
     import sklearn
 
@@ -273,6 +275,8 @@ def register_versions(
     with registry.fluent():
         for role in roles:
             version = _log_and_register(models[role], name, role, experiment, x, requirements)
+            if reference is not None:
+                _record_reference(registry, name, version, reference)
             if role == "serving_fault":
                 registry.client.set_model_version_tag(name, str(version), SERVING_FAULT_TAG, "true")
             versions[role] = version
@@ -307,10 +311,34 @@ def _log_and_register(
     return int(info.registered_model_version)
 
 
+def _record_reference(registry: Any, name: str, version: int, reference: pd.DataFrame) -> None:
+    """Log the training inputs with the version's run and tag the version with where they are
+    (`modelcd.reference`) and their sha256 (`modelcd.reference.sha256`)."""
+    import tempfile
+
+    import mlflow
+
+    from cd.monitor.run import REFERENCE_SHA256_TAG, REFERENCE_TAG
+
+    mv = registry.client.get_model_version(name, str(version))
+    data = reference[list(FEATURES)].to_csv(index=False).encode()
+    with tempfile.TemporaryDirectory(prefix="modelcd-reference-") as tmp:
+        path = Path(tmp) / "train.csv"
+        path.write_bytes(data)
+        mlflow.MlflowClient().log_artifact(mv.run_id, str(path), "reference")
+    registry.client.set_model_version_tag(
+        name, str(version), REFERENCE_TAG, f"runs:/{mv.run_id}/reference/train.csv"
+    )
+    registry.client.set_model_version_tag(
+        name, str(version), REFERENCE_SHA256_TAG, hashlib.sha256(data).hexdigest()
+    )
+
+
 def train_and_register(root: Path, tracking_uri: str) -> dict[str, int]:
-    """Write the datasets under `root`, train the four versions, register them: role -> version."""
+    """Write the datasets under `root`, train the four versions, register them (each with its training
+    inputs as the monitor's reference): role -> version."""
     data = write_datasets(root)
-    return register_versions(tracking_uri, train_versions(data.train), data.test)
+    return register_versions(tracking_uri, train_versions(data.train), data.test, reference=data.train)
 
 
 def describe(versions: Mapping[str, int]) -> str:

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from cd.workspace import Workspace
 
 SCORE_COLUMN = "modelcd_score"  # a reference file may carry its scores; else the registry's model scores it
+REFERENCE_TAG = "modelcd.reference"  # model version tag: artifact URI of the training inputs (CSV)
+REFERENCE_SHA256_TAG = "modelcd.reference.sha256"
 LABEL_KEY = "inference_id"
 
 
@@ -140,6 +142,51 @@ def capture_source_at(env: Environment, root: Path) -> CaptureSource:
 
             client = boto3.client("s3", region_name=env.target.region, config=client_config("standard", 5))
             return S3Capture(capture.destination or "", client)
+
+
+def _recorded_reference(
+    ws: Workspace, model: str, version: int, notes: list[str]
+) -> tuple[pd.DataFrame, str] | None:
+    """The training inputs recorded with the version (tag `modelcd.reference`), sha256-checked; None when
+    the version records none or the registry cannot be read (then the gate's dataset is used)."""
+    import hashlib
+    import io
+    import tempfile
+
+    import pandas as pd
+
+    spec = ws.config.models[model]
+    try:
+        registry = ws.registry()
+        mv = registry.client.get_model_version(spec.registered_model, str(version))
+        uri = (mv.tags or {}).get(REFERENCE_TAG)
+        if not uri:
+            return None
+        import mlflow.artifacts
+
+        with tempfile.TemporaryDirectory(prefix="modelcd-reference-") as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=tmp, tracking_uri=registry.tracking_uri
+            )
+            data = Path(local).read_bytes()
+    except Exception as exc:
+        notes.append(
+            f"the training reference of v{version} was not read ({type(exc).__name__}: {exc}); the gate's dataset is the reference"
+        )
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    expected = (mv.tags or {}).get(REFERENCE_SHA256_TAG)
+    if expected and expected != digest:
+        raise MonitorError(
+            f"the training reference of {model} v{version} ({uri}) is sha256 {digest[:12]}, recorded {expected[:12]}: refusing it"
+        )
+    frame = pd.read_csv(io.BytesIO(data))
+    missing = [c.name for c in spec.inputs if c.name not in frame.columns]
+    if missing:
+        raise MonitorError(
+            f"the training reference of {model} v{version} ({uri}) has no column {', '.join(missing)}"
+        )
+    return frame, f"training inputs recorded with v{version} ({uri}, sha256 {digest[:12]})"
 
 
 def _reference_frame(ws: Workspace, model: str, path: Path | None) -> tuple[pd.DataFrame, str]:
@@ -289,7 +336,12 @@ def monitor_model(
             f"no captured requests at {window.source} between {_iso(start)} and {_iso(now)}: "
             "nothing to judge (not enough data)"
         )
-    frame, described = _reference_frame(ws, model, request.reference)
+    recorded = (
+        None
+        if request.reference is not None
+        else _recorded_reference(ws, model, env.models[model].version, notes)
+    )
+    frame, described = recorded or _reference_frame(ws, model, request.reference)
     variants, comparisons, quality = _judge_window(ws, env, model, window, frame, described, request, notes)
     return MonitorReport(
         environment=env.name,

@@ -127,7 +127,29 @@ class RolloutReport:
             step = "" if d.step is None else str(d.step + 1)
             detail = d.message.replace("|", "\\|")
             lines.append(f"| {when} | {d.action} | {step} | {weights} | {phase} | {detail} |")
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines + self.timeline()) + "\n"
+
+    def timeline(self) -> list[str]:
+        """A Mermaid chart of the candidate's share of traffic at each decision that set weights, with the
+        seconds since the rollout began (the canary timeline); empty when no weight was ever set."""
+        name = f"v{self.version}"
+        points = [(d.at, (d.weights or {}).get(name)) for d in self.decisions if d.weights]
+        points = [(at, w) for at, w in points if w is not None]
+        if not points:
+            return []
+        start = self.decisions[0].at
+        labels = ", ".join(f'"{at - start:.0f}s"' for at, _ in points)
+        values = ", ".join(f"{w:g}" for _, w in points)
+        return [
+            "",
+            "```mermaid",
+            "xychart-beta",
+            f'    title "{name}: share of traffic over the rollout"',
+            f"    x-axis [{labels}]",
+            '    y-axis "percent" 0 --> 100',
+            f"    line [{values}]",
+            "```",
+        ]
 
 
 class _NotApplied(Exception):

@@ -104,6 +104,7 @@ def test_drifted_traffic_is_named_by_the_monitor_with_its_numbers(story: DemoRes
     [v2] = [v for v in report["variants"] if v["variant"] == "v2"]
     charges = next(f for f in v2["features"] if f["feature"] == "monthly_charges")
     assert charges["p_value"] < 1e-6 and charges["effect_size"] > 0.2 and charges["test"] == "ks"
+    assert str(report["reference"]).startswith("training inputs recorded with v2 (runs:/")
 
 
 def test_live_quality_sits_beside_the_gates_offline_figures(story: DemoResult) -> None:

@@ -122,3 +122,24 @@ def test_a_window_with_too_few_rows_everywhere_is_not_enough_data() -> None:
     assert few.outcome == "not_enough_data" and math.isnan(few.p_value)
     assert summarise([few, few]) == "not_enough_data"
     assert summarise([]) == "stable"
+
+
+def test_live_quality_equals_scikit_learn_with_bootstrap_intervals_around_it() -> None:
+    from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+
+    from cd.monitor.judge import live_quality
+
+    rng = np.random.default_rng(8)
+    truth = rng.random(3000) < 0.3
+    scores = np.clip(0.3 + 0.4 * truth + rng.normal(0, 0.2, 3000), 0.01, 0.99)
+    quality = live_quality(
+        "v2", 2, truth, scores, "binary_classification", ["roc_auc", "pr_auc", "log_loss"],
+        {"roc_auc": (0.9, 0.88, 0.92)}, unmatched=4, confidence=0.95, resamples=200, seed=7,
+    )  # fmt: skip
+    figures = {f.metric: f for f in quality.figures}
+    assert figures["roc_auc"].live == pytest.approx(roc_auc_score(truth, scores), abs=1e-9)
+    assert figures["pr_auc"].live == pytest.approx(average_precision_score(truth, scores), abs=1e-9)
+    assert figures["log_loss"].live == pytest.approx(log_loss(truth, scores), abs=1e-9)
+    for f in figures.values():
+        assert f.low is not None and f.high is not None and f.low < f.live < f.high
+    assert (figures["roc_auc"].offline, quality.unmatched_labels, quality.labelled_rows) == (0.9, 4, 3000)

@@ -92,3 +92,18 @@ def test_image_that_cannot_be_a_tag_is_refused() -> None:
 
     with pytest.raises(RolloutError, match="field 'image'"):
         encode(replace(STATE, image="repo:tag,with,commas"))
+
+
+def test_the_rollout_record_charts_the_candidates_share_over_time() -> None:
+    from cd.rollout.controller import Decision, RolloutReport
+
+    report = RolloutReport("ep", "churn", 2, "succeeded", "done")
+    report.decisions = [
+        Decision(100.0, "RecordState", "start"),
+        Decision(110.0, "ShiftTraffic", "10%", 0, {"v1": 90.0, "v2": 10.0}),
+        Decision(400.0, "ShiftTraffic", "50%", 3, {"v1": 50.0, "v2": 50.0}),
+        Decision(700.0, "Finalize", "alone", None, {"v2": 100.0}),
+    ]
+    md = report.to_markdown()
+    assert '    x-axis ["10s", "300s", "600s"]\n    y-axis "percent" 0 --> 100\n    line [10, 50, 100]\n```' in md
+    assert RolloutReport("ep", "churn", 2).timeline() == []
