@@ -1,11 +1,11 @@
 """What permutation importance adds to a gate: prints figures, asserts nothing.
 
 Creates the demo's workspace (churn v1..v4 in a sqlite MLflow store), then times the whole
-`modelcd gate --env staging --model churn --base main` process for v2 against v1, best of `--repeat`,
-with the gate as shipped (importance on: 2,000 rows, 3 repeats) and with `importance: false` committed on
-the base (the gate is read from there), and prints the importance's own seconds from the verdict.
+`modelcd gate --env staging --model churn` process for v2 against v1, `--repeat` alternating runs each,
+with the gate as shipped (importance on: 2,000 rows, 3 repeats) and with `importance: false` (the gate is
+read from the base: two bases that differ in that line only), and prints the importance's own seconds.
 
-    python benchmarks/gate_importance.py [--repeat 3] [--keep DIR]
+    python benchmarks/gate_importance.py [--repeat 5] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -25,25 +26,26 @@ sys.path.insert(0, str(ROOT))
 from cd.demo.workspace import Workspace, create  # noqa: E402
 
 
-def time_gate(ws: Workspace, out: Path, repeat: int) -> tuple[float, dict[str, Any]]:
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        done = ws.modelcd(
-            "gate", "--env", "staging", "--model", "churn", "--base", "main", "--out", str(out), check=False
-        )
-        best = min(best, time.perf_counter() - started)
-        if done.returncode not in (0, 1):
-            raise SystemExit(f"modelcd gate failed:\n{done.stderr[-2000:]}")
-    verdict: dict[str, Any] = json.loads(next(out.glob("gate-staging-churn-v2.json")).read_text())
-    return best, verdict
+def run_gate(ws: Workspace, base: str, out: Path) -> float:
+    started = time.perf_counter()
+    done = ws.modelcd(
+        "gate", "--env", "staging", "--model", "churn", "--base", base, "--out", str(out), check=False
+    )
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"modelcd gate failed:\n{done.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def verdict_in(out: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(next(out.glob("gate-staging-churn-v2.json")).read_text())
+    return data
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", type=Path, default=None)
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="modelcd-gate-importance-")) / "ws"
@@ -51,24 +53,26 @@ def main() -> None:
         ws = create(root)
         ws.python("models/churn/train.py", "--repo", ".")
         ws.commit("template and the churn test set")
+        # main~1 has the gate as shipped (importance on), main the same gate with `importance: false`
+        ws.write("gates/churn.yaml", ws.read("gates/churn.yaml") + "importance: false\n")
+        ws.commit("gate without importance", "gates/churn.yaml")
         ws.git("checkout", "-q", "-b", "promote", "main")
         ws.set_version("staging", "churn", 2)
         ws.commit("churn v2", "environments/staging.yaml")
-        with_importance, verdict = time_gate(ws, root / "out-on", args.repeat)
-        importance: dict[str, Any] = verdict.get("importance") or {}
-        ws.git("checkout", "-q", "main")
-        ws.write("gates/churn.yaml", ws.read("gates/churn.yaml") + "importance: false\n")
-        ws.commit("gate without importance", "gates/churn.yaml")
-        ws.git("checkout", "-q", "promote")
-        ws.git("rebase", "-q", "main")
-        without, verdict = time_gate(ws, root / "out-off", args.repeat)
-        assert "importance" not in verdict, "the base's gate turned importance off"
-        print("modelcd gate, churn v2 vs v1, 8,000 rows, 52 checks, 200 bootstrap resamples (whole process, best of "
-              f"{args.repeat}):")  # fmt: skip
-        print(f"  without importance: {without:.2f} s")
-        print(
-            f"  with importance:    {with_importance:.2f} s  (+{(with_importance / without - 1) * 100:.1f} %)"
-        )
+        on_out, off_out = root / "out-on", root / "out-off"
+        run_gate(ws, "main~1", on_out), run_gate(ws, "main", off_out)  # warm the disk cache
+        on, off = [], []
+        for _ in range(args.repeat):  # alternate, so drift of the machine's load hits both alike
+            on.append(run_gate(ws, "main~1", on_out))
+            off.append(run_gate(ws, "main", off_out))
+        importance: dict[str, Any] = verdict_in(on_out).get("importance") or {}
+        assert "importance" not in verdict_in(off_out), "the base's gate turned importance off"
+        print(f"modelcd gate, churn v2 vs v1, 8,000 rows, 52 checks, 200 bootstrap resamples, whole process, "
+              f"{args.repeat} alternating runs each:")  # fmt: skip
+        for label, runs in (("without importance", off), ("with importance", on)):
+            print(f"  {label:19} best {min(runs):.2f} s, median {statistics.median(runs):.2f} s")
+        print(f"  added: {(min(on) / min(off) - 1) * 100:+.1f} % (best), "
+              f"{(statistics.median(on) / statistics.median(off) - 1) * 100:+.1f} % (median)")  # fmt: skip
         print(f"  importance itself:  {importance.get('seconds')} s on {importance.get('rows')} rows, "
               f"{importance.get('repeats')} repeats, both versions, {len(importance.get('slices', []))} slices")  # fmt: skip
     finally:
