@@ -105,5 +105,8 @@ def test_the_rollout_record_charts_the_candidates_share_over_time() -> None:
         Decision(700.0, "Finalize", "alone", None, {"v2": 100.0}),
     ]
     md = report.to_markdown()
-    assert '    x-axis ["10s", "300s", "600s"]\n    y-axis "percent" 0 --> 100\n    line [10, 50, 100]\n```' in md
+    assert (
+        '    x-axis ["10s", "300s", "600s"]\n    y-axis "percent" 0 --> 100\n    line [10, 50, 100]\n```'
+        in md
+    )
     assert RolloutReport("ep", "churn", 2).timeline() == []
