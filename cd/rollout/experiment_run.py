@@ -303,3 +303,18 @@ def _set_back(ws: Workspace, env: Environment, model: str) -> Proposal | None:
         return rollback(ws, env.name, model, None, None)
     except PromotionError:
         return None
+
+
+def running_experiments(ws: Workspace, env_name: str) -> list[str]:
+    """The models of `env_name` whose endpoint holds an experiment now (the scheduled job's list)."""
+    env = ws.environment(env_name)
+    if env.rollout.strategy != "experiment":
+        return []
+    target = ws.target(env)
+    running = []
+    for model in sorted(env.models):
+        observed = target.observe(env.endpoint_name(model))
+        state = decode(observed.record) if observed is not None else None
+        if state is not None and state.phase == "experimenting":
+            running.append(model)
+    return running

@@ -191,3 +191,8 @@ def test_experiment_on_an_environment_without_one_is_refused(lab: GitRepo) -> No
     done = run_modelcd("experiment", "--env", "lab", "--model", "churn", cwd=lab.path)
     assert done.returncode == 1
     assert "environments/lab.yaml: churn in lab runs no experiment (strategy: experiment)" in done.stderr
+
+
+def test_experiment_without_a_model_says_when_nothing_runs(lab: GitRepo) -> None:
+    done = run_modelcd("experiment", "--env", "lab", cwd=lab.path)
+    assert (done.returncode, done.stdout) == (0, "no experiment is running in lab\n")

@@ -217,3 +217,12 @@ def test_stopping_an_experiment_returns_all_traffic_to_stable(live_v1: World, tm
     )
     assert run.acted == "rolled back" and live_v1.live() == {"v1": 100.0}
     assert run.decision.message.startswith("stopped by hand")
+
+
+def test_the_scheduled_job_finds_the_experiments_running(live_v1: World, tmp_path: Path) -> None:
+    from cd.rollout.experiment_run import running_experiments
+
+    ws = Workspace.find(_repo(tmp_path).path)
+    assert running_experiments(ws, "staging") == []
+    live_v1.deploy(2, policy=SPLIT)
+    assert running_experiments(ws, "staging") == ["churn"]

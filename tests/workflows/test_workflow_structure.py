@@ -187,6 +187,15 @@ def test_monitor_runs_hourly_per_environment_and_keeps_its_reports() -> None:
     assert upload["if"] == "always()" and upload["with"]["path"] == "reports/monitor/"
 
 
+def test_experiments_are_decided_hourly_per_environment_with_a_token_that_opens_prs() -> None:
+    workflow = load_workflow("experiment")
+    assert set(workflow.triggers) == {"schedule", "workflow_dispatch"}
+    job = workflow.jobs["experiment"]
+    assert job["strategy"]["matrix"] == "${{ fromJSON(needs.environments.outputs.deploys) }}"
+    step = next(s for s in job["steps"] if s.get("run") == 'modelcd experiment --env "$TARGET_ENV"')
+    assert "MODELCD_PR_TOKEN" in step["env"]
+
+
 def test_pr_gate_evaluates_models_with_a_read_only_token_and_no_credentials() -> None:
     gate = load_workflow("pr-gate").jobs["gate"]
     assert gate["permissions"] == {"contents": "read"}

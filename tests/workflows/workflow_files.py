@@ -22,6 +22,7 @@ WORKFLOW_NAMES = (
     "approvals",
     "reconcile",
     "monitor",
+    "experiment",
 )
 SHA_PIN = re.compile(
     r"^\s*(?:-\s+)?uses:\s+(?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)(?P<comment>\s+#\s*(?P<version>\S+).*)?$"
