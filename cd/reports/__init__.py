@@ -1,0 +1,1 @@
+"""Static HTML reports (gate, monitor, lineage): self-contained pages with inline SVG charts."""
