@@ -1,13 +1,16 @@
 """`modelcd monitor`: read the environment's captured traffic, judge it, and say what drifted.
 
 For each model of the environment: the window's captured rows (`cd.monitor.window`), per variant
-against the reference (the gate's dataset, sha256-checked, scored by the variant's own version from the
-registry for prediction drift), variants against each other when more than one answered (canary, shadow),
-and live quality when a labels file joins outcomes by inference id. The decisions are `cd.monitor.judge`.
+against the reference (the training inputs recorded with the version git wants, else the gate's
+dataset, sha256-checked either way; scored by each variant's own version from the registry for
+prediction drift), variants against the version git wants when more than one answered (canary, shadow,
+experiment), and live quality when a labels file joins outcomes by inference id. The decisions are
+`cd.monitor.judge`.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,7 +232,8 @@ def _reference_scores(
     gate = ws.config.gates[model]
     try:
         registry = ws.registry()
-        with _scratch() as tmp:
+        with tempfile.TemporaryDirectory(prefix="modelcd-monitor-") as scratch:
+            tmp = Path(scratch)
             model_dir = registry.download(spec.registered_model, version, tmp / "model")
             loaded = load_model(model_dir)
             labels = frame[gate.dataset.label] if gate.dataset.label in frame else frame.iloc[:, 0]
@@ -251,20 +255,6 @@ def _reference_scores(
     return predictions.predicted
 
 
-def _scratch() -> Any:
-    import tempfile
-
-    class _Dir:
-        def __enter__(self) -> Path:
-            self._tmp = tempfile.TemporaryDirectory(prefix="modelcd-monitor-")
-            return Path(self._tmp.name)
-
-        def __exit__(self, *exc: object) -> None:
-            self._tmp.cleanup()
-
-    return _Dir()
-
-
 def _offline_figures(ws: Workspace, model: str, version: int, env: str, notes: list[str]) -> dict[str, Any]:
     """The gate's overall figures for this version, from the release's verdict asset."""
     import json
@@ -279,7 +269,8 @@ def _offline_figures(ws: Workspace, model: str, version: int, env: str, notes: l
         if not assets:
             notes.append(f"offline figures of v{version}: not recorded (no gate verdict in its release)")
             return {}
-        with _scratch() as tmp:
+        with tempfile.TemporaryDirectory(prefix="modelcd-monitor-") as scratch:
+            tmp = Path(scratch)
             path = publisher.download(release, assets[0], tmp / assets[0].name)  # type: ignore[arg-type]
             verdict = json.loads(path.read_text())
     except (ModelcdError, OSError, ValueError) as exc:

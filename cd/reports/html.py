@@ -30,7 +30,7 @@ def _environment() -> Any:
 def _svg(chart: BarChart) -> Any:
     from markupsafe import Markup
 
-    return Markup(bar_chart(chart))  # noqa: S704 - built from escaped parts in cd.reports.svg
+    return Markup(bar_chart(chart))
 
 
 def _drift_section(v: VariantDrift, against: str) -> dict[str, Any]:
@@ -61,17 +61,23 @@ def render_monitor_html(report: MonitorReport) -> str:
     sections += [_drift_section(v, v.against) for v in report.comparisons]
     notes = list(report.notes) + list(report.problem_examples)
     if report.bad_lines or report.bad_records:
-        notes.insert(0, f"unreadable: {report.bad_lines} lines, {report.bad_records} request bodies (skipped, counted)")
-    return _environment().get_template("monitor.html.j2").render(
-        title=f"Monitor: {report.model} in {report.environment}",
-        generated=data["window"]["end"],
-        r=report,
-        headline=headline(report),
-        window=data["window"],
-        sections=sections,
-        notes=notes,
-        words=WORDS,
-        num=_num,
+        notes.insert(
+            0, f"unreadable: {report.bad_lines} lines, {report.bad_records} request bodies (skipped, counted)"
+        )
+    return (
+        _environment()
+        .get_template("monitor.html.j2")
+        .render(
+            title=f"Monitor: {report.model} in {report.environment}",
+            generated=data["window"]["end"],
+            r=report,
+            headline=headline(report),
+            window=data["window"],
+            sections=sections,
+            notes=notes,
+            words=WORDS,
+            num=_num,
+        )
     )
 
 
@@ -86,7 +92,15 @@ def gate_charts(v: GateVerdict) -> list[Any]:
         if chart.incumbent is not None and v.incumbent is not None:
             series.append(Series(f"incumbent v{v.incumbent.version}", chart.incumbent))
         charts.append(
-            _svg(BarChart(chart.title, chart.labels, series, chart.metric, [label in failing for label in chart.labels]))
+            _svg(
+                BarChart(
+                    chart.title,
+                    chart.labels,
+                    series,
+                    chart.metric,
+                    [label in failing for label in chart.labels],
+                )
+            )
         )
     return charts
 
@@ -102,12 +116,16 @@ def render_gate_html(v: GateVerdict) -> str:
             series.append(Series(f"incumbent v{v.incumbent.version}", chart.incumbent))
         importance.append(_svg(BarChart(chart.title, chart.labels, series, chart.metric)))
 
-    return _environment().get_template("gate.html.j2").render(
-        title=f"Gate {v.verdict.upper()}: {v.model} v{v.candidate.version} → {v.environment}",
-        generated="",
-        v=v,
-        reading=reading(v),
-        charts=gate_charts(v),
-        importance=importance,
-        est=format_estimate,
+    return (
+        _environment()
+        .get_template("gate.html.j2")
+        .render(
+            title=f"Gate {v.verdict.upper()}: {v.model} v{v.candidate.version} → {v.environment}",
+            generated="",
+            v=v,
+            reading=reading(v),
+            charts=gate_charts(v),
+            importance=importance,
+            est=format_estimate,
+        )
     )
