@@ -54,7 +54,10 @@ def open_page(browser: Any, html: str, tmp_path: Path, name: str) -> tuple[Any, 
     path.write_text(html)
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None,
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
     page.goto(path.as_uri(), wait_until="load")
@@ -79,8 +82,12 @@ def monitor_report() -> MonitorReport:
     live = pd.DataFrame(customers(1500, seed=2, charge_shift=30.0))
     canary = pd.DataFrame(customers(300, seed=3, charge_shift=30.0))
     scores = np.linspace(0.05, 0.95, 2000)
-    drift = judge_variant(Reference("reference.csv", ref, scores), "v2", 2, live, np.linspace(0.2, 0.99, 1500), COLUMNS, policy)
-    versus = compare_variants("v2", live, np.linspace(0.2, 0.99, 1500), "v3", 3, canary, np.linspace(0.1, 0.9, 300), COLUMNS, policy)
+    drift = judge_variant(
+        Reference("reference.csv", ref, scores), "v2", 2, live, np.linspace(0.2, 0.99, 1500), COLUMNS, policy
+    )
+    versus = compare_variants(
+        "v2", live, np.linspace(0.2, 0.99, 1500), "v3", 3, canary, np.linspace(0.1, 0.9, 300), COLUMNS, policy
+    )
     return MonitorReport(
         "staging", "churn", "demo-staging-churn", "/capture/demo-staging-churn", 1.7646e9, 1.7646e9 + 3600,
         1800, 1800, "reference.csv", (drift,), (versus,), (), 1, 0, ("capture.jsonl:7: not JSON",),
@@ -97,14 +104,28 @@ def test_the_monitor_report_renders_its_charts_with_no_console_errors(browser: A
 
 def test_the_gate_report_shows_every_failing_slice_with_labels_as_text(browser: Any, tmp_path: Path) -> None:
     failing = tuple(
-        CheckResult(**{**vars(check("overall", "fail", 0.6, 0.9)), "slice_spec": "plan x region", "slice": f"plan=p{i}|region=r{i}"})
+        CheckResult(
+            **{
+                **vars(check("overall", "fail", 0.6, 0.9)),
+                "slice_spec": "plan x region",
+                "slice": f"plan=p{i}|region=r{i}",
+            }
+        )
         for i in range(20)
     )
-    young = CheckResult(**{**vars(check("overall", "fail", 0.6, 0.9)), "slice_spec": "tenure_months", "slice": "tenure_months=<12"})
+    young = CheckResult(
+        **{
+            **vars(check("overall", "fail", 0.6, 0.9)),
+            "slice_spec": "tenure_months",
+            "slice": "tenure_months=<12",
+        }
+    )
     verdict = GateVerdict(**{**vars(VERDICT), "checks": (*VERDICT.checks, *failing, young)})
     page, problems = open_page(browser, render_gate_html(verdict), tmp_path, "gate-report")
     assert problems == []
-    labels = page.evaluate("() => [...document.querySelectorAll('svg.chart text.label')].map(t => t.textContent)")
+    labels = page.evaluate(
+        "() => [...document.querySelectorAll('svg.chart text.label')].map(t => t.textContent)"
+    )
     assert "tenure_months=<12" in labels
     assert all(f"plan=p{i}|region=r{i}" in labels for i in range(20))
     assert all(w > 300 and h > 200 for w, h, _ in chart_sizes(page))

@@ -6,7 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from cd.config.model import Analysis, AnalysisPolicy, RolloutPolicy, Shadow
+from cd.config.model import (
+    Analysis,
+    AnalysisPolicy,
+    Experiment,
+    ExperimentPolicy,
+    RolloutPolicy,
+    SetWeight,
+    Shadow,
+)
 from cd.rollout.analysis import AnalysisResult, analyse, measurement_error
 from cd.rollout.decide import (
     AddCandidate,
@@ -555,3 +563,43 @@ def test_a_shadow_steps_clock_starts_once_the_shadow_is_live() -> None:
     action = run(endpoint(variant(1, 100.0), record=shadow_state()), policy=SHADOWED)
     assert isinstance(action, StartShadow)
     assert action.record.step_index == 0  # the controller stamps step_started_at after the change
+
+
+SPLIT = RolloutPolicy(
+    "experiment",
+    (SetWeight(50), Experiment(7 * 86400)),
+    POLICY,
+    experiment=ExperimentPolicy(metric="retained"),
+)
+SPLIT_STATE = {"steps_hash": SPLIT.steps_hash()}
+
+
+@pytest.mark.parametrize(
+    ("observed", "action", "phase"),
+    [
+        # the experiment step: the split is held and recorded as an experiment, from now on
+        (
+            endpoint(variant(1, 50), variant(2, 50), record=state(step_index=1, **SPLIT_STATE)),
+            RecordState,
+            "experimenting",
+        ),
+        # while it runs, a deploy holds (and succeeds): `modelcd experiment` decides
+        (
+            endpoint(
+                variant(1, 50),
+                variant(2, 50),
+                record=state(step_index=1, phase="experimenting", **SPLIT_STATE),
+            ),
+            Hold,
+            None,
+        ),
+    ],
+    ids=["starts", "holds"],
+)
+def test_an_experiment_step(observed: ObservedEndpoint, action: type, phase: str | None) -> None:
+    got = decide(DESIRED, observed, SPLIT, None, NOW)
+    assert isinstance(got, action)
+    if isinstance(got, RecordState):
+        assert (got.record.phase, got.record.step_started_at) == (phase, NOW)
+    if isinstance(got, Hold):
+        assert got.experiment
