@@ -236,11 +236,10 @@ def _reference_scores(
             tmp = Path(scratch)
             model_dir = registry.download(spec.registered_model, version, tmp / "model")
             loaded = load_model(model_dir)
-            labels = frame[gate.dataset.label] if gate.dataset.label in frame else frame.iloc[:, 0]
             predictions = predict(
                 loaded,
                 frame[[c.name for c in spec.inputs]],
-                labels,
+                _labels_for_scoring(frame, gate.dataset.label, loaded, spec.task),
                 spec.task,
                 (),
                 f"{model} v{version}",
@@ -253,6 +252,17 @@ def _reference_scores(
         notes.append(f"prediction drift of v{version} not computed: only binary and regression scores are")
         return None
     return predictions.predicted
+
+
+def _labels_for_scoring(frame: pd.DataFrame, label: str, model: Any, task: str) -> pd.Series:
+    """The reference's labels, or (a training reference keeps the inputs only) a placeholder of one of
+    the model's classes: only the scores are used, and the scorer checks labels against the classes."""
+    import pandas as pd
+
+    if label in frame.columns:
+        return frame[label]
+    classes = list(getattr(model, "classes_", [])) or [0]
+    return pd.Series([0.0 if task == "regression" else classes[0]] * len(frame))
 
 
 def _offline_figures(ws: Workspace, model: str, version: int, env: str, notes: list[str]) -> dict[str, Any]:

@@ -105,6 +105,8 @@ def test_drifted_traffic_is_named_by_the_monitor_with_its_numbers(story: DemoRes
     charges = next(f for f in v2["features"] if f["feature"] == "monthly_charges")
     assert charges["p_value"] < 1e-6 and charges["effect_size"] > 0.2 and charges["test"] == "ks"
     assert str(report["reference"]).startswith("training inputs recorded with v2 (runs:/")
+    assert v2["prediction"] is not None and v2["prediction"]["reference_rows"] == 6000  # scored by v2
+    assert not [n for n in report["notes"] if "not computed" in n]
 
 
 def test_live_quality_sits_beside_the_gates_offline_figures(story: DemoResult) -> None:
