@@ -3,11 +3,11 @@
 Sources (adapters): `LocalCapture` (the local router's `<state_dir>/capture`) and `S3Capture` (SageMaker's
 DataCaptureConfig destination, through boto3). Both list `<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl`.
 
-Parsing is fast for what modelcd's own clients send (JSON lists of records: the envelope and the bodies
-are each read by pyarrow's multi-threaded JSON reader, with the model's input schema) and correct for
-everything else: a file or body pyarrow refuses is read again line by line, and each record through the
-serving payload parser (`cd.package.payload`), so the monitor reads a body exactly as the model server
-did. A bad line or record is counted and reported with its file and line, never fatal.
+Parsing is fast for the usual bodies, JSON lists of records and headerless CSV rows: a whole file stays
+in Arrow (the envelope and the bodies are read by pyarrow's JSON and CSV readers with the model's input
+schema, two files at a time). It is correct for everything else: a file pyarrow refuses is read again
+line by line, and each body through the serving payload parser (`cd.package.payload`), so the monitor
+reads a body exactly as the model server did. A bad line or record is counted and reported with its file and line, never fatal.
 """
 
 from __future__ import annotations
@@ -182,10 +182,6 @@ class _Envelope:
     ids: list[str] = field(default_factory=list)
     times: list[str] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
-
-    def extend(self, other: _Envelope) -> None:
-        for name in vars(self):
-            getattr(self, name).extend(getattr(other, name))
 
 
 def _envelope_schema() -> pa.Schema:
