@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from cd.gates.report import markdown_cell, mermaid_string
 from cd.github.actions import annotation
-from cd.monitor.judge import LiveQuality, VariantDrift
+from cd.monitor.judge import LiveQuality, QualityFigure, VariantDrift
 from cd.monitor.run import MonitorReport
 from cd.monitor.statistics import FeatureDrift
 
@@ -77,16 +77,18 @@ def _window(report: MonitorReport) -> str:
     return f"{data['start']} to {data['end']}"
 
 
+def _offline(f: QualityFigure) -> str:
+    if f.offline is None:
+        return "not recorded"
+    return f"{_num(f.offline)} [{_num(f.offline_low)}, {_num(f.offline_high)}]"
+
+
 def _quality_lines(q: LiveQuality) -> list[str]:
     lines = [
         f"  live quality of {q.variant}: {q.labelled_rows} labelled rows ({q.unmatched_labels} labels unmatched)"
     ]
     for f in q.figures:
-        offline = (
-            "not recorded"
-            if f.offline is None
-            else f"{_num(f.offline)} [{_num(f.offline_low)}, {_num(f.offline_high)}]"
-        )
+        offline = _offline(f)
         lines.append(f"    {f.metric}: live {_num(f.live)} [{_num(f.low)}, {_num(f.high)}], gate {offline}")
     return lines
 
@@ -186,11 +188,7 @@ def _quality_markdown(q: LiveQuality) -> list[str]:
         "| --- | --- | --- |",
     ]
     for f in q.figures:
-        offline = (
-            "not recorded"
-            if f.offline is None
-            else f"{_num(f.offline)} [{_num(f.offline_low)}, {_num(f.offline_high)}]"
-        )
+        offline = _offline(f)
         lines.append(f"| {f.metric} | {_num(f.live)} [{_num(f.low)}, {_num(f.high)}] | {offline} |")
     return [*lines, ""]
 

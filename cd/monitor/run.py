@@ -294,22 +294,24 @@ def _offline_figures(ws: Workspace, model: str, version: int, env: str, notes: l
     return figures
 
 
-def _labels(path: Path, label: str) -> pd.DataFrame:
+def read_outcomes(path: Path, column: str, what: str = "labels") -> pd.DataFrame:
+    """A CSV of outcomes joined later by inference id: `inference_id`, `column`, and `row` (the row's
+    position in its request; 0 when absent)."""
     import pandas as pd
 
     try:
         frame = pd.read_csv(path, dtype={LABEL_KEY: str})
     except (OSError, ValueError) as exc:
-        raise MonitorError(f"labels {path}: cannot read it: {exc}") from exc
-    missing = [c for c in (LABEL_KEY, label) if c not in frame.columns]
+        raise MonitorError(f"{what} {path}: cannot read it: {exc}") from exc
+    missing = [c for c in (LABEL_KEY, column) if c not in frame.columns]
     if missing:
         raise MonitorError(
-            f"labels {path}: no column {', '.join(missing)}; it needs `{LABEL_KEY}` and the label `{label}` "
+            f"{what} {path}: no column {', '.join(missing)}; it needs `{LABEL_KEY}` and `{column}` "
             "(and optionally `row`, the row's position in its request)"
         )
     if "row" not in frame.columns:
         frame["row"] = 0
-    return frame[[LABEL_KEY, "row", label]]
+    return frame[[LABEL_KEY, "row", column]]
 
 
 def _truth(values: pd.Series, positive: object) -> np.ndarray:
@@ -390,9 +392,10 @@ def _judge_window(
             raise MonitorError(
                 f"live quality needs the gate's metrics: model {model} has no gates/{model}.yaml"
             )
-        labels = _labels(request.labels, gate.dataset.label)
+        labels = read_outcomes(request.labels, gate.dataset.label)
+    parts = {name: window.of_variant(name) for name in versions}  # each variant's rows, selected once
     for name, version in by_rows:
-        part = window.of_variant(name)
+        part = parts[name]
         scores = _reference_scores(ws, model, version, frame, notes)
         reference = Reference(described, frame, scores)
         variants.append(
@@ -405,9 +408,9 @@ def _judge_window(
         # the version git wants is the baseline when it answered in the window, else the busiest one
         wanted = f"v{env.models[model].version}"
         stable_name = wanted if wanted in versions else by_rows[0][0]
-        stable = window.of_variant(stable_name)
+        stable = parts[stable_name]
         for name, version in (kv for kv in by_rows if kv[0] != stable_name):
-            other = window.of_variant(name)
+            other = parts[name]
             comparisons.append(
                 compare_variants(
                     stable_name,

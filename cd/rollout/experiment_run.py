@@ -92,17 +92,9 @@ def arms_from_outcomes(
 def _read_outcomes(path: Path, metric: str) -> Any:
     import pandas as pd
 
-    try:
-        frame = pd.read_csv(path, dtype={"inference_id": str})
-    except (OSError, ValueError) as exc:
-        raise MonitorError(f"outcomes {path}: cannot read it: {exc}") from exc
-    missing = [c for c in ("inference_id", metric) if c not in frame.columns]
-    if missing:
-        raise MonitorError(
-            f"outcomes {path}: no column {', '.join(missing)}; it needs inference_id and {metric}"
-        )
-    if "row" not in frame.columns:
-        frame["row"] = 0
+    from cd.monitor.run import read_outcomes
+
+    frame = read_outcomes(path, metric, "outcomes")
     values = pd.to_numeric(frame[metric], errors="coerce")
     if values.isna().any():
         bad = int(values.isna().idxmax()) + 2  # the header is line 1

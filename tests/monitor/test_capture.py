@@ -218,3 +218,25 @@ def test_a_file_with_no_row_in_the_window_widens_no_type(tmp_path: Path) -> None
         LocalCapture(tmp_path), ENDPOINT, NOW - 200, NOW + 1, COLUMNS, "binary_classification"
     )
     assert window.rows == 3 and str(window.inputs["autopay"].dtype) == "bool"
+
+
+def test_an_outcomes_file_without_the_column_is_refused_naming_it(tmp_path: Path) -> None:
+    from cd.errors import MonitorError
+    from cd.monitor.run import read_outcomes
+
+    path = tmp_path / "labels.csv"
+    path.write_text("inference_id,row\na,0\n")
+    with pytest.raises(
+        MonitorError, match=rf"^labels {path}: no column churned; it needs `inference_id` and `churned`"
+    ):
+        read_outcomes(path, "churned")
+
+
+def test_an_outcome_that_is_not_a_number_is_refused_with_its_line(tmp_path: Path) -> None:
+    from cd.errors import MonitorError
+    from cd.rollout.experiment_run import _read_outcomes
+
+    path = tmp_path / "outcomes.csv"
+    path.write_text("inference_id,retained\na,1\nb,yes\n")
+    with pytest.raises(MonitorError, match=rf"^outcomes {path}:3: retained is not a number$"):
+        _read_outcomes(path, "retained")
