@@ -4,10 +4,10 @@ Builds a scratch repository with a model of `--features` inputs (a third categor
 with data capture, a reference of `--reference-rows` rows (with the version's scores), and a capture
 of `--rows` rows in SageMaker's data-capture format (`--rows-per-request` rows per request body, one
 JSON line per request, in files of 10,000 requests), three features shifted. Then times the whole
-`modelcd monitor` process (start-up and imports included), best of `--repeat`, and the phases in-process.
+`modelcd monitor` process (start-up and imports included), best and median of `--repeat`, and the phases in-process.
 
     python benchmarks/monitor_scale.py [--rows 1000000] [--features 20] [--reference-rows 100000]
-        [--rows-per-request 10] [--body json|csv] [--repeat 3] [--keep DIR]
+        [--rows-per-request 10] [--body json|csv] [--repeat 5] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -177,7 +178,7 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--reference-rows", type=int, default=100_000)
     parser.add_argument("--rows-per-request", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
         "--body", choices=("json", "csv"), default="json", help="request bodies: JSON records or CSV rows"
     )
@@ -202,7 +203,8 @@ def main() -> None:
                   f"{args.rows // args.rows_per_request:,} requests ({time.perf_counter() - started:.0f} s)")  # fmt: skip
         print(f"modelcd monitor, {os.cpu_count()} cores, whole process (start-up and imports included):")
         times = time_process(root, args.repeat)
-        print(f"  best {min(times):.2f} s, runs {', '.join(f'{t:.2f}' for t in times)} s")
+        print(f"  best {min(times):.2f} s, median {statistics.median(times):.2f} s, "
+              f"runs {', '.join(f'{t:.2f}' for t in times)} s")  # fmt: skip
         phases(root)
     finally:
         if args.keep is None:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 MAX_EXAMPLES = 5  # bad lines quoted in the report
+PARSERS = 2  # files parsed at once (CI has two cores)
 
 
 @dataclass(frozen=True)
@@ -138,14 +139,14 @@ class LiveWindow:
     inference_ids: np.ndarray  # the request's InferenceId (else its eventId) per row
     row_in_request: np.ndarray  # 0-based position of the row in its request
     problems: Problems
+    answered: tuple[str, ...]  # the variants with rows in the window, sorted
 
     @property
     def rows(self) -> int:
         return len(self.inputs)
 
     def of_variant(self, variant: str) -> LiveWindow:
-        names = self.variant_names()
-        if names == [variant]:
+        if self.answered == (variant,):
             return self  # one variant answered everything: no copy of a million rows
         keep = self.variants == variant
         return LiveWindow(
@@ -159,12 +160,11 @@ class LiveWindow:
             self.inference_ids[keep],
             self.row_in_request[keep],
             self.problems,
+            (variant,) if keep.any() else (),
         )
 
     def variant_names(self) -> list[str]:
-        import pandas as pd
-
-        return sorted(str(v) for v in pd.unique(self.variants))  # hashing: sorting a million names is slow
+        return list(self.answered)
 
     def versions(self) -> dict[str, int | None]:
         return {v: version_of_variant(v) for v in self.variant_names()}
@@ -210,7 +210,7 @@ class _Rows:
     """One file's rows in the window."""
 
     records: int
-    frame: pd.DataFrame
+    table: pa.Table  # the model's inputs, typed by its schema
     scores: np.ndarray
     ids: np.ndarray
     positions: np.ndarray
@@ -266,7 +266,7 @@ def _fast_file(data: bytes, columns: Sequence[Column], task: str, first: str, la
         pc.filter(pc.binary_join_element_wise(inp.field("encoding"), out.field("encoding"), "/"), keep)
     )
     if len(inp_data) == 0:
-        return _Rows(0, _empty(columns), np.zeros(0), np.zeros(0, object), np.zeros(0, int))
+        return _Rows(0, _empty_table(columns), np.zeros(0), np.zeros(0, object), np.zeros(0, int))
     match encodings.to_pylist():
         case ["JSON/JSON"]:
             read = _json_bodies(inp_data, columns)
@@ -283,16 +283,12 @@ def _fast_file(data: bytes, columns: Sequence[Column], task: str, first: str, la
         return None
     ids = pc.coalesce(pc.filter(meta.field("inferenceId"), keep), pc.filter(meta.field("eventId"), keep), "")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    arrays = [
-        a.dictionary_encode() if c.type == "string" else a for a, c in zip(arrays, columns, strict=True)
-    ]
-    frame = pa.Table.from_arrays(arrays, names=[c.name for c in columns]).to_pandas()
     return _Rows(
         len(inp_data),
-        frame,
+        _encoded(arrays, columns),
         scores,
         pc.take(ids, pa.array(parents)).to_numpy(zero_copy_only=False),
-        np.arange(len(frame)) - starts[parents],
+        np.arange(len(parents)) - starts[parents],
     )
 
 
@@ -367,14 +363,38 @@ def _fast_scores(answers: pa.Array, counts: np.ndarray, task: str) -> np.ndarray
     return pc.list_flatten(rows).to_numpy(zero_copy_only=False)[ends].astype(np.float64)
 
 
-_DTYPES = {"integer": "int64", "number": "float64", "string": "object", "boolean": "bool"}
+def _schema(columns: Sequence[Column]) -> pa.Schema:
+    """The window's Arrow schema: the model's input types, strings dictionary-encoded (a million rows, a
+    few categories)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            (c.name, pa.dictionary(pa.int32(), pa.string()) if c.type == "string" else _arrow_type(c))
+            for c in columns
+        ]
+    )
 
 
-def _empty(columns: Sequence[Column]) -> pd.DataFrame:
+def _encoded(arrays: Sequence[pa.Array], columns: Sequence[Column]) -> pa.Table:
+    """One file's columns as a table of the window's schema (each file encodes its own strings, on the
+    thread that parsed it; combining the files unifies the dictionaries)."""
+    import pyarrow as pa
+
+    return pa.Table.from_arrays(
+        [a.dictionary_encode() if c.type == "string" else a for a, c in zip(arrays, columns, strict=True)],
+        schema=_schema(columns),
+    )
+
+
+def _empty_table(columns: Sequence[Column]) -> pa.Table:
     """No rows, with the model's column types (so that no concatenation widens a type)."""
-    import pandas as pd
+    return _schema(columns).empty_table()
 
-    return pd.DataFrame({c.name: pd.Series([], dtype=_DTYPES[c.type]) for c in columns})
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """The window's inputs as one frame, strings as categoricals."""
+    return table.combine_chunks().to_pandas(split_blocks=True)
 
 
 def _slow_envelope(file: CaptureFile, problems: Problems) -> _Envelope:
@@ -431,9 +451,10 @@ def _arrow_type(column: Column) -> pa.DataType:
 
 def _slow_inputs(
     env: _Envelope, file: str, columns: Sequence[Column], problems: Problems
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
     """Each body through the serving payload parser; returns (rows, request index per row, good requests)."""
     import pandas as pd
+    import pyarrow as pa
 
     from cd.package.payload import InputColumn, PayloadError, parse_invocation
 
@@ -453,8 +474,10 @@ def _slow_inputs(
         parents.append(np.full(len(frame), i))
         good.append(i)
     if not frames:
-        return _empty(columns), np.zeros(0, int), np.zeros(0, int)
-    return pd.concat(frames, ignore_index=True), np.concatenate(parents), np.asarray(good)
+        return _empty_table(columns), np.zeros(0, int), np.zeros(0, int)
+    table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
+    arrays = [table.column(c.name).combine_chunks().cast(_arrow_type(c)) for c in columns]
+    return _encoded(arrays, columns), np.concatenate(parents), np.asarray(good)
 
 
 def _score(answer: Any, rows: int, task: str) -> list[float] | None:
@@ -491,14 +514,15 @@ def _fast_files(
     files: Iterator[CaptureFile], columns: Sequence[Column], task: str, first: str, last: str
 ) -> Iterator[tuple[CaptureFile, _Rows | None]]:
     """Each file with its fast read (None: read it the slow way), two files at a time: pyarrow releases
-    the GIL, so the two cores parse at once. In file order; at most a few files held at a time."""
+    the GIL, so the two cores parse at once. In file order; at most a few files held at a time. (Two
+    forked processes were slower: the rows cost more to send back than the GIL costs here.)"""
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="capture") as pool:
+    with ThreadPoolExecutor(max_workers=PARSERS, thread_name_prefix="capture") as pool:
         pending: list[tuple[CaptureFile, Future[_Rows | None]]] = []
         for file in files:
             pending.append((file, pool.submit(_fast_file, file.data, columns, task, first, last)))
-            if len(pending) >= 3:
+            if len(pending) > PARSERS:
                 done, future = pending.pop(0)
                 yield done, future.result()
         for done, future in pending:
@@ -513,71 +537,70 @@ def read_window(
     columns: Sequence[Column],
     task: str,
 ) -> LiveWindow:
-    """Every record answered in [start, end) at `endpoint`, parsed (bad lines counted, never fatal)."""
-    import pandas as pd
+    """Every record answered in [start, end) at `endpoint`, parsed (bad lines counted, never fatal).
+    The rows stay in Arrow until the last file is read, then become one frame."""
+    import pyarrow as pa
 
     problems = Problems()
     first, last = (
         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end)),
     )
-    frames: list[pd.DataFrame] = []
-    scores: list[np.ndarray] = []
-    variants: list[np.ndarray] = []
-    ids: list[np.ndarray] = []
-    positions: list[np.ndarray] = []
+    tables: list[pa.Table] = [_empty_table(columns)]
+    scores: list[np.ndarray] = [np.zeros(0)]
+    variants: list[np.ndarray] = [np.zeros(0, "<U1")]
+    ids: list[np.ndarray] = [np.zeros(0, object)]
+    positions: list[np.ndarray] = [np.zeros(0, int)]
     records = 0
+    answered: set[str] = set()
     for file, rows in _fast_files(source.files(endpoint, start, end), columns, task, first, last):
-        if rows is not None:
-            records += rows.records
-            if not len(rows.frame):
-                continue  # nothing of this file in the window
-            frames.append(rows.frame)
+        if rows is None:
+            rows = _slow_file(file, columns, task, first, last, problems)
+        records += rows.records
+        if rows.table.num_rows:
+            answered.add(file.variant)
+            tables.append(rows.table)
             scores.append(rows.scores)
-            variants.append(np.full(len(rows.frame), file.variant, dtype=f"<U{len(file.variant)}"))
+            variants.append(
+                np.full(rows.table.num_rows, file.variant, dtype=f"<U{max(1, len(file.variant))}")
+            )
             ids.append(rows.ids)
             positions.append(rows.positions)
-            continue
-        env = _slow_envelope(file, problems)
-        env = _select(env, [i for i, t in enumerate(env.times) if first <= t < last])
-        if not env.ids:
-            continue
-        records += len(env.ids)
-        frame, parents, good = _slow_inputs(env, file.name, columns, problems)
-        env = _select(env, good.tolist())
-        parents = np.searchsorted(good, parents) if len(good) else parents
-        counts = np.bincount(parents, minlength=len(env.ids)) if len(env.ids) else np.zeros(0, int)
-        frames.append(frame)
-        scores.append(_scores(env, counts, task))
-        variants.append(np.full(len(frame), file.variant, dtype=f"<U{max(1, len(file.variant))}"))
-        ids.append(np.asarray(env.ids, dtype=object)[parents] if len(frame) else np.zeros(0, dtype=object))
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else np.zeros(0, int)
-        positions.append(np.arange(len(frame)) - starts[parents] if len(frame) else np.zeros(0, int))
-    if not frames:
-        empty = _empty(columns)
-        return LiveWindow(
-            source.describe(endpoint),
-            start,
-            end,
-            records,
-            empty,
-            np.zeros(0),
-            np.zeros(0, object),
-            np.zeros(0, object),
-            np.zeros(0, int),
-            problems,
-        )
     return LiveWindow(
         source.describe(endpoint),
         start,
         end,
         records,
-        pd.concat(frames, ignore_index=True),
+        _frame(pa.concat_tables(tables)),
         np.concatenate(scores),
         np.concatenate(variants),
         np.concatenate(ids),
         np.concatenate(positions),
         problems,
+        tuple(sorted(answered)),
+    )
+
+
+def _slow_file(
+    file: CaptureFile, columns: Sequence[Column], task: str, first: str, last: str, problems: Problems
+) -> _Rows:
+    """A file line by line, each body through the serving payload parser; what cannot be read is counted."""
+    env = _slow_envelope(file, problems)
+    env = _select(env, [i for i, t in enumerate(env.times) if first <= t < last])
+    if not env.ids:
+        return _Rows(0, _empty_table(columns), np.zeros(0), np.zeros(0, object), np.zeros(0, int))
+    records = len(env.ids)
+    table, parents, good = _slow_inputs(env, file.name, columns, problems)
+    env = _select(env, good.tolist())
+    parents = np.searchsorted(good, parents) if len(good) else parents
+    counts = np.bincount(parents, minlength=len(env.ids)) if len(env.ids) else np.zeros(0, int)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else np.zeros(0, int)
+    return _Rows(
+        records,
+        table,
+        _scores(env, counts, task),
+        np.asarray(env.ids, dtype=object)[parents] if len(parents) else np.zeros(0, dtype=object),
+        np.arange(len(parents)) - starts[parents] if len(parents) else np.zeros(0, int),
     )
 
 

@@ -220,6 +220,20 @@ def test_a_file_with_no_row_in_the_window_widens_no_type(tmp_path: Path) -> None
     assert window.rows == 3 and str(window.inputs["autopay"].dtype) == "bool"
 
 
+def test_a_file_read_line_by_line_and_one_read_whole_make_one_typed_window(tmp_path: Path) -> None:
+    """A bad line sends its file down the line-by-line path; its rows join the others' with the same types."""
+    clean, dirty = customers(6, seed=1), customers(4, seed=2)
+    write_capture(tmp_path, clean, at=NOW, name="clean")
+    write_capture(tmp_path, dirty, at=NOW, variant="v3", name="dirty", extra_lines=["not json"])
+    window = read_window(
+        LocalCapture(tmp_path), ENDPOINT, NOW - 60, NOW + 1, COLUMNS, "binary_classification"
+    )
+    assert (window.rows, window.problems.bad_lines, window.answered) == (10, 1, ("v2", "v3"))
+    assert window.inputs.astype(object).to_dict(orient="records") == [*clean, *dirty]
+    assert [str(t) for t in window.inputs.dtypes] == ["int64", "float64", "category", "bool"]
+    assert window.of_variant("v3").inputs.astype(object).to_dict(orient="records") == dirty
+
+
 def test_an_outcomes_file_without_the_column_is_refused_naming_it(tmp_path: Path) -> None:
     from cd.errors import MonitorError
     from cd.monitor.run import read_outcomes

@@ -16,6 +16,7 @@ from cd.monitor.statistics import (
     chi2_test,
     js_distance,
     ks_test,
+    ks_statistic,
     numeric_drift,
     psi,
     summarise,
@@ -44,6 +45,19 @@ def test_ks_equals_scipy_ks_2samp(n_ref: int, n_live: int, shift: float, integer
     statistic, p_value = ks_test(np.sort(ref), np.sort(live))
     assert statistic == pytest.approx(expected.statistic, abs=1e-12)
     assert p_value == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ks_statistic_is_bit_for_bit_scipys_whichever_sample_is_smaller(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for trial in range(250):
+        n1, n2 = rng.integers(1, 400, 2)
+        if trial % 2:  # few distinct values: ties within and across the samples
+            a, b = rng.integers(0, 12, n1).astype(float), rng.integers(0, 12, n2) + 0.5 * (trial % 3 == 0)
+        else:
+            a, b = rng.normal(size=n1), rng.normal(rng.normal(), 1, n2)
+        a, b = np.sort(a), np.sort(b.astype(float))
+        assert ks_statistic(a, b) == stats.ks_2samp(a, b, method="asymp").statistic
 
 
 @pytest.mark.parametrize(
