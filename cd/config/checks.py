@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from cd.config.model import (
     NATIVE_STRATEGIES,
     Analysis,
+    AnalysisPolicy,
     Bake,
     Environment,
     Experiment,
@@ -72,6 +73,7 @@ def cross_file_problems(
         problems += _endpoint_names(env, doc)
         problems += _promotion_source(env, config, doc, present)
         problems += _capture_destination(env, doc)
+        problems += _ground_truth(env, config, doc)
         problems += _experiment_steps(env, doc)
     problems += _endpoint_collisions(config, docs)
     for gate in config.gates.values():
@@ -133,8 +135,7 @@ def _experiment_steps(env: Environment, doc: Document) -> list[Problem]:
 def _capture_destination(env: Environment, doc: Document) -> list[Problem]:
     capture = env.monitoring.capture
     if capture is None:
-        analyses = [env.rollout.analysis, *(s.policy for s in env.rollout.steps if isinstance(s, Analysis))]
-        if any(a.max_prediction_ks is not None or a.max_input_ks is not None for a in analyses):
+        if any(a.max_prediction_ks is not None or a.max_input_ks is not None for a in _analyses(env)):
             return [
                 doc.problem(
                     ("rollout", "analysis"),
@@ -157,6 +158,53 @@ def _capture_destination(env: Environment, doc: Document) -> list[Problem]:
             )
         ]
     return []
+
+
+def _analyses(env: Environment) -> list[AnalysisPolicy]:
+    return [env.rollout.analysis, *(s.policy for s in env.rollout.steps if isinstance(s, Analysis))]
+
+
+def _ground_truth(env: Environment, config: RepoConfig, doc: Document) -> list[Problem]:
+    truth = env.monitoring.ground_truth
+    problems = []
+    if truth is not None and isinstance(env.target, SageMakerTargetConfig) and truth.destination is None:
+        problems.append(
+            doc.problem(
+                ("monitoring", "ground_truth"),
+                "a SageMaker endpoint's labels arrive in S3: set destination: s3://BUCKET/PREFIX",
+            )
+        )
+    if truth is not None and isinstance(env.target, LocalTargetConfig) and truth.destination is not None:
+        problems.append(
+            doc.problem(
+                ("monitoring", "ground_truth", "destination"),
+                f"the local target reads labels from {env.target.state_dir}/ground-truth; remove destination",
+            )
+        )
+    if not any(a.max_misclassification_increase is not None for a in _analyses(env)):
+        return problems
+    missing = [
+        name for name, part in (("capture", env.monitoring.capture), ("ground_truth", truth)) if part is None
+    ]
+    if missing:
+        problems.append(
+            doc.problem(
+                ("rollout", "analysis"),
+                "max_misclassification_increase joins data capture with labels: set "
+                + " and ".join(f"monitoring.{m}" for m in missing),
+            )
+        )
+    for name in env.models:
+        spec = config.models.get(name)
+        if spec is not None and spec.task != "binary_classification":
+            problems.append(
+                doc.problem(
+                    ("models", name),
+                    f"max_misclassification_increase judges binary classifiers; model {name!r} is "
+                    f"{spec.task} (models/{name}/model.yaml)",
+                )
+            )
+    return problems
 
 
 def _rollout_steps(env: Environment, doc: Document) -> list[Problem]:

@@ -28,6 +28,7 @@ from cd.config.model import (
     Experiment,
     ExperimentPolicy,
     Gate,
+    GroundTruthConfig,
     LocalTargetConfig,
     MetricCheck,
     ModelDeployment,
@@ -194,13 +195,14 @@ def build_environment(doc: Document, file_stem: str) -> Environment:
 
 
 def _monitoring(raw: dict[str, Any]) -> Monitoring:
-    capture = raw.get("capture")
+    capture, truth = raw.get("capture"), raw.get("ground_truth")
     drift = dict(raw.get("drift", {}))
     if "window" in drift:
         drift["window_seconds"] = parse_duration(drift.pop("window"))
     return Monitoring(
         capture=None if capture is None else CaptureConfig(**capture),
         drift=DriftPolicy(**drift),
+        ground_truth=None if truth is None else GroundTruthConfig(**truth),
     )
 
 

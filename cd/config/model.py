@@ -179,6 +179,8 @@ class AnalysisPolicy:
     max_score_difference: float = 0.1
     max_prediction_ks: float | None = None  # candidate vs stable scores on the same window (data capture)
     max_input_ks: float | None = None  # candidate vs stable live inputs, per feature (data capture)
+    # candidate's share of wrongly classified labelled rows minus stable's (capture joined with ground truth)
+    max_misclassification_increase: float | None = None
     latency_statistic: Literal["Average", "p50", "p90", "p99"] = "p99"
     alarms: tuple[str, ...] = ()  # CloudWatch alarms; any in ALARM fails the step
     alpha: float = 0.01
@@ -186,6 +188,14 @@ class AnalysisPolicy:
     max_extension: float = 1800.0  # seconds an analysis step may wait for evidence
     max_inconclusive: int = 3  # consecutive unreadable measurements tolerated before `on_inconclusive`
     on_inconclusive: Literal["rollback", "pause"] = "pause"
+
+    @property
+    def reads_capture(self) -> bool:
+        """Whether a check needs the endpoint's data capture (drift, live quality)."""
+        return any(
+            x is not None
+            for x in (self.max_prediction_ks, self.max_input_ks, self.max_misclassification_increase)
+        )
 
 
 @dataclass(frozen=True)
@@ -323,6 +333,16 @@ class CaptureConfig:
 
 
 @dataclass(frozen=True)
+class GroundTruthConfig:
+    """Where the true labels of captured requests arrive, in SageMaker Model Monitor's ground-truth format
+    (JSON Lines, `groundTruthData` and `eventMetadata.eventId` = the request's inference id)."""
+
+    destination: str | None = (
+        None  # s3://bucket/prefix (SageMaker); the local target reads <state_dir>/ground-truth
+    )
+
+
+@dataclass(frozen=True)
 class DriftPolicy:
     """When `modelcd monitor` calls a feature drifted: significant (p below alpha, Bonferroni over the
     features tested) and large (PSI for numeric, Jensen-Shannon distance for categorical). Fewer live
@@ -339,6 +359,7 @@ class DriftPolicy:
 class Monitoring:
     capture: CaptureConfig | None = None  # None: the endpoints capture nothing
     drift: DriftPolicy = DriftPolicy()
+    ground_truth: GroundTruthConfig | None = None  # None: no labels arrive for live traffic
 
 
 @dataclass(frozen=True)

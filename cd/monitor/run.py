@@ -20,6 +20,7 @@ import numpy as np
 
 from cd.config.model import Environment, LocalTargetConfig, SageMakerTargetConfig
 from cd.errors import DatasetError, ModelcdError, MonitorError
+from cd.monitor.ground_truth import truth_of
 from cd.monitor.judge import (
     LiveQuality,
     Reference,
@@ -29,7 +30,7 @@ from cd.monitor.judge import (
     live_quality,
 )
 from cd.monitor.statistics import Outcome
-from cd.monitor.window import CaptureSource, LiveWindow, LocalCapture, S3Capture, read_window
+from cd.monitor.window import CaptureSource, LiveWindow, LocalCapture, Problems, S3Capture, read_window
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,6 +120,30 @@ def _iso(epoch: float) -> str:
 
 
 # ---------------------------------------------------------------- adapters
+
+
+def ground_truth_at(
+    env: Environment, root: Path, start: float, end: float, problems: Problems
+) -> pd.DataFrame:
+    """The labels that arrived for `env`'s traffic in [start, end) (monitoring.ground_truth), one row per
+    labelled request row; bad lines are counted in `problems`."""
+    from cd.monitor.ground_truth import GROUND_TRUTH_DIR, local_files, parse_labels, s3_files
+
+    truth = env.monitoring.ground_truth
+    if truth is None:
+        raise MonitorError(f"{env.path}: monitoring.ground_truth is not set: no labels arrive for {env.name}")
+    match env.target:
+        case LocalTargetConfig():
+            return parse_labels(
+                local_files(root / env.target.state_dir / GROUND_TRUTH_DIR, start, end), problems
+            )
+        case SageMakerTargetConfig():
+            import boto3
+
+            from cd.aws import client_config
+
+            client = boto3.client("s3", region_name=env.target.region, config=client_config("standard", 5))
+            return parse_labels(s3_files(truth.destination or "", client, start, end), problems)
 
 
 def capture_source(ws: Workspace, env: Environment) -> CaptureSource:
@@ -314,13 +339,6 @@ def read_outcomes(path: Path, column: str, what: str = "labels") -> pd.DataFrame
     return frame[[LABEL_KEY, "row", column]]
 
 
-def _truth(values: pd.Series, positive: object) -> np.ndarray:
-    if positive is not None:
-        return (values.astype(str) == str(positive)).to_numpy()
-    text = values.astype(str).str.lower()
-    return text.isin(["1", "true", "1.0"]).to_numpy()
-
-
 # ---------------------------------------------------------------- per model
 
 
@@ -393,6 +411,8 @@ def _judge_window(
                 f"live quality needs the gate's metrics: model {model} has no gates/{model}.yaml"
             )
         labels = read_outcomes(request.labels, gate.dataset.label)
+    elif env.monitoring.ground_truth is not None and gate is not None:
+        labels = _arrived_labels(ws, env, window, gate.dataset.label, notes)
     parts = {name: window.of_variant(name) for name in versions}  # each variant's rows, selected once
     for name, version in by_rows:
         part = parts[name]
@@ -427,6 +447,18 @@ def _judge_window(
     return tuple(variants), tuple(comparisons), tuple(quality)
 
 
+def _arrived_labels(
+    ws: Workspace, env: Environment, window: LiveWindow, column: str, notes: list[str]
+) -> pd.DataFrame | None:
+    """The labels that arrived in monitoring.ground_truth since the window opened, as `--labels` reads
+    them; None (with a note) when none has."""
+    arrived = ground_truth_at(env, ws.root, window.start, window.end + 1, window.problems)
+    if arrived.empty:
+        notes.append("no labels have arrived in monitoring.ground_truth for this window: no live quality")
+        return None
+    return arrived.rename(columns={"label": column})
+
+
 def _quality(
     ws: Workspace,
     env: Environment,
@@ -456,7 +488,7 @@ def _quality(
     truth = (
         joined[gate.dataset.label].to_numpy(np.float64)
         if spec.task == "regression"
-        else _truth(joined[gate.dataset.label], gate.dataset.positive_label)
+        else truth_of(joined[gate.dataset.label], gate.dataset.positive_label)
     )
     return live_quality(
         variant,

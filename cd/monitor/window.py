@@ -605,10 +605,14 @@ def _slow_file(
 
 
 def captured_samples(
-    window: LiveWindow, variants: Sequence[str], columns: Sequence[Column]
+    window: LiveWindow,
+    variants: Sequence[str],
+    columns: Sequence[Column],
+    labelled: Sequence[tuple[int, int]] | None = None,
 ) -> tuple[Any, ...]:
     """Each variant's scores and inputs as `cd.rollout.analysis.CapturedSample`, categories coded in one
-    order shared by every variant (so their distributions can be compared)."""
+    order shared by every variant (so their distributions can be compared); `labelled`: each variant's
+    (labelled rows, misclassified rows), from `cd.monitor.ground_truth.misclassified`."""
     from cd.rollout.analysis import CapturedSample
 
     coded: dict[str, np.ndarray] = {}
@@ -620,13 +624,15 @@ def captured_samples(
             text = values.astype(str).to_numpy()
             coded[column.name] = np.searchsorted(np.unique(text), text).astype(np.float64)
     samples = []
-    for variant in variants:
+    for i, variant in enumerate(variants):
         keep = window.variants == variant
         scores = window.scores[keep]
+        counts = labelled[i] if labelled is not None else (0, 0)
         samples.append(
             CapturedSample(
                 tuple(scores[~np.isnan(scores)].tolist()),
                 {name: tuple(v[keep].tolist()) for name, v in coded.items()},
+                *counts,
             )
         )
     return tuple(samples)

@@ -35,6 +35,10 @@ The checks:
   holds at every sample size at once (DKW with a union bound over sample sizes), so the distance's lower
   bound may be looked at as often as data arrives; the check fails when that bound is above the limit
   and never holds a step;
+- `live_quality` (data capture joined with ground truth, binary classifiers): the candidate's share of
+  labelled rows on the wrong side of 0.5 minus stable's, against `max_misclassification_increase`, by
+  the same construction as `error_rate_increase`; labels arrive late, so it fails when shown above the
+  limit and never holds a step (skipped until both variants have labelled rows);
 - `requests`: at least `min_requests` candidate requests before a step may pass;
 - `alarms`: any named CloudWatch alarm in ALARM fails.
 
@@ -69,8 +73,8 @@ AnalysisPhase = Literal["Successful", "Failed", "Error", "Inconclusive"]
 CheckOutcome = Literal["pass", "fail", "uncertain", "skipped"]
 
 # How alpha (harm) is shared among the confidence sequences behind the checks. The shares sum to 1,
-# so the whole rollout's false-rollback probability is at most alpha. The shadow and drift checks that
-# run share "disagreement" equally.
+# so the whole rollout's false-rollback probability is at most alpha. The shadow, drift and live-quality
+# checks that run share "disagreement" equally.
 HARM_SHARES = {
     "candidate_5xx": 1 / 4,
     "disagreement": 1 / 12,
@@ -90,6 +94,8 @@ class CapturedSample:
 
     scores: tuple[float, ...]
     inputs: Mapping[str, tuple[float, ...]]
+    labelled: int = 0  # rows whose true label has arrived (monitoring.ground_truth)
+    misclassified: int = 0  # of those, rows on the wrong side of 0.5
 
 
 @dataclass(frozen=True)
@@ -383,13 +389,39 @@ def _drift_check(
     return Check(name, outcome, worst, limit, detail, lower=max(0.0, worst_lower))
 
 
-def _drift_checks(
+def _quality_check(cand: CapturedSample, stable: CapturedSample, limit: float, harm_level: float) -> Check:
+    """The candidate's share of misclassified labelled rows minus stable's, against `limit`. Stable's rate
+    enters through its upper confidence-sequence bound, the candidate's through an e-process against that
+    bound plus the limit, each at half the level: valid at every look. Labels arrive late, so the check
+    never holds a step; before both variants have a labelled row it is skipped."""
+    name, nc, ns = "live_quality", cand.labelled, stable.labelled
+    if nc == 0 or ns == 0:
+        return Check(
+            name, "skipped", None, limit, f"labelled rows: candidate {nc}, stable {ns} (waiting for labels)"
+        )
+    level = harm_level / 2
+    stable_upper = upper_bound(stable.misclassified, ns, level, UNIFORM)
+    harm = e_above(cand.misclassified, nc, min(stable_upper + limit, 1.0), UNIFORM)
+    lower = lower_bound(cand.misclassified, nc, level, UNIFORM) - stable_upper
+    rate_c, rate_s = cand.misclassified / nc, stable.misclassified / ns
+    detail = (
+        f"misclassified: candidate {cand.misclassified}/{nc} = {_pct(rate_c)} - stable "
+        f"{stable.misclassified}/{ns} = {_pct(rate_s)} = {_pct(rate_c - rate_s)}, lower bound "
+        f"{_pct(lower)}, limit {_pct(limit)}; e {_evidence(harm)} of {_evidence(1 / level)} to fail"
+    )
+    outcome: CheckOutcome = "fail" if harm >= 1 / level else "pass"
+    return Check(name, outcome, rate_c - rate_s, limit, detail, lower=lower, e_harm=harm)
+
+
+def _capture_checks(
     captured: tuple[CapturedSample, CapturedSample] | None, policy: AnalysisPolicy, level: float
 ) -> list[Check]:
     if captured is None:
         return []
     cand, stable = captured
     checks = []
+    if policy.max_misclassification_increase is not None:
+        checks.append(_quality_check(cand, stable, policy.max_misclassification_increase, level))
     if policy.max_prediction_ks is not None:
         pairs = {"prediction": (cand.scores, stable.scores)}
         checks.append(_drift_check("prediction_drift", pairs, policy.max_prediction_ks, level))
@@ -434,7 +466,7 @@ def analyse(
     captured: tuple[CapturedSample, CapturedSample] | None = None,
 ) -> AnalysisResult:
     """The phase of one look, with every check's numbers. `stable` None: no stable variant.
-    `captured`: the candidate's and stable's captured traffic, for the drift checks."""
+    `captured`: the candidate's and stable's captured traffic, for the drift and live-quality checks."""
     checks = [_requests_check(candidate, policy), _error_rate_check(candidate, policy)]
     if stable is not None:
         checks += [
@@ -463,12 +495,12 @@ def analyse(
             _latency_check(candidate, stable, policy),
         ]
     drifting = captured is not None and stable is not None
-    wanted = (policy.max_prediction_ks, policy.max_input_ks)
+    wanted = (policy.max_prediction_ks, policy.max_input_ks, policy.max_misclassification_increase)
     sharing = drifting * sum(x is not None for x in wanted) + int(candidate.comparisons is not None)
     if candidate.comparisons is not None:
         checks.append(_disagreement_check(candidate, policy, sharing))
     pool = policy.alpha * HARM_SHARES["disagreement"] / max(1, sharing)
-    checks += [] if stable is None else _drift_checks(captured, policy, pool)
+    checks += [] if stable is None else _capture_checks(captured, policy, pool)
     if policy.alarms:
         checks.append(_alarms_check(alarms_in_alarm, policy))
     failed = [c for c in checks if c.outcome == "fail"]

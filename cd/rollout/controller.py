@@ -494,11 +494,9 @@ class Controller:
     def _captured(
         self, desired: Desired, action: RunAnalysis, has_stable: bool, state: RolloutState | None
     ) -> tuple[CapturedSample, CapturedSample] | None:
-        """Both variants' captured traffic over the window, when a drift check asks for it."""
-        policy = action.policy
-        wanted = policy.max_prediction_ks is not None or policy.max_input_ks is not None
+        """Both variants' captured traffic over the window, when a drift or live-quality check asks for it."""
         if (
-            not wanted
+            not action.policy.reads_capture
             or self.capture is None
             or not has_stable
             or state is None

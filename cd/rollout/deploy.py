@@ -246,7 +246,9 @@ def deploy(
             clock=clock,
             settings=settings or settings_for(target),
             alias_setter=setter,
-            capture=capture_reader(env, config.models[name], request.root) if name in config.models else None,
+            capture=capture_reader(env, config.models[name], request.root, _positive_label(config, name))
+            if name in config.models
+            else None,
         )
         desired = Desired(env.endpoint_name(name), name, spec, git_sha=request.git_sha, owner=request.owner)
         # Already live as git says: nothing to tell (a no-op creates no GitHub deployment).
@@ -267,29 +269,44 @@ def deploy(
     return reports
 
 
-def capture_reader(env: Environment, spec: ModelSpec, root: Path) -> CaptureReader | None:
-    """Reads the environment's data capture for the drift checks (None: nothing asks for it)."""
+def capture_reader(
+    env: Environment, spec: ModelSpec, root: Path, positive: object = None
+) -> CaptureReader | None:
+    """Reads the environment's data capture for the drift and live-quality checks, joined with the labels
+    that arrived when a live-quality check asks (None: no check reads capture). `positive`: the gate's
+    positive label."""
     from cd.config.model import Analysis
 
     analyses = [env.rollout.analysis, *(s.policy for s in env.rollout.steps if isinstance(s, Analysis))]
-    if env.monitoring.capture is None or not any(
-        a.max_prediction_ks is not None or a.max_input_ks is not None for a in analyses
-    ):
+    if env.monitoring.capture is None or not any(a.reads_capture for a in analyses):
         return None
+    judge_quality = env.monitoring.ground_truth is not None and any(
+        a.max_misclassification_increase is not None for a in analyses
+    )
 
     def read(endpoint: str, variants: Sequence[str], start: float, end: float) -> Any:
         from cd.errors import MonitorError
-        from cd.monitor.run import capture_source_at
-        from cd.monitor.window import captured_samples, read_window
+        from cd.monitor.ground_truth import misclassified
+        from cd.monitor.run import capture_source_at, ground_truth_at
+        from cd.monitor.window import Problems, captured_samples, read_window
 
         try:
             source = capture_source_at(env, root)
             window = read_window(source, endpoint, start, end, spec.inputs, spec.task)
+            labelled = None
+            if judge_quality:  # the labels written since the window opened (`end` is the controller's now)
+                labels = ground_truth_at(env, root, start, end + 1, Problems())
+                labelled = [misclassified(window, v, labels, positive) for v in variants]
         except MonitorError as exc:
             raise TargetError(f"data capture unreadable: {exc}") from exc
-        return captured_samples(window, variants, spec.inputs)
+        return captured_samples(window, variants, spec.inputs, labelled)
 
     return read
+
+
+def _positive_label(config: RepoConfig, model: str) -> object:
+    gate = config.gates.get(model)
+    return None if gate is None else gate.dataset.positive_label
 
 
 def _already_done(target: Target, desired: Desired, env: Environment) -> bool:

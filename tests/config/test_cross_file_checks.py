@@ -287,6 +287,75 @@ def test_a_captured_environment_with_drift_checks_is_valid(tree: TemplateTree) -
     assert env.rollout.analysis.max_input_ks == 0.2
 
 
+def test_the_live_quality_check_needs_capture_and_ground_truth(problems_after: Edit) -> None:
+    [problem] = problems_after(
+        STAGING,
+        "    max_error_rate: 0.01\n",
+        "    max_error_rate: 0.01\n    max_misclassification_increase: 0.02\n",
+    )
+    assert problem.startswith(f"{STAGING}:")
+    assert problem.endswith(
+        "rollout.analysis: max_misclassification_increase joins data capture with labels: "
+        "set monitoring.capture and monitoring.ground_truth"
+    )
+
+
+def test_sagemaker_ground_truth_needs_an_s3_destination(tree: TemplateTree) -> None:
+    tree.replace(
+        STAGING,
+        "approvals:\n",
+        "monitoring:\n  capture: {destination: s3://acme-capture/staging}\n  ground_truth: {}\napprovals:\n",
+    )
+    [problem] = tree.problems()
+    assert problem.endswith(
+        "monitoring.ground_truth: a SageMaker endpoint's labels arrive in S3: set destination: s3://BUCKET/PREFIX"
+    )
+
+
+def test_an_environment_judging_live_quality_is_valid(tree: TemplateTree) -> None:
+    tree.replace(
+        STAGING,
+        "    max_error_rate: 0.01\n",
+        "    max_error_rate: 0.01\n    max_misclassification_increase: 0.03\n",
+    )
+    tree.replace(
+        STAGING,
+        "approvals:\n",
+        "monitoring:\n  capture: {destination: s3://acme-capture/staging}\n"
+        "  ground_truth: {destination: s3://acme-labels/staging}\napprovals:\n",
+    )
+    from cd.config import load_repo
+
+    env = load_repo(tree.root).environments["staging"]
+    assert env.rollout.analysis.max_misclassification_increase == 0.03
+    assert env.monitoring.ground_truth is not None
+    assert env.monitoring.ground_truth.destination == "s3://acme-labels/staging"
+
+
+def test_the_live_quality_check_refuses_a_model_that_is_not_a_binary_classifier(tree: TemplateTree) -> None:
+    tree.replace(
+        STAGING,
+        "    max_error_rate: 0.01\n",
+        "    max_error_rate: 0.01\n    max_misclassification_increase: 0.03\n",
+    )
+    tree.replace(
+        STAGING,
+        "approvals:\n",
+        "monitoring:\n  capture: {destination: s3://acme-capture/staging}\n"
+        "  ground_truth: {destination: s3://acme-labels/staging}\napprovals:\n",
+    )
+    tree.replace("models/churn/model.yaml", "task: binary_classification", "task: regression")
+    problems = tree.problems()
+    assert any(
+        p.startswith(f"{STAGING}:")
+        and p.endswith(
+            "models.churn: max_misclassification_increase judges binary classifiers; model 'churn' is "
+            "regression (models/churn/model.yaml)"
+        )
+        for p in problems
+    ), problems
+
+
 def test_an_experiment_takes_one_split_and_ends_with_an_experiment_step(tree: TemplateTree) -> None:
     tree.replace(STAGING, "strategy: canary", "strategy: experiment")
     problems = tree.problems()

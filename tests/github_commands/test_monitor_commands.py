@@ -181,6 +181,29 @@ def test_monitor_opens_one_issue_per_drifted_model_and_closes_it_when_resolved(
     )
 
 
+def test_labels_arriving_in_the_ground_truth_give_live_quality_without_a_labels_file(lab: GitRepo) -> None:
+    env_file = lab.path / "environments" / "lab.yaml"
+    env_file.write_text(env_file.read_text().replace("  drift:", "  ground_truth: {}\n  drift:"))
+    lab.commit("labels arrive for the lab")
+    capture(lab)
+    frame = generate(1500, 5)
+    hour = time.strftime("%Y/%m/%d/%H", time.gmtime(time.time() - 30))
+    path = lab.path / ".modelcd" / "local" / "ground-truth" / hour / "labels.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "".join(
+            json.dumps({"groundTruthData": {"data": str(int(y)), "encoding": "CSV"},
+                        "eventMetadata": {"eventId": f"i-{i}"}, "eventVersion": "0"}) + "\n"
+            for i, y in enumerate(frame["churned"])
+        )
+    )  # fmt: skip
+    done = monitor(lab, "--format", "json", "--exit-zero")
+    assert done.returncode == 0, done.stderr
+    [quality] = json.loads(done.stdout)[0]["quality"]
+    assert (quality["variant"], quality["labelled_rows"]) == ("v2", 1500)
+    assert "roc_auc" in {f["metric"] for f in quality["figures"]}
+
+
 def test_a_bad_window_is_a_usage_error_naming_the_fix(lab: GitRepo) -> None:
     done = monitor(lab, "--since", "five minutes")
     assert done.returncode == 2
