@@ -1,4 +1,4 @@
-from cd.cli import main
+from cd.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from cd.config.model import (
     NATIVE_STRATEGIES,
     Analysis,
-    AnalysisPolicy,
     Bake,
     Environment,
     Experiment,
@@ -135,7 +134,7 @@ def _experiment_steps(env: Environment, doc: Document) -> list[Problem]:
 def _capture_destination(env: Environment, doc: Document) -> list[Problem]:
     capture = env.monitoring.capture
     if capture is None:
-        if any(a.max_prediction_ks is not None or a.max_input_ks is not None for a in _analyses(env)):
+        if any(a.max_prediction_ks is not None or a.max_input_ks is not None for a in env.rollout.analyses):
             return [
                 doc.problem(
                     ("rollout", "analysis"),
@@ -160,10 +159,6 @@ def _capture_destination(env: Environment, doc: Document) -> list[Problem]:
     return []
 
 
-def _analyses(env: Environment) -> list[AnalysisPolicy]:
-    return [env.rollout.analysis, *(s.policy for s in env.rollout.steps if isinstance(s, Analysis))]
-
-
 def _ground_truth(env: Environment, config: RepoConfig, doc: Document) -> list[Problem]:
     truth = env.monitoring.ground_truth
     problems = []
@@ -181,7 +176,7 @@ def _ground_truth(env: Environment, config: RepoConfig, doc: Document) -> list[P
                 f"the local target reads labels from {env.target.state_dir}/ground-truth; remove destination",
             )
         )
-    if not any(a.max_misclassification_increase is not None for a in _analyses(env)):
+    if not any(a.max_misclassification_increase is not None for a in env.rollout.analyses):
         return problems
     missing = [
         name for name, part in (("capture", env.monitoring.capture), ("ground_truth", truth)) if part is None

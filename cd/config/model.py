@@ -294,6 +294,11 @@ class RolloutPolicy:
             self.analysis.alarms,
         )
 
+    @property
+    def analyses(self) -> tuple[AnalysisPolicy, ...]:
+        """Every analysis policy a rollout may run: the environment's, and each analysis step's."""
+        return (self.analysis, *(s.policy for s in self.steps if isinstance(s, Analysis)))
+
     def steps_hash(self) -> str:
         """Stable hash of the step list: a resumed rollout must be following the same steps."""
         data = [{type(s).__name__: asdict(s)} for s in self.steps]

@@ -275,9 +275,7 @@ def capture_reader(
     """Reads the environment's data capture for the drift and live-quality checks, joined with the labels
     that arrived when a live-quality check asks (None: no check reads capture). `positive`: the gate's
     positive label."""
-    from cd.config.model import Analysis
-
-    analyses = [env.rollout.analysis, *(s.policy for s in env.rollout.steps if isinstance(s, Analysis))]
+    analyses = env.rollout.analyses
     if env.monitoring.capture is None or not any(a.reads_capture for a in analyses):
         return None
     judge_quality = env.monitoring.ground_truth is not None and any(
