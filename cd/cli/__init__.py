@@ -93,8 +93,9 @@ def entry() -> None:
     Finalizing clears every module and frees every object left. After a command that imported SciPy,
     pandas and pyarrow, that alone costs 0.3-0.5 s, a tenth of `modelcd monitor`'s budget. First, the
     exit handlers run (logging's flush among them) and stdout and stderr are flushed, so nothing a user
-    or a file would see is skipped. While another thread still runs, the process exits the usual way,
-    which waits for that thread."""
+    or a file would see is skipped. While another thread still runs, or a profiler, debugger or
+    coverage tracer watches (they write their results after the program returns), the process exits the
+    usual way."""
     try:
         main()
         code = 0
@@ -102,7 +103,7 @@ def entry() -> None:
         if exc.code is not None and not isinstance(exc.code, int):
             raise  # a message for Python to print
         code = exc.code or 0
-    if threading.active_count() > 1:
+    if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

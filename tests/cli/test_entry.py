@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from tests.helpers import PROJECT_ROOT
 
@@ -66,3 +67,13 @@ def test_a_thread_still_running_is_waited_for() -> None:
         """
     )
     assert done.returncode == 0 and done.stdout.rstrip().endswith("thread done"), done.stdout
+
+
+def test_under_a_profiler_the_profile_is_still_written(tmp_path: Path) -> None:
+    out = tmp_path / "modelcd.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "cd", "--version"],
+        capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_size > 0

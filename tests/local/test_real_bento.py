@@ -85,6 +85,17 @@ def test_a_built_bento_served_by_the_local_target_answers_boto3_with_the_models_
     assert json.loads(response["Body"].read())["predictions"] == built.model.predict(frame).tolist()
 
 
+def test_the_servers_bytecode_stays_in_the_environment_and_the_bento_is_untouched(
+    built: Built, serving: tuple[LocalEndpoints, Path]
+) -> None:
+    home = default_bentoml_home(built.repo_root)
+    (environment,) = [p for p in (home.parent / ENVIRONMENTS_DIR).iterdir() if p.is_dir()]
+    assert any((environment / "bytecode").rglob("*.pyc"))
+    name, version = built.bento_tag.split(":")
+    bento = home / "bentos" / name / version
+    assert (bento / "src" / "service.py").is_file() and not list(bento.rglob("__pycache__"))
+
+
 def test_the_bentos_input_errors_are_model_errors_counted_as_4xx(
     serving: tuple[LocalEndpoints, Path],
 ) -> None:

@@ -118,3 +118,17 @@ def test_unpacking_replaces_an_earlier_copy(tmp_path: Path) -> None:
     (tmp_path / "out" / "stale").write_text("old")
     unpacked = unpack_bento(archive, tmp_path / "out")
     assert sorted(p.name for p in unpacked.iterdir()) == ["bento.yaml", "env"]
+
+
+def test_a_bentos_own_environment_keeps_its_bytecode_in_the_environment_not_beside_the_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where PYTHONDONTWRITEBYTECODE is set, every server used to compile BentoML, MLflow and
+    scikit-learn again at start-up (18 s to /ping for the churn Bento, 9 s with bytecode kept)."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    python = tmp_path / "envs" / "9d0af3b335c951bc" / "bin" / "python"
+    command = serve_command("churn:v3-abc", 8101, bentoml_home=tmp_path / "home", python=python)
+    env = command.full_env()
+    assert env["PYTHONDONTWRITEBYTECODE"] == ""  # empty: Python writes bytecode again
+    assert env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "envs" / "9d0af3b335c951bc" / "bytecode")
+    assert env["PYTHONPATH"] == ""
