@@ -312,7 +312,8 @@ def test_sagemaker_ground_truth_needs_an_s3_destination(tree: TemplateTree) -> N
     )
 
 
-def test_an_environment_judging_live_quality_is_valid(tree: TemplateTree) -> None:
+def _judge_live_quality(tree: TemplateTree) -> None:
+    """Staging with the live-quality check, its capture and its labels (SageMaker: both in S3)."""
     tree.replace(
         STAGING,
         "    max_error_rate: 0.01\n",
@@ -324,6 +325,10 @@ def test_an_environment_judging_live_quality_is_valid(tree: TemplateTree) -> Non
         "monitoring:\n  capture: {destination: s3://acme-capture/staging}\n"
         "  ground_truth: {destination: s3://acme-labels/staging}\napprovals:\n",
     )
+
+
+def test_an_environment_judging_live_quality_is_valid(tree: TemplateTree) -> None:
+    _judge_live_quality(tree)
     from cd.config import load_repo
 
     env = load_repo(tree.root).environments["staging"]
@@ -333,17 +338,7 @@ def test_an_environment_judging_live_quality_is_valid(tree: TemplateTree) -> Non
 
 
 def test_the_live_quality_check_refuses_a_model_that_is_not_a_binary_classifier(tree: TemplateTree) -> None:
-    tree.replace(
-        STAGING,
-        "    max_error_rate: 0.01\n",
-        "    max_error_rate: 0.01\n    max_misclassification_increase: 0.03\n",
-    )
-    tree.replace(
-        STAGING,
-        "approvals:\n",
-        "monitoring:\n  capture: {destination: s3://acme-capture/staging}\n"
-        "  ground_truth: {destination: s3://acme-labels/staging}\napprovals:\n",
-    )
+    _judge_live_quality(tree)
     tree.replace("models/churn/model.yaml", "task: binary_classification", "task: regression")
     problems = tree.problems()
     assert any(

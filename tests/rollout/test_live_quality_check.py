@@ -61,13 +61,13 @@ def test_the_detail_names_both_rates_and_the_bound() -> None:
     assert check.value == pytest.approx(0.2) and check.lower is not None and 0.1 < check.lower < 0.2
 
 
-def test_looking_as_labels_arrive_keeps_false_fails_rare() -> None:
-    """Both variants wrong on 20 % of rows, within the limit by construction: 200 rollouts, each looked at
-    20 times as labels arrive. The check shares alpha = 0.01, so at most a few may fail here."""
+def failed_rollouts(candidate_rate: float, rollouts: int) -> int:
+    """Rollouts (stable wrong on 20 % of rows, labels for twice as many stable rows) whose check fails at
+    one of 20 looks, as up to 4,000 candidate labels arrive."""
     failures = 0
-    for seed in range(200):
+    for seed in range(rollouts):
         rng = np.random.default_rng(seed)
-        cand, stable = rng.random(4000) < 0.2, rng.random(8000) < 0.2
+        cand, stable = rng.random(4000) < candidate_rate, rng.random(8000) < 0.2
         for n in range(200, 4001, 200):
             check = look(labelled(n, int(cand[:n].sum())), labelled(2 * n, int(stable[: 2 * n].sum()))).check(
                 "live_quality"
@@ -75,22 +75,17 @@ def test_looking_as_labels_arrive_keeps_false_fails_rare() -> None:
             if check is not None and check.outcome == "fail":
                 failures += 1
                 break
-    assert failures <= 2
+    return failures
+
+
+def test_looking_as_labels_arrive_keeps_false_fails_rare() -> None:
+    """Both variants wrong on 20 % of rows, within the limit by construction: 200 rollouts, each looked at
+    20 times as labels arrive. The check shares alpha = 0.01, so at most a few may fail here."""
+    assert failed_rollouts(0.2, 200) <= 2
 
 
 def test_a_candidate_ten_points_worse_is_caught_within_4000_labels() -> None:
-    caught = 0
-    for seed in range(20):
-        rng = np.random.default_rng(seed)
-        cand, stable = rng.random(4000) < 0.3, rng.random(8000) < 0.2
-        for n in range(200, 4001, 200):
-            check = look(labelled(n, int(cand[:n].sum())), labelled(2 * n, int(stable[: 2 * n].sum()))).check(
-                "live_quality"
-            )
-            if check is not None and check.outcome == "fail":
-                caught += 1
-                break
-    assert caught == 20
+    assert failed_rollouts(0.3, 20) == 20
 
 
 def test_without_the_limit_the_check_is_absent() -> None:
