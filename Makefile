@@ -17,7 +17,7 @@ STAMP := $(VENV)/.installed-stamp
 COMPILE := pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet
 COMPILE_DEV := $(COMPILE) --extra dev
-COMPILE_RUNTIME := $(COMPILE) --extra build --constraint $(LOCK)
+COMPILE_RUNTIME := $(COMPILE) --extra build --extra explain --constraint $(LOCK)
 
 .PHONY: demo test test-fast lint clean install dev-venv browser audit-workflows lock lock-upgrade check-lock
 

@@ -2,8 +2,9 @@
 
 Creates the demo's workspace (churn v1..v4 in a sqlite MLflow store), then times the whole
 `modelcd gate --env staging --model churn` process for v2 against v1, `--repeat` alternating runs each,
-with the gate as shipped (importance on: 2,000 rows, 3 repeats) and with `importance: false` (the gate is
-read from the base: two bases that differ in that line only), and prints the importance's own seconds.
+with the gate as shipped (importance on: 2,000 rows, 3 repeats), with `importance: false` and with SHAP
+values too (`importance: {shap: true}`: 50 rows, 50 background rows); the gate is read from the base: three
+bases that differ in that line only. Prints the importance's and SHAP's own seconds.
 
     python benchmarks/gate_importance.py [--repeat 5] [--keep DIR]
 """
@@ -53,28 +54,39 @@ def main() -> None:
         ws = create(root)
         ws.python("models/churn/train.py", "--repo", ".")
         ws.commit("template and the churn test set")
-        # main~1 has the gate as shipped (importance on), main the same gate with `importance: false`
-        ws.write("gates/churn.yaml", ws.read("gates/churn.yaml") + "importance: false\n")
+        # main~2 has the gate as shipped (importance on), main~1 adds SHAP, main says `importance: false`
+        shipped = ws.read("gates/churn.yaml")
+        ws.write("gates/churn.yaml", shipped + "importance: {shap: true}\n")
+        ws.commit("gate with SHAP values", "gates/churn.yaml")
+        ws.write("gates/churn.yaml", shipped + "importance: false\n")
         ws.commit("gate without importance", "gates/churn.yaml")
         ws.git("checkout", "-q", "-b", "promote", "main")
         ws.set_version("staging", "churn", 2)
         ws.commit("churn v2", "environments/staging.yaml")
-        on_out, off_out = root / "out-on", root / "out-off"
-        run_gate(ws, "main~1", on_out), run_gate(ws, "main", off_out)  # warm the disk cache
-        on, off = [], []
-        for _ in range(args.repeat):  # alternate, so drift of the machine's load hits both alike
-            on.append(run_gate(ws, "main~1", on_out))
+        on_out, off_out, shap_out = root / "out-on", root / "out-off", root / "out-shap"
+        run_gate(ws, "main~2", on_out), run_gate(ws, "main", off_out)  # warm the disk cache
+        on, off, with_shap = [], [], []
+        for _ in range(args.repeat):  # alternate, so drift of the machine's load hits all alike
+            on.append(run_gate(ws, "main~2", on_out))
             off.append(run_gate(ws, "main", off_out))
+            with_shap.append(run_gate(ws, "main~1", shap_out))
         importance: dict[str, Any] = verdict_in(on_out).get("importance") or {}
+        shap: dict[str, Any] = (verdict_in(shap_out).get("importance") or {}).get("shap") or {}
         assert "importance" not in verdict_in(off_out), "the base's gate turned importance off"
         print(f"modelcd gate, churn v2 vs v1, 8,000 rows, 52 checks, 200 bootstrap resamples, whole process, "
               f"{args.repeat} alternating runs each:")  # fmt: skip
-        for label, runs in (("without importance", off), ("with importance", on)):
+        for label, runs in (
+            ("without importance", off),
+            ("with importance", on),
+            ("with SHAP too", with_shap),
+        ):
             print(f"  {label:19} best {min(runs):.2f} s, median {statistics.median(runs):.2f} s")
         print(f"  added: {(min(on) / min(off) - 1) * 100:+.1f} % (best), "
               f"{(statistics.median(on) / statistics.median(off) - 1) * 100:+.1f} % (median)")  # fmt: skip
         print(f"  importance itself:  {importance.get('seconds')} s on {importance.get('rows')} rows, "
               f"{importance.get('repeats')} repeats, both versions, {len(importance.get('slices', []))} slices")  # fmt: skip
+        print(f"  SHAP itself:        {shap.get('seconds')} s on {shap.get('rows')} rows, {shap.get('background')} "
+              f"background rows, both versions (numba compiling included; importing shap is not)")  # fmt: skip
     finally:
         if args.keep is None:
             shutil.rmtree(root.parent, ignore_errors=True)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from cd.config import checks
 from cd.config.model import (
+    SHAP_ROWS,
     Analysis,
     AnalysisPolicy,
     Approvals,
@@ -275,7 +276,20 @@ def build_gate(doc: Document, model: str) -> Gate:
         importance_repeats=Gate.importance_repeats
         if importance is False
         else importance.get("repeats", Gate.importance_repeats),
+        **_shap_bounds(importance),
     )
+
+
+def _shap_bounds(importance: dict[str, Any] | bool) -> dict[str, int]:
+    """`importance.shap`: absent or false, off; true, the defaults; else its rows and background."""
+    shap = importance.get("shap", False) if isinstance(importance, dict) else False
+    if shap is False:
+        return {}
+    bounds = shap if isinstance(shap, dict) else {}
+    return {
+        "shap_rows": bounds.get("rows", SHAP_ROWS),
+        "shap_background": bounds.get("background", Gate.shap_background),
+    }
 
 
 def _metric_check(raw: dict[str, Any]) -> MetricCheck:

@@ -105,6 +105,9 @@ IntervalMethod = Literal["bca", "percentile"]  # see cd.gates.intervals
 Multiplicity = Literal["holm", "bh", "none"]  # see cd.gates.family
 
 
+SHAP_ROWS = 50  # `importance.shap: true`: rows explained
+
+
 @dataclass(frozen=True)
 class Gate:
     """`gates/<model>.yaml`: the evaluation a candidate version must pass."""
@@ -126,6 +129,8 @@ class Gate:
     path: str = ""
     importance_rows: int = 2000  # rows sampled for permutation importance; 0: not computed
     importance_repeats: int = 3
+    shap_rows: int = 0  # rows explained by SHAP (cd.gates.explain); 0: not computed
+    shap_background: int = 50
 
 
 # ---------------------------------------------------------------- environments/<env>.yaml

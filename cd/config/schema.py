@@ -82,10 +82,26 @@ def _problems_for(doc: Document, error: Any) -> list[Problem]:
         return [
             doc.problem((*path, k), f"unknown key {k!r}; allowed keys: {', '.join(allowed)}") for k in extras
         ]
+    if validator in ("oneOf", "anyOf") and (branch := _branch_of_its_type(error)) is not None:
+        return [p for sub in branch for p in _problems_for(doc, sub)]
     if validator == "required":
         missing = [k for k in expected if isinstance(instance, dict) and k not in instance]
         return [doc.problem(path, f"missing required key {k!r}") for k in missing]
     return [doc.problem(path, _message(validator, instance, expected, schema, error.message))]
+
+
+def _branch_of_its_type(error: Any) -> list[Any] | None:
+    """For `false, or a mapping of ...` (one alternative per JSON type): the errors of the only
+    alternative of the value's type, which say what is wrong inside it; None when that is not one."""
+    branches: dict[int, list[Any]] = {}
+    for sub in error.context or ():
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    of_its_type = [
+        errors
+        for errors in branches.values()
+        if not any(e.validator in ("type", "const") and not e.relative_path for e in errors)
+    ]
+    return of_its_type[0] if len(of_its_type) == 1 else None
 
 
 def _message(validator: str, instance: Any, expected: Any, schema: dict[str, Any], default: str) -> str:

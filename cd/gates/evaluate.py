@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -348,7 +348,9 @@ def _importance(
     inc_pred: Predictions | None,
     inc_model: Any,
 ) -> Importance | None:
-    """Permutation importance of both versions (None when the gate turns it off or the task has none)."""
+    """Permutation importance of both versions (None when the gate turns it off or the task has none),
+    with their SHAP values where the gate asks for them."""
+    from cd.gates.explain import compute_shap
     from cd.gates.importance import compute_importance
 
     if gate.importance_rows <= 0:
@@ -357,10 +359,23 @@ def _importance(
     incumbent = scorer(inc_model, inc_pred, gate) if inc_pred is not None else None
     if candidate is None:
         return None
-    return compute_importance(
+    features = frame[list(spec.input_names)]
+    shap = (
+        compute_shap(
+            candidate,
+            incumbent,
+            features,
+            rows=gate.shap_rows,
+            background=gate.shap_background,
+            seed=gate.seed,
+        )
+        if gate.shap_rows > 0
+        else None
+    )
+    permutation = compute_importance(
         candidate,
         incumbent,
-        frame[list(spec.input_names)],
+        features,
         cand_pred.truth,
         parts,
         spec.task,
@@ -370,6 +385,7 @@ def _importance(
         seed=gate.seed,
         min_rows=gate.min_examples,
     )
+    return replace(permutation, shap=shap)
 
 
 @dataclass(frozen=True)

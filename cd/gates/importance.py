@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from cd.gates.explain import ShapSummary, shap_from_dict
 from cd.gates.slicing import Partition
 
 DEFAULT_ROWS = 2000
@@ -55,6 +56,7 @@ class Importance:
     seed: int
     seconds: float  # wall time of both models' importances
     slices: tuple[SliceImportance, ...]  # overall first
+    shap: ShapSummary | None = None  # where the gate asks for SHAP values too (cd.gates.explain)
 
     def overall(self) -> SliceImportance:
         return self.slices[0]
@@ -80,6 +82,7 @@ class Importance:
                 }
                 for s in self.slices
             ],
+            **({"shap": self.shap.to_dict()} if self.shap is not None else {}),
         }
 
 
@@ -99,6 +102,7 @@ def importance_from_dict(data: Mapping[str, Any]) -> Importance:
             SliceImportance(s["slice"], int(s["rows"]), table(s["candidate"]) or (), table(s["incumbent"]))
             for s in data["slices"]
         ),
+        shap=shap_from_dict(data["shap"]) if data.get("shap") else None,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,16 +118,31 @@ def importance_chart(v: GateVerdict) -> Chart | None:
 
     if v.importance is None:
         return None
-    rows = top_rows(v.importance)
+    rows = [(r.feature, r.candidate, r.incumbent) for r in top_rows(v.importance)]
+    return _feature_chart(
+        v, f"{v.importance.metric} lost when a feature is shuffled", v.importance.metric, rows
+    )
+
+
+def shap_chart(v: GateVerdict) -> Chart | None:
+    """Candidate (bars) vs incumbent (line): each top feature's mean |SHAP value|, where computed."""
+    if v.importance is None or v.importance.shap is None:
+        return None
+    return _feature_chart(v, "mean |SHAP value| per feature", "mean |SHAP|", v.importance.shap.top())
+
+
+def _feature_chart(
+    v: GateVerdict, title: str, metric: str, rows: Sequence[tuple[str, float, float | None]]
+) -> Chart | None:
     if not rows:
         return None
-    candidate = [round(r.candidate, 4) for r in rows]
-    incumbent = [round(r.incumbent or 0.0, 4) for r in rows] if v.incumbent else None
+    candidate = [round(cand, 4) for _, cand, _ in rows]
+    incumbent = [round(inc or 0.0, 4) for _, _, inc in rows] if v.incumbent else None
     values = candidate + (incumbent or [])
     return Chart(
-        title=f"{v.importance.metric} lost when a feature is shuffled",
-        metric=v.importance.metric,
-        labels=[r.feature for r in rows],
+        title=title,
+        metric=metric,
+        labels=[feature for feature, _, _ in rows],
         candidate=candidate,
         incumbent=incumbent,
         low=round(min(0.0, min(values)) * 1.1, 4),
@@ -215,6 +231,7 @@ def _importance_view(v: GateVerdict, blocking: list[CheckResult]) -> dict[str, o
         "i": v.importance,
         "rows": top_rows(v.importance),
         "chart": importance_chart(v),
+        "shap_chart": shap_chart(v),
         "stories": stories,
     }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +60,7 @@ def model_card(
         gate=gate_headline(verdict) if verdict else (),
         importance_metric=str((verdict or {}).get("importance", {}).get("metric", "")),
         importance=importance_table(verdict) if verdict else (),
+        shap=shap_table(verdict) if verdict else (),
         gate_verdict=f"{str(verdict.get('verdict', '')).upper()} in {verdict.get('environment')}"
         if verdict
         else "",
@@ -72,15 +73,28 @@ def importance_table(verdict: Mapping[str, Any]) -> tuple[tuple[str, str, str, s
 
     if not verdict.get("importance"):
         return ()
-    rows = top_rows(importance_from_dict(verdict["importance"]))
+    return _feature_table(
+        (r.feature, r.candidate, r.incumbent) for r in top_rows(importance_from_dict(verdict["importance"]))
+    )
+
+
+def shap_table(verdict: Mapping[str, Any]) -> tuple[tuple[str, str, str, str], ...]:
+    """The verdict's top features by mean |SHAP value|, like `importance_table`; empty if not computed."""
+    from cd.gates.explain import shap_from_dict
+
+    found = (verdict.get("importance") or {}).get("shap")
+    return _feature_table(shap_from_dict(found).top()) if found else ()
+
+
+def _feature_table(rows: Iterable[tuple[str, float, float | None]]) -> tuple[tuple[str, str, str, str], ...]:
     return tuple(
         (
-            r.feature,
-            f"{r.candidate:.4f}",
-            "–" if r.incumbent is None else f"{r.incumbent:.4f}",
-            "–" if r.shift is None else f"{r.shift:+.4f}",
+            feature,
+            f"{candidate:.4f}",
+            "–" if incumbent is None else f"{incumbent:.4f}",
+            "–" if incumbent is None else f"{candidate - incumbent:+.4f}",
         )
-        for r in rows
+        for feature, candidate, incumbent in rows
     )
 
 

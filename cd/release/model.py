@@ -39,6 +39,7 @@ class ModelCard:
     importance: tuple[
         tuple[str, str, str, str], ...
     ] = ()  # top features: (feature, candidate, incumbent, shift)
+    shap: tuple[tuple[str, str, str, str], ...] = ()  # the same by mean |SHAP value|, where computed
 
 
 @dataclass(frozen=True)

@@ -106,11 +106,12 @@ def gate_charts(v: GateVerdict) -> list[Any]:
 
 
 def render_gate_html(v: GateVerdict) -> str:
-    from cd.gates.report import format_estimate, importance_chart, reading
+    from cd.gates.report import format_estimate, importance_chart, reading, shap_chart
 
-    chart = importance_chart(v)
     importance = []
-    if chart is not None:
+    for chart in (importance_chart(v), shap_chart(v)):
+        if chart is None:
+            continue
         series = [Series(f"candidate v{v.candidate.version}", chart.candidate)]
         if chart.incumbent is not None and v.incumbent is not None:
             series.append(Series(f"incumbent v{v.incumbent.version}", chart.incumbent))

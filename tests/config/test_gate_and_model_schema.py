@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
+from cd.config import load_repo
 from cd.examples import churn
+from tests.config.conftest import TemplateTree
 
 Edit = Callable[[str, str, str], list[str]]
 GATE = "gates/churn.yaml"
@@ -104,3 +108,27 @@ def test_gate_class_minimums_cannot_be_negative(problems_after: Edit) -> None:
     assert problems_after(GATE, "min_examples: 100\n", "min_examples: 100\nmin_positives: -1\n") == [
         f"{GATE}:29: min_positives: -1 is less than the minimum of 0"
     ]
+
+
+def test_gate_shap_rows_are_bounded(problems_after: Edit) -> None:
+    assert problems_after(
+        GATE, "min_examples: 100\n", "min_examples: 100\nimportance: {shap: {rows: 5}}\n"
+    ) == [f"{GATE}:29: importance.shap.rows: 5 is less than the minimum of 10"]
+
+
+@pytest.mark.parametrize(
+    ("importance", "rows", "background"),
+    [
+        ("", 0, 50),
+        ("importance: {rows: 500}\n", 0, 50),
+        ("importance: {shap: false}\n", 0, 50),
+        ("importance: {shap: true}\n", 50, 50),
+        ("importance: {shap: {rows: 20, background: 5}}\n", 20, 5),
+    ],
+)
+def test_gate_shap_is_off_unless_asked_for(
+    tree: TemplateTree, importance: str, rows: int, background: int
+) -> None:
+    tree.replace(GATE, "min_examples: 100\n", "min_examples: 100\n" + importance)
+    gate = load_repo(tree.root).gates["churn"]
+    assert (gate.shap_rows, gate.shap_background) == (rows, background)

@@ -11,7 +11,9 @@ import pytest
 from cd.errors import RegistryError
 from cd.examples.churn import TEST_SHA256
 from cd.gates.evaluate import evaluate_promotion
+from cd.gates.report import render_markdown
 from cd.registry import Registry
+from cd.release.inputs import shap_table
 from tests.gates.conftest import ChurnRegistry, open_pr, set_version
 from tests.helpers import GitRepo, run_modelcd
 
@@ -280,3 +282,29 @@ def test_gate_power_sizes_every_check_with_the_running_version_and_no_candidate(
 def test_gate_power_without_an_environment_is_a_usage_error(churn_repo: GitRepo) -> None:
     done = run_modelcd("gate", "--model", "churn", "--power", cwd=churn_repo.path)
     assert (done.returncode, done.stderr.strip()) == (2, "error: --power needs --env and --model")
+
+
+def test_the_gate_report_and_model_card_show_both_versions_shap_values(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry
+) -> None:
+    gate = churn_repo.read("gates/churn.yaml")
+    churn_repo.write(
+        "gates/churn.yaml", gate + "importance: {rows: 500, repeats: 1, shap: {rows: 10, background: 10}}\n"
+    )
+    v = churn_registry.versions
+    open_pr(churn_repo, v["baseline"], v["better"])
+    verdict = evaluate_promotion(
+        churn_repo.path, "staging", "churn", "main", "pr", Registry(churn_registry.tracking_uri)
+    )
+    assert verdict.importance is not None
+    summary = verdict.importance.shap
+    assert summary is not None and (summary.rows, summary.background, summary.seed) == (10, 10, 7)
+    assert summary.incumbent is not None and summary.seconds > 0
+    md = render_markdown(verdict)
+    assert "### Why: SHAP values" in md and "(permutation explainer, 10 background rows, seed 7," in md
+    assert f"Why v{v['better']} scores these rows highest" in md
+    assert f"- row {summary.flagged[0].row} (score {summary.flagged[0].score:.3f}): " in md
+    feature, cand, inc = summary.top()[0]
+    assert inc is not None
+    assert f"| {feature} | {cand:.4f} | {inc:.4f} | {cand - inc:+.4f} |" in md
+    assert shap_table(verdict.to_dict())[0] == (feature, f"{cand:.4f}", f"{inc:.4f}", f"{cand - inc:+.4f}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,12 @@ import numpy as np
 import pytest
 
 from cd.config.model import DriftPolicy
+from cd.gates.explain import shap_from_dict
 from cd.gates.verdict import CheckResult, GateVerdict
 from cd.monitor.judge import Reference, compare_variants, judge_variant
 from cd.monitor.run import MonitorReport
 from cd.reports.html import render_gate_html, render_monitor_html
+from tests.gates.test_importance import IMPORTANCE, WITH_IMPORTANCE
 from tests.gates.test_verdict_and_report import VERDICT, check
 from tests.monitor.conftest import COLUMNS, customers
 
@@ -129,3 +132,26 @@ def test_the_gate_report_shows_every_failing_slice_with_labels_as_text(browser: 
     assert "tenure_months=<12" in labels
     assert all(f"plan=p{i}|region=r{i}" in labels for i in range(20))
     assert all(w > 300 and h > 200 for w, h, _ in chart_sizes(page))
+
+
+def test_the_gate_report_charts_permutation_importance_and_shap_values(browser: Any, tmp_path: Path) -> None:
+    shap = shap_from_dict(
+        {
+            "rows": 50, "background": 50, "seed": 7, "seconds": 9.8,
+            "candidate": [{"feature": "tenure_months", "mean_abs": 0.19}, {"feature": "autopay", "mean_abs": 0.05}],
+            "incumbent": [{"feature": "tenure_months", "mean_abs": 0.2}, {"feature": "support_calls", "mean_abs": 0.14}],
+            "flagged": [],
+        }
+    )  # fmt: skip
+    verdict = GateVerdict(**{**vars(WITH_IMPORTANCE), "importance": replace(IMPORTANCE, shap=shap)})
+    page, problems = open_page(browser, render_gate_html(verdict), tmp_path, "gate-importance")
+    assert problems == []
+    titles = page.evaluate(
+        "() => [...document.querySelectorAll('svg.chart text.chart-title')].map(t => t.textContent)"
+    )
+    assert any("lost when a feature is shuffled" in t for t in titles), titles
+    assert any("mean |SHAP value| per feature" in t for t in titles), titles
+    labels = page.evaluate(
+        "() => [...document.querySelectorAll('svg.chart text.label')].map(t => t.textContent)"
+    )
+    assert {"tenure_months", "autopay", "support_calls", "usage_gb"} <= set(labels)
