@@ -137,31 +137,26 @@ def explain_rows(
     predict: Callable[[Any], NDArray[np.float64]], rows: Any, background: Any, *, seed: int
 ) -> Explained:
     """SHAP values of `predict` (frame -> score per row) on `rows`, hiding features with `background`.
-    shap's masker compares values numerically, so text columns are passed to it as category codes and
-    turned back into text before the model sees them."""
+    shap's masker works on numbers, so text columns are passed to it as codes and turned back into the
+    same values (missing ones too) before the model sees them."""
     shap = _shap()
     import pandas as pd
 
     names, dtypes = list(rows.columns), rows.dtypes
-    categories = {
-        n: np.unique(np.concatenate([rows[n].astype(str), background[n].astype(str)]))
+    values = {  # each text column's values, as the model sees them; a missing value is the last code
+        n: np.asarray([*pd.unique(pd.concat([rows[n], background[n]]).dropna()), None], dtype=object)
         for n in names
         if not pd.api.types.is_numeric_dtype(dtypes[n])  # booleans are numbers here: 0.0 and 1.0
     }
+    codes = {n: {v: i for i, v in enumerate(known[:-1])} for n, known in values.items()}
 
     def coded(frame: Any) -> NDArray[np.float64]:
-        columns = [
-            np.searchsorted(categories[n], frame[n].astype(str)) if n in categories else frame[n]
-            for n in names
-        ]
+        columns = [frame[n].map(codes[n]).fillna(len(codes[n])) if n in codes else frame[n] for n in names]
         return np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
 
     def model(x: NDArray[np.float64]) -> NDArray[np.float64]:
         frame = pd.DataFrame(
-            {
-                n: categories[n][x[:, j].astype(np.intp)] if n in categories else x[:, j]
-                for j, n in enumerate(names)
-            }
+            {n: values[n][x[:, j].astype(np.intp)] if n in values else x[:, j] for j, n in enumerate(names)}
         ).astype(dtypes)
         return np.asarray(predict(frame), dtype=np.float64)
 

@@ -104,3 +104,18 @@ def test_without_the_shap_package_the_gate_says_which_extra_to_install(
     monkeypatch.setitem(sys.modules, "shap", None)  # `import shap` raises ImportError
     with pytest.raises(GateError, match=r"importance.shap needs the shap package.*modelcd\[explain\]"):
         compute_shap(scores, None, FRAME, rows=20, background=10, seed=0)
+
+
+def test_a_missing_text_value_reaches_the_model_as_missing_not_as_text() -> None:
+    seen: list[pd.DataFrame] = []
+
+    def recording(X: pd.DataFrame) -> np.ndarray:
+        seen.append(X)
+        return scores(X.fillna({"plan": "basic"}))
+
+    rows = ROWS.assign(plan=ROWS.plan.where(ROWS.index % 3 != 0, None))
+    got = explain_rows(recording, rows, BACKGROUND, seed=0)
+    assert {type(v) for frame in seen for v in frame.plan.dropna()} == {str}
+    scored = seen[-1]  # the rows themselves, scored last
+    assert scored.plan.isna().sum() == rows.plan.isna().sum() == 4
+    np.testing.assert_allclose(got.values.sum(axis=1) + got.base, got.scores, rtol=0, atol=1e-9)
