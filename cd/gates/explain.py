@@ -7,7 +7,7 @@ from a fixed sample of background rows. Each row's values add up to its score mi
 mean score over the background): the explainer's local accuracy. Reported per version: each feature's
 mean |SHAP| over the explained rows, and for the candidate's highest-scored rows the features that push
 their score most ("why does the churn model flag this customer?"). The cost is bounded: a fixed sample of
-rows and of background rows, seeded with the gate's seed, and shap's default evaluations per row.
+rows and of background rows, seeded with the gate's seed, and `PERMUTATIONS` feature orders per row.
 """
 
 from __future__ import annotations
@@ -174,8 +174,9 @@ def explain_rows(
 
 class _Background:
     """shap's independent masking, by its masker protocol: a hidden feature takes each background row's
-    value. (shap's own `maskers.Independent` does the same through numba, whose compiling costs ten
-    seconds in every process: more than explaining a hundred rows.)"""
+    value. shap's own `maskers.Independent` gives the same values (a test compares them) through numba
+    code compiled anew in every process: measured, 24.5 s instead of 16.1 s for 100 rows of the churn
+    model, both versions."""
 
     def __init__(self, rows: NDArray[np.float64]) -> None:
         self.rows = rows
