@@ -13,7 +13,8 @@ from cd.examples.churn import TEST_SHA256
 from cd.gates.evaluate import evaluate_promotion
 from cd.gates.report import render_markdown
 from cd.registry import Registry
-from cd.release.inputs import shap_table
+from cd.release.inputs import model_card, shap_table
+from cd.release.notes import render_model_card
 from tests.gates.conftest import ChurnRegistry, open_pr, set_version
 from tests.helpers import GitRepo, run_modelcd
 
@@ -308,3 +309,6 @@ def test_the_gate_report_and_model_card_show_both_versions_shap_values(
     assert inc is not None
     assert f"| {feature} | {cand:.4f} | {inc:.4f} | {cand - inc:+.4f} |" in md
     assert shap_table(verdict.to_dict())[0] == (feature, f"{cand:.4f}", f"{inc:.4f}", f"{cand - inc:+.4f}")
+    card = render_model_card(model_card("churn", v["better"], None, None, {}, None, verdict.to_dict()))
+    assert "## What moves its scores (mean |SHAP value|)" in card
+    assert f"| `{feature}` | {cand:.4f} | {inc:.4f} | {cand - inc:+.4f} |" in card
