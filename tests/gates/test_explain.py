@@ -3,6 +3,9 @@ local accuracy, the same values as shap's own independent masker (the report: te
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 from typing import Any
 
@@ -17,6 +20,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from cd.errors import GateError
 from cd.gates.explain import PERMUTATIONS, compute_shap, explain_rows, shap_from_dict
+from tests.helpers import PROJECT_ROOT
 
 RNG = np.random.default_rng(11)
 N = 600
@@ -119,3 +123,33 @@ def test_a_missing_text_value_reaches_the_model_as_missing_not_as_text() -> None
     scored = seen[-1]  # the rows themselves, scored last
     assert scored.plan.isna().sum() == rows.plan.isna().sum() == 4
     np.testing.assert_allclose(got.values.sum(axis=1) + got.base, got.scores, rtol=0, atol=1e-9)
+
+
+EXPLAIN_IN_A_FRESH_PROCESS = """
+import json, sys
+import numpy as np, pandas as pd
+from sklearn.linear_model import LogisticRegression
+from cd.gates.explain import explain_rows
+rng = np.random.default_rng(0)
+X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300), "c": rng.choice(["x", "y"], 300)})
+y = X.a + (X.c == "y") + rng.normal(size=300) > 0.5
+model = LogisticRegression().fit(X.assign(c=X.c == "y"), y)
+got = explain_rows(lambda f: model.predict_proba(f.assign(c=f.c == "y"))[:, 1], X[:8], X[100:120], seed=2)
+print(json.dumps({"jit": not sys.modules["numba"].config.DISABLE_JIT, "values": got.values.tolist()}))
+"""
+
+
+def test_shap_runs_without_numbas_compiling_unless_asked_and_gives_the_same_values() -> None:
+    def run(**environ: str) -> dict[str, Any]:
+        env = {k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_JIT"} | environ
+        done = subprocess.run(
+            [sys.executable, "-c", EXPLAIN_IN_A_FRESH_PROCESS],
+            cwd=PROJECT_ROOT, env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+        return result
+
+    plain, compiled = run(), run(NUMBA_DISABLE_JIT="0")
+    assert (plain["jit"], compiled["jit"]) == (False, True)
+    np.testing.assert_allclose(plain["values"], compiled["values"], rtol=0, atol=1e-12)
