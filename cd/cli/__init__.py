@@ -85,6 +85,9 @@ class LazyGroup(click.Group):
 def main(ctx: click.Context, debug: bool) -> None:
     """modelcd: GitOps continuous delivery for machine-learning models."""
     ctx.obj = {"debug": debug or bool(os.environ.get("MODELCD_DEBUG"))}
+    # MLflow draws a tqdm bar for every artifact download wherever tqdm is installed (shap brings it):
+    # redrawn lines that fill Actions logs and job summaries. modelcd says what it downloads itself.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def entry() -> None:
