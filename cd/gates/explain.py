@@ -26,7 +26,6 @@ from cd.errors import GateError
 
 FLAGGED = 3  # the candidate's highest-scored rows explained one by one in reports
 REASONS = 3  # features quoted per flagged row
-TOP = 5
 PERMUTATIONS = 5  # feature orders per explained row, each walked forward and back (antithetic)
 
 
@@ -61,15 +60,17 @@ class ShapSummary:
     incumbent: tuple[MeanShap, ...] | None
     flagged: tuple[FlaggedRow, ...]
 
-    def top(self, top: int = TOP) -> list[tuple[str, float, float | None]]:
+    def top(self) -> list[tuple[str, float, float | None]]:
         """(feature, candidate mean |SHAP|, incumbent's) for the candidate's top features, then any the
         incumbent ranks in its top."""
-        names = [m.feature for m in self.candidate[:top]]
-        if self.incumbent is not None:
-            names += [m.feature for m in self.incumbent[:top] if m.feature not in names]
-        cand = {m.feature: m.mean_abs for m in self.candidate}
-        inc = None if self.incumbent is None else {m.feature: m.mean_abs for m in self.incumbent}
-        return [(n, cand.get(n, 0.0), None if inc is None else inc.get(n, 0.0)) for n in names]
+        from cd.gates.importance import side_by_side
+
+        def ranked(rows: tuple[MeanShap, ...]) -> list[tuple[str, float]]:
+            return [(m.feature, m.mean_abs) for m in rows]
+
+        return side_by_side(
+            ranked(self.candidate), None if self.incumbent is None else ranked(self.incumbent)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         def table(rows: tuple[MeanShap, ...] | None) -> list[dict[str, Any]] | None:

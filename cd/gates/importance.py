@@ -268,18 +268,30 @@ class ImportanceRow:
         return None if self.incumbent is None else self.candidate - self.incumbent
 
 
+def side_by_side(
+    candidate: Sequence[tuple[str, float]], incumbent: Sequence[tuple[str, float]] | None, top: int = TOP
+) -> list[tuple[str, float, float | None]]:
+    """(feature, candidate's figure, incumbent's) for the candidate's `top` features (each list ranked,
+    largest first), then any the incumbent ranks in its top; 0.0 for a feature one version lacks."""
+    names = [name for name, _ in candidate[:top]]
+    if incumbent is not None:
+        names += [name for name, _ in incumbent[:top] if name not in names]
+    cand, inc = dict(candidate), None if incumbent is None else dict(incumbent)
+    return [(n, cand.get(n, 0.0), None if inc is None else inc.get(n, 0.0)) for n in names]
+
+
 def top_rows(importance: Importance, slice_label: str = "overall", top: int = TOP) -> list[ImportanceRow]:
     """The slice's most important features (by the candidate, then any the incumbent ranks in its top),
     with both versions' figures."""
     found = next((s for s in importance.slices if s.slice == slice_label), None)
     if found is None:
         return []
-    inc = {f.feature: f.mean for f in found.incumbent} if found.incumbent is not None else None
-    names = [f.feature for f in found.candidate[:top]]
-    if found.incumbent is not None:
-        names += [f.feature for f in found.incumbent[:top] if f.feature not in names]
-    cand = {f.feature: f.mean for f in found.candidate}
-    return [ImportanceRow(n, cand.get(n, 0.0), None if inc is None else inc.get(n, 0.0)) for n in names]
+
+    def ranked(rows: tuple[FeatureImportance, ...]) -> list[tuple[str, float]]:
+        return [(f.feature, f.mean) for f in rows]
+
+    inc = None if found.incumbent is None else ranked(found.incumbent)
+    return [ImportanceRow(*row) for row in side_by_side(ranked(found.candidate), inc, top)]
 
 
 def slice_story(importance: Importance, slice_label: str, top: int = 3) -> str | None:
