@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from cd.registry import Registry
 from cd.release.inputs import model_card, shap_table
 from cd.release.notes import render_model_card
 from tests.gates.conftest import ChurnRegistry, open_pr, set_version
-from tests.helpers import GitRepo, run_modelcd
+from tests.helpers import PROJECT_ROOT, GitRepo, run_modelcd
 
 
 def test_a_better_version_passes(churn_repo: GitRepo, churn_registry: ChurnRegistry) -> None:
@@ -313,3 +314,26 @@ def test_the_gate_report_and_model_card_show_both_versions_shap_values(
     card = render_model_card(model_card("churn", v["better"], None, None, {}, None, verdict.to_dict()))
     assert "## What moves its scores (mean |SHAP value|)" in card
     assert f"| `{feature}` | {cand:.4f} | {inc:.4f} | {cand - inc:+.4f} |" in card
+
+
+def test_a_gate_asking_for_shap_without_shap_installed_exits_1_and_writes_no_verdict(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry, tmp_path: Path
+) -> None:
+    churn_repo.write("gates/churn.yaml", churn_repo.read("gates/churn.yaml") + "importance: {shap: true}\n")
+    v = churn_registry.versions
+    open_pr(churn_repo, v["baseline"], v["better"])
+    hidden = tmp_path / "no-shap" / "shap"  # first on the path: `import shap` fails as if not installed
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('No module named shap')\n")
+    out = tmp_path / "out"
+    result = run_modelcd(
+        "gate", "--env", "staging", "--model", "churn", "--base", "main", "--head", "pr", "--out", str(out),
+        cwd=churn_repo.path,
+        env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri, "PYTHONPATH": f"{hidden.parent}{os.pathsep}{PROJECT_ROOT}"},
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().endswith(
+        "error: importance.shap needs the shap package, which is not installed: install modelcd's `explain` "
+        "extra (pip install 'modelcd[explain]'), or remove importance.shap from the gate"
+    )
+    assert not out.exists() or list(out.iterdir()) == []
