@@ -58,9 +58,11 @@ def upstream_refusal(
 
 def live_plan_problems(plan: Plan, config: RepoConfig, observe: Observe) -> list[Problem]:
     """The plan's promotions whose version is not live upstream now (`modelcd plan --live`)."""
+    from cd.plan import GATED_KINDS
+
     problems = []
     for change in plan.deployable():
-        if change.kind not in ("added", "promoted") or change.to_version is None:
+        if change.kind not in GATED_KINDS or change.to_version is None:
             continue
         env = config.environments.get(change.env)
         if env is None:
@@ -71,8 +73,8 @@ def live_plan_problems(plan: Plan, config: RepoConfig, observe: Observe) -> list
             problems.append(
                 Problem(
                     env.path or f"environments/{env.name}.yaml",
-                    deployment.line if deployment else None,
-                    f"models.{change.model}.version",
+                    deployment.line_of(change.to_version) if deployment else None,
+                    deployment.key_of(change.to_version) if deployment else f"models.{change.model}.version",
                     refusal,
                 )
             )

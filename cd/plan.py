@@ -16,8 +16,11 @@ from cd.errors import ConfigError, Problem
 if TYPE_CHECKING:
     from cd.workspace import Workspace
 
-ChangeKind = Literal["added", "removed", "promoted", "reconfigured"]
-DEPLOYABLE: frozenset[str] = frozenset({"added", "promoted", "reconfigured"})
+# "challenger": a version that joins an experiment beside the environment's version (`challengers:`)
+ChangeKind = Literal["added", "removed", "promoted", "reconfigured", "challenger"]
+DEPLOYABLE: frozenset[str] = frozenset({"added", "promoted", "reconfigured", "challenger"})
+# A version new to an environment: its gate judges it (against the base's version) before it serves.
+GATED_KINDS: tuple[str, ...] = ("added", "promoted", "challenger")
 CONFIG_PREFIXES = ("environments/", "gates/", "models/")
 
 
@@ -29,6 +32,7 @@ class Change:
     from_version: int | None
     to_version: int | None
     details: tuple[str, ...] = ()  # e.g. "serving.instance_count: 1 -> 2"
+    challengers: tuple[int, ...] = ()  # the environment's challengers beside `to_version` (an experiment)
 
     def describe(self) -> str:
         if self.kind == "added":
@@ -37,6 +41,8 @@ class Change:
             return f"{self.model} v{self.from_version} (removed)"
         if self.kind == "promoted":
             return f"{self.model} v{self.from_version} -> v{self.to_version}"
+        if self.kind == "challenger":
+            return f"{self.model} v{self.to_version} (challenger)"
         return f"{self.model} v{self.to_version} (reconfigured)"
 
 
@@ -109,17 +115,35 @@ def _model_changes(
         old, new = before.get(model), after.get(model)
         if old is None:
             assert new is not None
-            out.append(Change(env, model, "added", None, new.version))
+            out.append(Change(env, model, "added", None, new.version, challengers=new.challengers))
         elif new is None:
             out.append(Change(env, model, "removed", old.version, None))
         else:
-            details = _serving_diff(old, new)
+            details = _serving_diff(old, new) + _challengers_diff(old, new)
             if old.version != new.version:
                 note = ("downgrade",) if new.version < old.version else ()
-                out.append(Change(env, model, "promoted", old.version, new.version, note + details))
+                out.append(
+                    Change(env, model, "promoted", old.version, new.version, note + details, new.challengers)
+                )
             elif details:
-                out.append(Change(env, model, "reconfigured", old.version, new.version, details))
+                out.append(
+                    Change(env, model, "reconfigured", old.version, new.version, details, new.challengers)
+                )
+        if new is not None:
+            served = old.versions if old is not None else ()
+            incumbent = old.version if old is not None else None
+            out += [
+                Change(env, model, "challenger", incumbent, c, (f"beside v{new.version}",))
+                for c in new.challengers
+                if c not in served
+            ]
     return out
+
+
+def _challengers_diff(old: ModelDeployment, new: ModelDeployment) -> tuple[str, ...]:
+    if old.challengers == new.challengers:
+        return ()
+    return (f"challengers: {list(old.challengers)} -> {list(new.challengers)}",)
 
 
 def _serving_diff(old: ModelDeployment, new: ModelDeployment) -> tuple[str, ...]:
@@ -142,7 +166,7 @@ def _environment_setting_changes(
 def _promotion_order_problems(changes: list[Change], base: RepoConfig, head: RepoConfig) -> list[Problem]:
     problems = []
     for change in changes:
-        if change.kind not in ("added", "promoted"):
+        if change.kind not in GATED_KINDS:
             continue
         env = head.environments[change.env]
         upstream_name = env.promote_from
@@ -155,8 +179,8 @@ def _promotion_order_problems(changes: list[Change], base: RepoConfig, head: Rep
             problems.append(
                 Problem(
                     env.path,
-                    env.models[change.model].line,
-                    f"models.{change.model}.version",
+                    env.models[change.model].line_of(change.to_version or 0),
+                    env.models[change.model].key_of(change.to_version or 0),
                     f"v{change.to_version} is not live in {upstream_name!r} ({upstream_name} {where} at the base ref); "
                     f"promote it through {upstream_name} first",
                 )

@@ -2,7 +2,8 @@
 
 The edit is a round-trip edit: ruamel.yaml parses the file (comments, order and formatting kept) and
 locates the exact `version:` scalar of the model; only that token is replaced, so the diff is that one
-line. The result is parsed again and checked to differ from the original in that value only.
+line (and the model's `challengers` lines, which any new version ends). The result is parsed again and
+checked to differ from the original in those values only.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def _version_node(doc: Any, model: str, path: str) -> Any:
 
 
 def set_model_version(text: str, model: str, version: int, path: str = "environment") -> str:
-    """`text` with `models.<model>.version` set to `version`; every other byte unchanged."""
+    """`text` with `models.<model>.version` set to `version`, and the model's `challengers` (an
+    experiment's other versions) removed when it has any; every other byte unchanged."""
     doc = _round_trip_load(text, path)
     entry = _version_node(doc, model, path)
     line, col = entry.lc.value("version")
@@ -125,17 +127,42 @@ def set_model_version(text: str, model: str, version: int, path: str = "environm
             Problem(path, line + 1, f"models.{model}.version", "expected a plain integer to edit in place")
         )
     lines[line] = lines[line][: token.start()] + str(version) + lines[line][token.end() :]
+    if "challengers" in entry:
+        first, last = _challengers_lines(entry, model, path)
+        del lines[first : last + 1]
     edited = "".join(lines)
     _check_only_version_changed(text, edited, model, version, path)
     return edited
 
 
+def _challengers_lines(entry: Any, model: str, path: str) -> tuple[int, int]:
+    """The first and last line (0-based) of the entry's `challengers:` key and its list."""
+    first = entry.lc.key("challengers")[0]
+    if entry.fa.flow_style():
+        raise ConfigError(
+            Problem(
+                path,
+                first + 1,
+                f"models.{model}.challengers",
+                "the model is written in flow style ({version: ..., challengers: [...]}); write it in block "
+                "style so that the edit can remove its challengers line",
+            )
+        )
+    value = entry["challengers"]
+    last = first
+    if hasattr(value, "lc") and len(value):
+        last = max(first, value.lc.item(len(value) - 1)[0])
+    return first, last
+
+
 def _check_only_version_changed(before: str, after: str, model: str, version: int, path: str) -> None:
     old, new = _round_trip_load(before, path), _round_trip_load(after, path)
     new_entry = _version_node(new, model, path)
-    if new_entry["version"] != version:
+    if new_entry["version"] != version or "challengers" in new_entry:
         raise ConfigError(Problem(path, None, f"models.{model}.version", "the edit did not take"))
-    new_entry["version"] = _version_node(old, model, path)["version"]
+    old_entry = _version_node(old, model, path)
+    new_entry["version"] = old_entry["version"]
+    old_entry.pop("challengers", None)
     if _plain(old) != _plain(new):
         raise ConfigError(
             Problem(path, None, f"models.{model}.version", "the edit changed more than the version")

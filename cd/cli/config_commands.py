@@ -99,7 +99,7 @@ def _note(text: str) -> None:
 
 
 def _symbol(kind: str) -> str:
-    return {"added": "+", "removed": "-", "promoted": "~", "reconfigured": "*"}[kind]
+    return {"added": "+", "removed": "-", "promoted": "~", "reconfigured": "*", "challenger": "+"}[kind]
 
 
 def render_plan_text(result: object) -> str:

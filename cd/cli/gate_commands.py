@@ -16,6 +16,12 @@ from cd.github.actions import append_summary, set_output
 @click.option("--env", "environment", help="Environment whose promotion is judged.")
 @click.option("--model", help="Model name (models/<name>/).")
 @click.option(
+    "--version",
+    type=int,
+    help="The version to judge when --env asks for several (an experiment's challengers); default: "
+    "the environment's version.",
+)
+@click.option(
     "--all", "all_", is_flag=True, help="Judge every promotion in the plan between --base and --head."
 )
 @click.option(
@@ -47,6 +53,7 @@ from cd.github.actions import append_summary, set_output
 def gate(
     environment: str | None,
     model: str | None,
+    version: int | None,
     all_: bool,
     base: str,
     head: str,
@@ -69,7 +76,9 @@ def gate(
             raise UsageError("--power needs --env and --model")
         click.echo(render_power(power_table(ws, environment, model, base)), nl=False)
         return
-    run = judge_promotions(ws, env=environment, model=model, all_in_plan=all_, base=base, head=head, out=out)
+    run = judge_promotions(
+        ws, env=environment, model=model, all_in_plan=all_, base=base, head=head, out=out, version=version
+    )
     for verdict in run.verdicts:
         append_summary(render_markdown(verdict).rstrip("\n") + "\n\n")
     set_output("verdict", run.overall)

@@ -74,6 +74,7 @@ def cross_file_problems(
         problems += _capture_destination(env, doc)
         problems += _ground_truth(env, config, doc)
         problems += _experiment_steps(env, doc)
+        problems += _challengers(env, doc)
     problems += _endpoint_collisions(config, docs)
     for gate in config.gates.values():
         problems += _gate_against_model(gate, config, docs[gate.path], present)
@@ -197,6 +198,42 @@ def _ground_truth(env: Environment, config: RepoConfig, doc: Document) -> list[P
                     ("models", name),
                     f"max_misclassification_increase judges binary classifiers; model {name!r} is "
                     f"{spec.task} (models/{name}/model.yaml)",
+                )
+            )
+    return problems
+
+
+def _challengers(env: Environment, doc: Document) -> list[Problem]:
+    """`challengers` join an experiment: each gets the candidate's share, and stable keeps some."""
+    problems = []
+    weights = [s.weight for s in env.rollout.steps if isinstance(s, SetWeight)]
+    judged = [i for i, s in enumerate(env.rollout.steps) if isinstance(s, Analysis | Shadow)]
+    for name, deployment in env.models.items():
+        if not deployment.challengers:
+            continue
+        where = ("models", name, "challengers")
+        arms = len(deployment.versions)
+        if env.rollout.strategy != "experiment":
+            problems.append(
+                doc.problem(where, "challengers need strategy: experiment; a canary rolls out one version")
+            )
+            continue
+        if deployment.version in deployment.challengers:
+            problems.append(doc.problem(where, f"v{deployment.version} is the model's version already"))
+        if judged:
+            problems.append(
+                doc.problem(
+                    ("rollout", "steps", judged[0]),
+                    f"an experiment with challengers ({name}) takes set_weight, bake and experiment steps: "
+                    "analysis and shadow steps judge one candidate against stable",
+                )
+            )
+        if len(weights) == 1 and arms * weights[0] >= 100:
+            problems.append(
+                doc.problem(
+                    where,
+                    f"set_weight {weights[0]} gives each of the {arms} versions {weights[0]}% and leaves "
+                    f"stable {100 - arms * weights[0]}%: use set_weight {99 // arms} or less",
                 )
             )
     return problems

@@ -179,7 +179,9 @@ def build_environment(doc: Document, file_stem: str) -> Environment:
             name=name,
             version=spec["version"],
             serving=Serving(**spec.get("serving", {})),
+            challengers=tuple(spec.get("challengers", ())),
             line=doc.line_of(("models", name, "version")),
+            challengers_line=doc.line_of(("models", name, "challengers")) if "challengers" in spec else None,
         )
         for name, spec in (data["models"] or {}).items()
     }

@@ -331,7 +331,24 @@ class ModelDeployment:
     name: str
     version: int
     serving: Serving = Serving()
+    # `strategy: experiment` with more than two versions: each challenger gets the candidate's share
+    # beside `version` and stable, and the business metric picks one winner (docs/monitoring.md)
+    challengers: tuple[int, ...] = ()
     line: int | None = field(default=None, compare=False)  # line of `version:` in the environment file
+    challengers_line: int | None = field(default=None, compare=False)  # line of `challengers:`
+
+    @property
+    def versions(self) -> tuple[int, ...]:
+        """Every version git asks this environment to serve: `version`, then the challengers."""
+        return (self.version, *self.challengers)
+
+    def line_of(self, version: int) -> int | None:
+        """The line that asks for `version`: `challengers:` for a challenger, else `version:`."""
+        return self.challengers_line if version in self.challengers else self.line
+
+    def key_of(self, version: int) -> str:
+        """The key that asks for `version`, as a problem names it."""
+        return f"models.{self.name}.{'challengers' if version in self.challengers else 'version'}"
 
 
 @dataclass(frozen=True)

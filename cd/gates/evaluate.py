@@ -448,10 +448,17 @@ def model_spec_notes(model: str, base_spec: ModelSpec | None, head_spec: ModelSp
 
 
 def evaluate_promotion(
-    repo: Path, environment: str, model: str, base: str, head: str | None, registry: Registry
+    repo: Path,
+    environment: str,
+    model: str,
+    base: str,
+    head: str | None,
+    registry: Registry,
+    version: int | None = None,
 ) -> GateVerdict:
-    """Judge the version of `model` in `environment` at `head` (None: the working tree) against the
-    version at `base`, by the gate at `base`."""
+    """Judge the version of `model` in `environment` at `head` (None: the working tree), or `version`,
+    one of the versions it asks for there (`version` or a challenger), against the version at `base`,
+    by the gate at `base`."""
     from cd.config import load_repo, load_repo_at_ref
     from cd.gates.dataset import load_dataset
 
@@ -465,6 +472,13 @@ def evaluate_promotion(
     deployment = head_env.models.get(model)
     if deployment is None:
         raise GateError(f"environment {environment!r} has no model {model!r} at {head or 'the working tree'}")
+    candidate_version = deployment.version if version is None else version
+    if candidate_version not in deployment.versions:
+        asked = ", ".join(f"v{v}" for v in deployment.versions)
+        raise GateError(
+            f"{head_env.path}: {model} in {environment} at {head or 'the working tree'} asks for {asked}, "
+            f"not v{candidate_version}: the gate judges what git asks for"
+        )
     base_env = base_cfg.environments.get(environment)
     base_deployment = base_env.models.get(model) if base_env else None
 
@@ -476,7 +490,7 @@ def evaluate_promotion(
 
     dataset = gate_dataset(repo, base, head, gate.dataset)
     data = load_dataset(gate.dataset, repo, spec.inputs, spec.task, data=dataset.data)
-    candidate_ref = registry.resolve(spec.registered_model, deployment.version)
+    candidate_ref = registry.resolve(spec.registered_model, candidate_version)
     incumbent_ref = (
         registry.resolve(spec.registered_model, base_deployment.version) if base_deployment else None
     )
@@ -550,6 +564,7 @@ def evaluate_promotion(
         checks=checks,
         notes=tuple(notes),
         importance=importance,
+        challenger=candidate_version != deployment.version,
     )
 
 

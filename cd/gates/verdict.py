@@ -93,6 +93,8 @@ class GateVerdict:
     checks: tuple[CheckResult, ...]
     notes: tuple[str, ...] = ()
     importance: Importance | None = None  # permutation importance (None: not computed)
+    # the candidate is one of the environment's `challengers` in an experiment (not its `version`)
+    challenger: bool = False
 
     @property
     def passed(self) -> bool:
@@ -108,8 +110,10 @@ class GateVerdict:
             for o in ("fail", "inconclusive", "underpowered", "pass", "skipped", "undefined")
             if self.checks_with(o)
         )
+        role = " (challenger)" if self.challenger else ""
         return (
-            f"{self.model} v{self.candidate.version} vs {inc} in {self.environment} ({counts or 'no checks'})"
+            f"{self.model} v{self.candidate.version}{role} vs {inc} in {self.environment} "
+            f"({counts or 'no checks'})"
         )
 
     def headline(self) -> str:
@@ -131,6 +135,7 @@ class GateVerdict:
             "notes": list(self.notes),
             "checks": [_check_dict(c) for c in self.checks],
             **({"importance": self.importance.to_dict()} if self.importance is not None else {}),
+            **({"challenger": True} if self.challenger else {}),
         }
 
     def to_json(self) -> str:
@@ -244,6 +249,7 @@ def verdict_from_dict(data: Mapping[str, Any]) -> GateVerdict:
         checks=tuple(checks),
         notes=tuple(data["notes"]),
         importance=importance_from_dict(data["importance"]) if data.get("importance") else None,
+        challenger=bool(data.get("challenger", False)),
     )
 
 

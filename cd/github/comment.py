@@ -38,7 +38,8 @@ def status_context(model: str, env: str) -> str:
 
 
 def parse_status_context(context: str) -> tuple[str, str] | None:
-    """`modelcd/gate churn@production` -> ("churn", "production")."""
+    """`modelcd/gate churn@production` -> ("churn", "production"); a challenger's
+    `modelcd/gate churn v3@production` -> ("churn v3", "production")."""
     if not context.startswith(STATUS_CONTEXT_PREFIX):
         return None
     model, sep, env = context[len(STATUS_CONTEXT_PREFIX) :].partition("@")
@@ -65,7 +66,7 @@ def status_for(result: GateResult, target_url: str | None = None) -> CommitStatu
     else:
         state, description = "error", result.summary or "the gate could not be evaluated"
     return CommitStatus(
-        context=status_context(result.model, result.env),
+        context=STATUS_CONTEXT_PREFIX + result.key,
         state=state,
         description=_clip(description.replace("\n", " "), MAX_STATUS_DESCRIPTION),
         target_url=target_url,
@@ -97,7 +98,7 @@ def _plan_table(changes: Sequence[PlannedChange], results: Sequence[GateResult])
 
 
 def _result_section(result: GateResult) -> list[str]:
-    title = f"{result.model}@{result.env}: {MARKS[result.outcome]}"
+    title = f"{result.key}: {MARKS[result.outcome]}"
     if result.summary:
         title += f" — {result.summary}"
     lines = [f"<details{' open' if not result.passed else ''}>", f"<summary>{title}</summary>", ""]

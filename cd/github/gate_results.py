@@ -16,24 +16,37 @@ from typing import Any, Literal
 from cd.errors import UsageError
 
 Outcome = Literal["pass", "fail", "inconclusive", "error", "missing", "overridden"]
-GATED_CHANGES = ("added", "promoted")
 
 
 @dataclass(frozen=True)
 class PlannedChange:
     env: str
     model: str
-    change: str  # added | removed | promoted | reconfigured
+    change: str  # a `cd.plan.ChangeKind`
     from_version: int | None
     to_version: int | None
 
     @property
     def gated(self) -> bool:
-        return self.change in GATED_CHANGES
+        from cd.plan import GATED_KINDS
+
+        return self.change in GATED_KINDS
 
     @property
     def key(self) -> str:
-        return f"{self.model}@{self.env}"
+        return result_key(self.model, self.env, self.to_version if self.change == "challenger" else None)
+
+
+def gate_name(model: str, challenger: int | None = None) -> str:
+    """Whose gate: `model`, or `model vN` for a challenger, one more version judged for the same model
+    and environment."""
+    return model if challenger is None else f"{model} v{challenger}"
+
+
+def result_key(model: str, env: str, challenger: int | None = None) -> str:
+    """`churn@production`, what a gate's status check and override name; `churn v3@production` for a
+    challenger."""
+    return f"{gate_name(model, challenger)}@{env}"
 
 
 @dataclass(frozen=True)
@@ -55,10 +68,11 @@ class GateResult:
     incumbent_version: int | None = None
     override: Override | None = None
     source: str = ""  # the verdict file read
+    challenger: bool = False  # the candidate is a challenger in an experiment
 
     @property
     def key(self) -> str:
-        return f"{self.model}@{self.env}"
+        return result_key(self.model, self.env, self.candidate_version if self.challenger else None)
 
     @property
     def passed(self) -> bool:
@@ -157,6 +171,7 @@ def parse_verdict(data: Mapping[str, Any], source: str, report_markdown: str = "
         incumbent_version=_version_of(_first(data, "incumbent", "incumbent_version")),
         override=override,
         source=source,
+        challenger=bool(data.get("challenger", False)),
     )
 
 
@@ -198,6 +213,7 @@ def results_for_plan(
                 summary="the gate produced no verdict (see the gate job's log)",
                 candidate_version=change.to_version,
                 incumbent_version=change.from_version,
+                challenger=change.change == "challenger",
             )
         )
     planned = {c.key for c in changes}

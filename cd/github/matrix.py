@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from cd.config.model import Analysis, Bake, Environment, RepoConfig, SetWeight, Shadow
 from cd.files import write_atomic
-from cd.plan import Plan
+from cd.plan import GATED_KINDS, Plan
 
 if TYPE_CHECKING:
     from cd.workspace import Workspace
 
 MatrixKind = Literal["gate", "build", "deploy"]
-GATED = ("added", "promoted")
 
 
 def gate_matrix(plan: Plan) -> dict[str, list[dict[str, Any]]]:
@@ -28,20 +27,23 @@ def gate_matrix(plan: Plan) -> dict[str, list[dict[str, Any]]]:
         "include": [
             {"env": c.env, "model": c.model, "from": c.from_version, "to": c.to_version, "change": c.kind}
             for c in plan.changes
-            if c.kind in GATED
+            if c.kind in GATED_KINDS
         ]
     }
 
 
 def build_matrix(plan: Plan) -> dict[str, list[dict[str, Any]]]:
-    """One entry per (model, version) some environment deploys: built and released once.
+    """One entry per (model, version) some environment deploys: built and released once. An experiment
+    deploys each of its versions together, so a change to it builds them all (a released version is
+    taken from its release).
 
     `env` is the first environment (in plan order) that deploys it: its target names the image repository.
     """
     first_env: dict[tuple[str, int], str] = {}
     for change in plan.deployable():
         if change.to_version is not None:
-            first_env.setdefault((change.model, change.to_version), change.env)
+            for version in (change.to_version, *change.challengers):
+                first_env.setdefault((change.model, version), change.env)
     return {
         "include": [
             {"model": model, "version": version, "env": first_env[(model, version)]}

@@ -161,8 +161,11 @@ def _turn_required_green(
 
 
 def record_override(verdicts: Path, pairs: list[tuple[str, str]], override: Override) -> list[Path]:
-    """Add `"override": {...}` to the verdict JSON of each (model, env) in `verdicts` (a verdict file or a
-    directory of them); atomic rewrite per file."""
+    """Add `"override": {...}` to the verdict JSON of each (gate name, env) in `verdicts` (a verdict file or
+    a directory of them; the gate name is the model, or `model vN` for a challenger); atomic rewrite per
+    file."""
+    from cd.github.gate_results import gate_name
+
     wanted = set(pairs)
     written = []
     for path in [verdicts] if verdicts.is_file() else sorted(verdicts.rglob("*.json")):
@@ -172,7 +175,13 @@ def record_override(verdicts: Path, pairs: list[tuple[str, str]], override: Over
             continue  # not a verdict; its reader reports it
         if not isinstance(data, dict):
             continue
-        pair = (str(data.get("model")), str(data.get("env") or data.get("environment")))
+        candidate = data.get("candidate")
+        version = candidate.get("version") if isinstance(candidate, dict) else None
+        challenger = version if data.get("challenger") else None
+        pair = (
+            gate_name(str(data.get("model")), challenger),
+            str(data.get("env") or data.get("environment")),
+        )
         if pair not in wanted:
             continue
         data["override"] = {

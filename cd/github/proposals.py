@@ -84,7 +84,10 @@ def render_promotion_body(promotion: Promotion, evidence: Evidence) -> str:
             "",
             "</details>",
         ]
-    lines += ["", "_Opened by `modelcd promote`. The diff is the version line only._"]
+    lines += [
+        "",
+        "_Opened by `modelcd promote`. The diff is the version line (and the `challengers` of an experiment, which a new version ends)._",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -93,7 +96,7 @@ def render_rollback_body(rollback: Rollback, reason: str) -> str:
         f"Sets `{rollback.model}` in `{rollback.env}` back to **v{rollback.version}**, which is what the endpoint "
         f"serves, from v{rollback.previous_version} in git.\n\n{reason}\n\n"
         "Merging makes git and reality agree again; the next deploy is then a no-op for this model.\n\n"
-        "_Opened by `modelcd rollback`. The diff is the version line only._\n"
+        "_Opened by `modelcd rollback`. The diff is the version line (and the `challengers` of an experiment, which a new version ends)._\n"
     )
 
 

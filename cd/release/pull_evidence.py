@@ -38,7 +38,8 @@ def overridden_gates(
     statuses: Sequence[StatusInfo], model: str, environment: str | None
 ) -> list[tuple[str, Override]]:
     """(environment, override as the status tells it) for each green `modelcd/gate <model>@<env>`
-    status that says it was overridden; only `environment`'s when given."""
+    status that says it was overridden; only `environment`'s when given. `model` is the gate's name:
+    `churn v3` for a challenger's gate (`cd.github.gate_results.gate_name`)."""
     found = []
     for status in statuses:
         pair = parse_status_context(status.context)

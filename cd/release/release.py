@@ -219,6 +219,23 @@ def release_version(ws: Workspace, args: ReleaseArgs) -> ReleaseResult:
         return publish_release(inputs, publisher, Path(tmp))
 
 
+def _gate_name(args: ReleaseArgs) -> str:
+    """Whose gate judged this version: the model's, or, when the verdict says the version was one of an
+    experiment's challengers, its own (`churn v3`), whose status check and override are separate."""
+    import json
+
+    from cd.github.gate_results import gate_name
+
+    if args.verdict is None or not args.verdict.is_file():
+        return args.model
+    try:
+        data = json.loads(args.verdict.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return args.model  # the release reads it again and says what is wrong with it
+    challenger = isinstance(data, dict) and bool(data.get("challenger"))
+    return gate_name(args.model, args.version if challenger else None)
+
+
 def _pull_evidence(
     ws: Workspace, client: GitHubClient, number: int | None, commit: str, args: ReleaseArgs
 ) -> PullEvidence | None:
@@ -226,16 +243,17 @@ def _pull_evidence(
     from cd.github.override_flow import record_override
     from cd.release.pull_evidence import gather_pull_evidence
 
-    evidence = gather_pull_evidence(client, number, commit, args.model, args.environment)
+    gate = _gate_name(args)
+    evidence = gather_pull_evidence(client, number, commit, gate, args.environment)
     if evidence is None:
         ws.say(f"no merged pull request has {commit[:12]} as its merge commit: no approvals in the notes")
     elif evidence.override is not None:
         found = evidence.override
         ws.say(
-            f"gate {args.model}@{found.environment} was overridden by @{found.override.by} on #{evidence.number}"
+            f"gate {gate}@{found.environment} was overridden by @{found.override.by} on #{evidence.number}"
         )
         if args.verdict is not None and record_override(
-            args.verdict, [(args.model, found.environment)], found.override
+            args.verdict, [(gate, found.environment)], found.override
         ):
             ws.say(f"  recorded in {args.verdict}")
     return evidence

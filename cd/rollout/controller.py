@@ -38,6 +38,7 @@ from cd.rollout.decide import (
     StartShadow,
     Timing,
     Wait,
+    as_decided,
     decide,
 )
 from cd.rollout.owner import holder_is_gone
@@ -201,8 +202,9 @@ class Controller:
         for _ in range(self.settings.max_iterations):
             try:
                 observed = self.target.observe(desired.endpoint)
+                wanted = as_decided(desired, observed)
                 action = decide(
-                    _with_gone_holder(desired, observed),
+                    _with_gone_holder(wanted, observed),
                     observed,
                     self.policy,
                     analysis,
@@ -211,10 +213,10 @@ class Controller:
                 )
                 analysis = None
                 if isinstance(action, RunAnalysis):
-                    analysis = self._run_analysis(desired, action, report)
+                    analysis = self._run_analysis(wanted, action, report)
                     continue
                 self._note(report, action)
-                outcome = self._act(desired, observed, action, report)
+                outcome = self._act(wanted, observed, action, report)
                 transient = conflicts = 0
             except RecordConflictError as exc:
                 conflicts += 1

@@ -46,10 +46,27 @@ class Desired:
     model: str
     candidate: VariantSpec
     git_sha: str = ""
+    # an experiment between more than two versions: these join the candidate beside stable, each with
+    # the candidate's share; only `modelcd experiment` decides which one stays
+    challengers: tuple[VariantSpec, ...] = ()
     owner: str = ""
     # Lease holders known to have ended (an earlier attempt of this Actions run, a dead local process):
     # their leases count as expired. The controller fills it from the observed record.
     gone_owners: frozenset[str] = frozenset()
+
+    @property
+    def challenger_versions(self) -> tuple[int, ...]:
+        return tuple(c.model_version for c in self.challengers)
+
+    @property
+    def arms(self) -> tuple[VariantSpec, ...]:
+        """The versions beside stable that get traffic: the candidate, then each challenger."""
+        return (self.candidate, *self.challengers)
+
+    def describe(self) -> str:
+        """`v4`, or `v4 with challengers v3, v5`."""
+        extra = f" with challengers {', '.join(c.name for c in self.challengers)}" if self.challengers else ""
+        return self.candidate.name + extra
 
 
 @dataclass(frozen=True)
@@ -273,6 +290,7 @@ def _new_state(
         git_sha=desired.git_sha,
         lease_owner=desired.owner,
         lease_expires_at=now + policy.lease_seconds,
+        challengers=desired.challenger_versions,
     )
 
 
@@ -291,6 +309,17 @@ def _begin_rollback(state: RolloutState, reason: str) -> RecordState:
     return RecordState(replace(state, phase="rolling_back", reason=reason), f"roll back: {reason}")
 
 
+def as_decided(desired: Desired, observed: ObservedEndpoint | None) -> Desired:
+    """What git asks for, once an experiment has decided it: git names an experiment (its version and
+    challengers), a challenger won it, and the record rolls the winner out (`outvoted` is git's version).
+    Until the PR that sets git to the winner merges, the winner alone is what git's experiment asks for."""
+    state = decode(observed.record) if observed is not None else None
+    if state is None or state.outvoted != desired.candidate.model_version:
+        return desired
+    winner = next((c for c in desired.challengers if c.model_version == state.version), None)
+    return desired if winner is None else replace(desired, candidate=winner, challengers=())
+
+
 # ------------------------------------------------------------------------------------------ decide
 
 
@@ -304,6 +333,11 @@ def decide(
 ) -> Action:
     """The one next action that brings `observed` closer to `desired` under `policy`."""
     candidate = desired.candidate
+    if observed is None and desired.challengers:
+        return Refuse(
+            f"{desired.endpoint} does not exist: an experiment compares its versions with a stable one; "
+            f"deploy {candidate.name} alone first, then add the challengers"
+        )
     if observed is None:
         record = _new_state(desired, policy, None, now, step=len(policy.steps))
         return CreateEndpoint(
@@ -318,7 +352,11 @@ def decide(
         and state.leased_by_other(desired.owner, now)
         and state.lease_owner not in desired.gone_owners
     )
-    superseded = state is not None and state.active and state.version != candidate.model_version
+    superseded = (
+        state is not None
+        and state.active
+        and (state.version, state.challengers) != (candidate.model_version, desired.challenger_versions)
+    )
     if held and superseded and state is not None and state.phase == "rolling_back":
         return Wait(
             timing.poll_seconds,
@@ -355,11 +393,11 @@ def decide(
     if superseded:
         # Git moved on, so whoever holds the lease rolls out what git no longer wants: this run takes
         # the rollback over (the record is compare-and-set); the other run is refused at its next look.
-        return _begin_rollback(state, f"superseded: git now asks for {candidate.name}")
+        return _begin_rollback(state, f"superseded: git now asks for {desired.describe()}")
     if state.phase == "paused":
         return Hold(f"rollout of {candidate.name} is paused at step {state.step_index}: {state.reason}")
     if state.phase == "experimenting":
-        return Hold(f"experiment {candidate.name} vs stable is running: {state.reason}", experiment=True)
+        return Hold(f"experiment {desired.describe()} vs stable is running: {state.reason}", experiment=True)
     if state.lease_owner != desired.owner:
         return _take_lease(state)
     if state.lease_expires_at - now < policy.lease_seconds / 2:
@@ -420,9 +458,20 @@ def _decide_idle(
 ) -> Action:
     candidate = desired.candidate
     names = [v.name for v in observed.variants]
+    decided = (
+        state is not None
+        and state.phase == "succeeded"
+        and state.version == candidate.model_version
+        and state.challengers == desired.challenger_versions
+    )
+    if names == [candidate.name] and desired.challengers and not decided:
+        return Refuse(
+            f"{observed.name} serves {candidate.name} alone already: an experiment's version must be new "
+            f"beside stable; make {candidate.name} stable and name the new versions (version: and challengers:)"
+        )
     if names == [candidate.name]:
         if state is not None and state.phase == "succeeded" and state.version == candidate.model_version:
-            return Done(f"{observed.name} already serves {candidate.name} alone")
+            return Done(f"{observed.name} already serves {candidate.name} alone{_won(state)}")
         base = state if state is not None and state.version == candidate.model_version else None
         record = base or _new_state(desired, policy, None, now, step=len(policy.steps))
         done = replace(
@@ -442,8 +491,19 @@ def _decide_idle(
     stable = observed.variants[0]
     if stable.model_version is None:
         return Refuse(f"{observed.name} serves variant {stable.name!r}, which modelcd did not create")
+    if stable.model_version in desired.challenger_versions:
+        return Refuse(
+            f"{observed.name} serves {stable.name}, which git names as a challenger: stable is the "
+            "experiment's control, so name only new versions in challengers"
+        )
     start = _new_state(desired, policy, stable.model_version, now, step=0)
-    return RecordState(start, f"start rollout {stable.name} -> {candidate.name}")
+    return RecordState(start, f"start rollout {stable.name} -> {desired.describe()}")
+
+
+def _won(state: RolloutState) -> str:
+    """What an experiment this version won was against ("" when it ran none with challengers)."""
+    lost = (*state.challengers, *([state.outvoted] if state.outvoted is not None else ()))
+    return f" (it won the experiment over {', '.join(f'v{v}' for v in lost)})" if lost else ""
 
 
 def _decide_rollback(observed: ObservedEndpoint, state: RolloutState) -> Action:
@@ -503,6 +563,9 @@ def _decide_progress(
         )
     in_shadow = state.step_index < len(steps) and isinstance(steps[state.step_index], Shadow)
     shadowing = observed.shadow is not None and observed.shadow.name == candidate.name
+    missing = [c.name for c in desired.challengers if observed.variant(c.name) is None]
+    if cand is not None and missing:
+        return _begin_rollback(state, f"challenger {', '.join(missing)} disappeared from {observed.name}")
     if cand is None and not (in_shadow and shadowing):
         untouched = _weight(observed, stable_name) >= 100.0 - WEIGHT_TOLERANCE
         if untouched and not _traffic_shifted(steps, state.step_index):
@@ -515,9 +578,9 @@ def _decide_progress(
                     f"shadow {candidate.name} beside {stable_name}: a copy of every request",
                 )
             return AddCandidate(
-                (spec_of(stable), candidate),
-                {stable_name: 100.0, candidate.name: 0.0},
-                f"add {candidate.name} beside {stable_name} at weight 0",
+                (spec_of(stable), *desired.arms),
+                {stable_name: 100.0, **{arm.name: 0.0 for arm in desired.arms}},
+                f"add {desired.describe()} beside {stable_name} at weight 0",
             )
         return _begin_rollback(state, f"candidate {candidate.name} disappeared from {observed.name}")
     if state.step_index >= len(steps):
@@ -525,18 +588,23 @@ def _decide_progress(
     step = steps[state.step_index]
     label = f"step {state.step_index + 1}/{len(steps)}"
     if isinstance(step, SetWeight):
-        wanted = {candidate.name: float(step.weight), stable_name: float(100 - step.weight)}
+        arms = desired.arms
+        wanted = {
+            **{arm.name: float(step.weight) for arm in arms},
+            stable_name: float(100 - len(arms) * step.weight),
+        }
+        who = " and ".join(arm.name for arm in arms) + (" each" if len(arms) > 1 else "")
         if _weights_match(observed, wanted):
-            reason = f"{label}: {candidate.name} at {step.weight}% (read back)"
+            reason = f"{label}: {who} at {step.weight}% (read back)"
             return RecordState(_advance(state, now, reason), reason)
-        return ShiftTraffic(state.step_index, wanted, f"{label}: set {candidate.name} to {step.weight}%")
+        return ShiftTraffic(state.step_index, wanted, f"{label}: set {who} to {step.weight}%")
     if isinstance(step, Bake | Shadow):
         return _decide_bake(state, step, policy, analysis, now, timing, label)
     if isinstance(step, Experiment):
         until = describe_time(now + step.seconds, now)
         reason = f"{label}: the split is held until the business metric decides, at most until {until}"
         held = replace(state, phase="experimenting", step_started_at=now, reason=reason)
-        return RecordState(held, f"{label}: experiment {candidate.name} vs {stable_name} starts")
+        return RecordState(held, f"{label}: experiment {desired.describe()} vs {stable_name} starts")
     assert isinstance(step, Analysis)
     return _decide_analysis(state, step.policy, analysis, now, timing, label)
 
@@ -654,5 +722,6 @@ __all__ = [
     "StartShadow",
     "Timing",
     "Wait",
+    "as_decided",
     "decide",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,6 +36,12 @@ def read_images(
 ) -> dict[str, str]:
     """Model name -> what the target runs: `--image` (one model, pinned by digest), or what a
     `modelcd build` record names once it is verified against git (see `image_from_record`)."""
+    experiments = [n for n in models if n in env.models and env.models[n].challengers]
+    if experiments:
+        raise UsageError(
+            f"{env.path or env.name}: models.{experiments[0]}.challengers: an experiment deploys each of its "
+            "versions; pass --build-dir with the build record of every one"
+        )
     if image is not None:
         if len(models) != 1:
             raise UsageError("--image applies to one model: add --model NAME")
@@ -51,12 +57,13 @@ def read_images(
     }
 
 
-def wanted_identity(env: Environment, config: RepoConfig, model: str) -> Identity:
-    """What git wants `env` to serve for `model`."""
+def wanted_identity(env: Environment, config: RepoConfig, model: str, version: int | None = None) -> Identity:
+    """What git wants `env` to serve for `model`: its version, or `version` (one of its challengers)."""
     if model not in env.models:
         raise UsageError(f"{env.path or env.name}: model {model!r} is not in environment {env.name}")
     spec = config.models.get(model)
-    return Identity(model, spec.registered_model if spec else model, env.models[model].version)
+    wanted = env.models[model].version if version is None else version
+    return Identity(model, spec.registered_model if spec else model, wanted)
 
 
 def image_from_record(path: Path, wanted: Identity, env: Environment, bentoml_home: Path | None) -> str:
@@ -121,6 +128,31 @@ def images_from_build_dir(
     return images, skipped
 
 
+def challenger_images(
+    build_dir: Path | None,
+    env: Environment,
+    models: Sequence[str],
+    config: RepoConfig,
+    bentoml_home: Path | None = None,
+) -> dict[str, dict[int, str]]:
+    """Model -> challenger version -> what the target runs, each from its verified build record in
+    `build_dir` (an experiment deploys all its versions together: every record must be there)."""
+    images: dict[str, dict[int, str]] = {}
+    for name in models:
+        for version in env.models[name].challengers:
+            assert build_dir is not None  # `read_images` refuses an experiment without --build-dir
+            record = build_dir / f"{name}-v{version}.build.json"
+            if not record.is_file():
+                raise RolloutError(
+                    f"{env.path or env.name}: models.{name}.challengers names v{version}, but {build_dir} has no "
+                    f"build record {record.name}: build it (`modelcd build --model {name} --version {version}`); "
+                    "nothing was changed"
+                )
+            wanted = wanted_identity(env, config, name, version)
+            images.setdefault(name, {})[version] = image_from_record(record, wanted, env, bentoml_home)
+    return images
+
+
 class DeployObserver(Protocol):
     """Told when each model's rollout starts and ends (GitHub deployment statuses, git sync, ...)."""
 
@@ -142,6 +174,8 @@ class DeployRequest:
     owner: str
     git_sha: str = ""
     record_dir: Path | None = None
+    # model -> challenger version -> image, for an experiment between more than two versions
+    challenger_images: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -185,6 +219,7 @@ def deploy_environment(ws: Workspace, args: DeployArgs) -> list[RolloutReport]:
         args.owner or default_owner(),
         ws.head_commit(),
         ws.root / args.record_dir,
+        challenger_images(args.build_dir, env, names, ws.config, home),
     )
     return deploy(
         ws.config,
@@ -203,7 +238,8 @@ def _refuse_what_upstream_does_not_serve(ws: Workspace, env: Environment, names:
     refusals = [
         refusal
         for name in names
-        if (refusal := upstream_refusal(ws.config, env, name, env.models[name].version, observe))
+        for version in env.models[name].versions
+        if (refusal := upstream_refusal(ws.config, env, name, version, observe))
     ]
     if refusals:
         raise RolloutError("; ".join(refusals) + "; nothing was changed")
@@ -238,6 +274,15 @@ def deploy(
             deployment.serving.instance_type,
             deployment.serving.instance_count,
         )
+        challengers = tuple(
+            VariantSpec(
+                version,
+                _challenger_image(request, env, name, version),
+                deployment.serving.instance_type,
+                deployment.serving.instance_count,
+            )
+            for version in deployment.challengers
+        )
         registered = config.models[name].registered_model if name in config.models else name
         setter = alias_setter_for(registered, env.name) if alias_setter_for else None
         controller = Controller(
@@ -250,7 +295,14 @@ def deploy(
             if name in config.models
             else None,
         )
-        desired = Desired(env.endpoint_name(name), name, spec, git_sha=request.git_sha, owner=request.owner)
+        desired = Desired(
+            env.endpoint_name(name),
+            name,
+            spec,
+            git_sha=request.git_sha,
+            owner=request.owner,
+            challengers=challengers,
+        )
         # Already live as git says: nothing to tell (a no-op creates no GitHub deployment).
         told = () if _already_done(target, desired, env) else observers
         for observer in told:
@@ -267,6 +319,15 @@ def deploy(
         if request.record_dir is not None:
             write_record_files(request.record_dir, env.name, report)
     return reports
+
+
+def _challenger_image(request: DeployRequest, env: Environment, model: str, version: int) -> str:
+    image = request.challenger_images.get(model, {}).get(version)
+    if image is None:
+        raise UsageError(
+            f"{env.path or env.name}: models.{model}.challengers names v{version}, but no image was given for it"
+        )
+    return image
 
 
 def capture_reader(
@@ -311,14 +372,14 @@ def _already_done(target: Target, desired: Desired, env: Environment) -> bool:
     """Whether the endpoint already serves what git asks, as the controller's first decision says."""
     import time
 
-    from cd.rollout.decide import Done, decide
+    from cd.rollout.decide import Done, as_decided, decide
     from cd.rollout.target import TargetError
 
     try:
         observed = target.observe(desired.endpoint)
     except TargetError:
         return False  # the controller meets the same error and reports it
-    return isinstance(decide(desired, observed, env.rollout, None, time.time()), Done)
+    return isinstance(decide(as_decided(desired, observed), observed, env.rollout, None, time.time()), Done)
 
 
 def settings_for(target: Target) -> Settings:

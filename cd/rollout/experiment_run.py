@@ -29,7 +29,7 @@ from cd.config.model import Environment, Experiment, ExperimentPolicy
 from cd.errors import MonitorError, RolloutError
 from cd.rollout.experiment import Arm, ExperimentDecision, decide_experiment
 from cd.rollout.record import RolloutState, decode, for_write
-from cd.rollout.target import ObservedEndpoint, Target, variant_name
+from cd.rollout.target import ObservedEndpoint, Target, variant_name, version_of_variant
 
 if TYPE_CHECKING:
     from cd.github.proposals import Proposal
@@ -185,8 +185,9 @@ def run_experiment(
     target = ws.target(env)
     observed, state = _experiment_state(target, endpoint)
     at = clock.now() if clock is not None else time.time()
-    stable, candidate = variant_name(state.stable_version or 0), variant_name(state.version)
-    variants = {stable: state.stable_version, candidate: state.version}
+    variants: dict[str, int | None] = {
+        variant_name(v): v for v in (state.stable_version or 0, state.version, *state.challengers)
+    }
     arms = _arms(ws, env, policy, model, endpoint, variants, state.step_started_at, at, outcomes)
     step = env.rollout.steps[state.step_index] if state.step_index < len(env.rollout.steps) else None
     duration = step.seconds if isinstance(step, Experiment) else 0.0
@@ -195,10 +196,22 @@ def run_experiment(
         decision = replace(decision, outcome="expired", message=f"stopped by hand: {decision.message}")
     owner = default_owner()
     match decision.outcome:
-        case "candidate_wins":
+        case "candidate_wins" if decision.winner == variant_name(state.version):
             report = _complete(target, endpoint, env, observed, state, decision, owner, clock)
             return ExperimentRun(
                 env.name, model, endpoint, decision, "completed", report, _promotion(ws, env, model)
+            )
+        case "candidate_wins":
+            report = _complete(target, endpoint, env, observed, state, decision, owner, clock)
+            return ExperimentRun(
+                env.name,
+                model,
+                endpoint,
+                decision,
+                "completed",
+                report,
+                _adopt_winner(ws, env, model, report.version, decision),
+                note=f"git asks for v{state.version}: merge the PR that sets it to the winner, then promote it",
             )
         case "stable_wins" | "expired":
             from cd.rollout.operate import abort, drive_rollback
@@ -248,26 +261,33 @@ def _complete(
     owner: str,
     clock: Clock | None,
 ) -> RolloutReport:
-    """The candidate won: the experiment step is done; the controller takes the rollout to 100 %."""
+    """A version beside stable won: the experiment step is done; the controller takes the winner to
+    100 %. When the winner is a challenger, the record rolls it out instead of git's version, which it
+    names (`outvoted`) until git is set to the winner."""
     from cd.rollout.controller import Controller
-    from cd.rollout.decide import Desired
+    from cd.rollout.decide import Desired, spec_of
     from cd.rollout.deploy import settings_for
-    from cd.rollout.target import VariantSpec
 
+    specs = {
+        v.model_version: spec_of(v)
+        for v in observed.variants
+        if v.model_version in (state.version, *state.challengers)
+    }
+    winner = version_of_variant(decision.winner or "")
+    if winner is None or winner not in specs:
+        raise RolloutError(f"{endpoint}: the experiment's winner {decision.winner} is not on the endpoint")
     won = replace(
         state, phase="progressing", step_index=state.step_index + 1, reason=f"experiment: {decision.message}"
     )
+    if winner != state.version:
+        won = replace(won, version=winner, image=specs[winner].image, challengers=(), outvoted=state.version)
     tags, expect = for_write(won, dict(observed.record))
     target.write_record(endpoint, tags, expect_revision=expect)
-    candidate = observed.variant(variant_name(state.version))
-    spec = VariantSpec(
-        state.version,
-        state.image,
-        candidate.instance_type if candidate else "ml.m5.large",
-        candidate.instance_count if candidate else 1,
-    )
+    others = tuple(specs[v] for v in won.challengers if v in specs)
     controller = Controller(target, env.rollout, clock=clock, settings=settings_for(target))
-    return controller.run(Desired(endpoint, state.model, spec, git_sha=state.git_sha, owner=owner))
+    return controller.run(
+        Desired(endpoint, state.model, specs[winner], git_sha=state.git_sha, owner=owner, challengers=others)
+    )
 
 
 def _promotion(ws: Workspace, env: Environment, model: str) -> Proposal | None:
@@ -284,6 +304,39 @@ def _promotion(ws: Workspace, env: Environment, model: str) -> Proposal | None:
         except PromotionError:
             continue
     return None
+
+
+def _adopt_winner(
+    ws: Workspace, env: Environment, model: str, version: int, decision: ExperimentDecision
+) -> Proposal | None:
+    """A challenger won and serves alone: propose setting git to it (its version, no challengers)."""
+    from cd.errors import PromotionError
+    from cd.github.proposals import propose_version
+
+    base = ws.current_branch()
+    environment = ws.environment(env.name, ws.config_at(base))
+    if environment.models[model].version == version:
+        return None
+    body = (
+        f"v{version} of `{model}` won the experiment in `{env.name}` and now serves alone:\n\n"
+        f"{decision.message}\n\n"
+        "Merging sets git to what is live; then promote it onward with `modelcd promote`.\n\n"
+        "_Opened by `modelcd experiment`. The diff is the version line and the experiment's `challengers`._\n"
+    )
+    try:
+        return propose_version(
+            ws.root,
+            environment,
+            model=model,
+            version=version,
+            branch=f"modelcd/experiment-{model}-{env.name}-v{version}",
+            title=f"Set {model} in {env.name} to v{version}, the experiment's winner",
+            body=body,
+            base=base,
+            client=ws.proposal_github(),
+        )
+    except PromotionError:
+        return None
 
 
 def _set_back(ws: Workspace, env: Environment, model: str) -> Proposal | None:

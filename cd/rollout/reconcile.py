@@ -25,7 +25,7 @@ from cd.rollout.target import Target
 if TYPE_CHECKING:
     from cd.workspace import Workspace
 
-Verdict = Literal["idle", "paused", "watched", "resume", "roll_back"]
+Verdict = Literal["idle", "paused", "watched", "resume", "roll_back", "stalled"]
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,24 @@ class Look:
 
     @property
     def ok(self) -> bool:
+        if self.verdict == "stalled":
+            return False  # nothing is at risk, but the rollout needs a deploy to go on
         if self.report is None:
             return True
         return self.report.ok or (self.verdict == "roll_back" and self.report.outcome == "rolled_back")
 
 
 def unattended(
-    state: RolloutState | None, wanted: int, me: str, now: float, gone: bool
+    state: RolloutState | None,
+    wanted: int,
+    me: str,
+    now: float,
+    gone: bool,
+    challengers: tuple[int, ...] = (),
 ) -> tuple[Verdict, str]:
     """What to do with a rollout record (pure): see the module docstring. `gone`: its lease holder is
-    known to have ended."""
+    known to have ended. `challengers`: the versions git runs in an experiment beside `wanted`; a
+    challenger that won it (the record names `wanted` as `outvoted`) is what git's experiment asks for."""
     if state is None or not state.active:
         return "idle", "no rollout in progress" if state is None else f"v{state.version} {state.phase}"
     if state.phase == "paused":
@@ -65,8 +73,15 @@ def unattended(
     )
     if state.phase == "rolling_back":
         return "roll_back", f"v{state.version} rolling back and {holder}: finishing the rollback"
-    if state.version != wanted:
-        return "roll_back", f"v{state.version} {state.phase}, git wants v{wanted}, {holder}: rolling it back"
+    won = state.outvoted == wanted and state.version in challengers
+    if not won and (state.version, state.challengers) != (wanted, challengers):
+        asks = f"v{wanted}" + (
+            f" with challengers {', '.join(f'v{c}' for c in challengers)}" if challengers else ""
+        )
+        return (
+            "roll_back",
+            f"v{state.version} {state.phase} is superseded: git wants {asks}, {holder}: rolling it back",
+        )
     return "resume", f"v{state.version} {state.phase} and {holder}: taking it over"
 
 
@@ -97,7 +112,12 @@ def reconcile_environment(
         observed = target.observe(endpoint)
         state = decode(observed.record) if observed is not None else None
         gone = state is not None and bool(state.lease_owner) and holder_is_gone(state.lease_owner, owner)
-        verdict, message = unattended(state, env.models[model].version, owner, now, gone)
+        deployment = env.models[model]
+        verdict, message = unattended(state, deployment.version, owner, now, gone, deployment.challengers)
+        if verdict == "resume" and any(
+            c not in _running_images(target, endpoint) for c in deployment.challengers
+        ):
+            verdict, message = _stalled(state, deployment.challengers, target, endpoint)
         look = Look(model, endpoint, verdict, message)
         if state is not None and verdict in ("resume", "roll_back"):
             report = _take_over(
@@ -106,6 +126,7 @@ def reconcile_environment(
                 target,
                 replace(state, model=model),
                 verdict,
+                message,
                 owner,
                 tracking_uri,
                 clock,
@@ -116,12 +137,35 @@ def reconcile_environment(
     return looks
 
 
+def _running_images(target: Target, endpoint: str) -> dict[int | None, str]:
+    observed = target.observe(endpoint)
+    return {v.model_version: v.image for v in observed.variants} if observed is not None else {}
+
+
+def _stalled(
+    state: RolloutState | None, challengers: tuple[int, ...], target: Target, endpoint: str
+) -> tuple[Verdict, str]:
+    """A resumable experiment whose challengers are not all on the endpoint. Only their build records
+    name their images, and reconcile has none: before anything was added (stable serves all traffic) the
+    rollout waits for a deploy; once versions were added, one missing is a rollback."""
+    assert state is not None
+    running = _running_images(target, endpoint)
+    if state.version in running:
+        return "roll_back", f"v{state.version} {state.phase}, but a challenger is missing: rolling it back"
+    names = ", ".join(f"v{c}" for c in challengers)
+    return "stalled", (
+        f"v{state.version} {state.phase}: its run ended before it added v{state.version} and the challengers "
+        f"{names} (stable serves all traffic); re-run the deploy, which has their build records"
+    )
+
+
 def _take_over(
     ws: Workspace,
     env_name: str,
     target: Target,
     state: RolloutState,
     verdict: Verdict,
+    why: str,
     owner: str,
     tracking_uri: str | None,
     clock: Clock | None,
@@ -133,20 +177,21 @@ def _take_over(
 
     env = ws.environment(env_name)
     endpoint = env.endpoint_name(state.model)
+    deployment = env.models[state.model]
+    running = _running_images(target, endpoint)
     if verdict == "roll_back":
         if state.phase != "rolling_back":
-            abort(
-                target, endpoint, by=f"reconcile ({owner})", reason="superseded: git asks for another version"
-            )
+            abort(target, endpoint, by=f"reconcile ({owner})", reason=why)
         return drive_rollback(target, endpoint, env.rollout, owner=owner, clock=clock, settings=settings)
     request = DeployRequest(
         ws.root,
         env.name,
         (state.model,),
-        {state.model: state.image},
+        {state.model: running.get(deployment.version, state.image)},
         owner,
         state.git_sha or ws.head_commit(),
         ws.root / ".modelcd/rollouts",
+        {state.model: {c: running[c] for c in deployment.challengers if c in running}},
     )
     [report] = deploy(
         ws.config,

@@ -54,6 +54,9 @@ class RolloutState:
     inconclusive: int = 0
     reason: str = ""
     evidence: str = ""  # the numbers behind the last analysis decision (cd.rollout.analysis.evidence_line)
+    challengers: tuple[int, ...] = ()  # an experiment's other versions, beside `version` and stable
+    # a challenger won the experiment, and this record rolls it out: the version git asked for that lost
+    outvoted: int | None = None
     revision: int = 0  # bumped by every write; writes are compare-and-set on it (see `for_write`)
 
     @property
@@ -125,6 +128,8 @@ def encode(state: RolloutState) -> dict[str, str]:
         "inconclusive": str(state.inconclusive),
         "reason": tag_safe(state.reason),
         "evidence": tag_safe(state.evidence),
+        "challengers": " ".join(str(v) for v in state.challengers),
+        "outvoted": "" if state.outvoted is None else str(state.outvoted),
         "revision": str(state.revision),
     }
     for key, value in fields.items():
@@ -174,8 +179,19 @@ def decode(record: Mapping[str, str]) -> RolloutState | None:
         inconclusive=int(num("inconclusive", int)),
         reason=tag_text(record.get(PREFIX + "reason", "")),
         evidence=tag_text(record.get(PREFIX + "evidence", "")),
+        challengers=_versions(record, "challengers"),
+        outvoted=next(iter(_versions(record, "outvoted")), None),
         revision=int(revision_of(record)) if revision_of(record).isdigit() else 0,
     )
+
+
+def _versions(record: Mapping[str, str], key: str) -> tuple[int, ...]:
+    """Versions kept in one tag, space-separated (records written before the tag existed hold none)."""
+    text = record.get(PREFIX + key, "")
+    try:
+        return tuple(int(v) for v in text.split())
+    except ValueError:
+        raise RolloutError(f"rollout record tag {PREFIX}{key} is not a list of versions: {text!r}") from None
 
 
 def revision_of(record: Mapping[str, str]) -> str:

@@ -361,3 +361,75 @@ def test_an_experiment_takes_one_split_and_ends_with_an_experiment_step(tree: Te
 def test_an_experiment_step_needs_the_experiment_strategy(problems_after: Edit) -> None:
     [problem] = problems_after(STAGING, "    - bake: 2m\n", "    - experiment: 2m\n")
     assert problem.endswith("an experiment step needs strategy: experiment")
+
+
+EXPERIMENT_STEPS = """  strategy: experiment
+  steps:
+    - set_weight: 30
+    - experiment: 168h
+  experiment:
+    metric: retained
+"""
+CANARY_STEPS = """  strategy: canary
+  steps:
+    - shadow: 5m
+    - set_weight: 10
+    - bake: 5m
+    - analysis: {}
+    - set_weight: 50
+    - bake: 5m
+    - analysis: {}
+    - set_weight: 100
+    - bake: 2m
+    - analysis: {}
+"""
+
+
+def _three_way(tree: TemplateTree, challengers: str = "[3]", version: str = "2") -> None:
+    tree.replace(STAGING, CANARY_STEPS, EXPERIMENT_STEPS)
+    tree.replace(STAGING, "    version: 1\n", f"    version: {version}\n    challengers: {challengers}\n")
+
+
+def test_an_experiment_with_challengers_is_valid(tree: TemplateTree) -> None:
+    from cd.config import load_repo
+
+    _three_way(tree, "[3, 4]")
+    churn = load_repo(tree.root).environments["staging"].models["churn"]
+    assert (churn.version, churn.challengers, churn.versions) == (2, (3, 4), (2, 3, 4))
+
+
+def test_challengers_need_the_experiment_strategy(problems_after: Edit) -> None:
+    assert problems_after(STAGING, "    version: 1\n", "    version: 1\n    challengers: [2]\n") == [
+        f"{STAGING}:36: models.churn.challengers: challengers need strategy: experiment; a canary rolls "
+        "out one version"
+    ]
+
+
+def test_a_challenger_cannot_be_the_models_version(tree: TemplateTree) -> None:
+    _three_way(tree, "[2, 3]")
+    assert tree.problems() == [f"{STAGING}:30: models.churn.challengers: v2 is the model's version already"]
+
+
+def test_the_split_must_leave_stable_a_share(tree: TemplateTree) -> None:
+    _three_way(tree, "[3, 4]")
+    tree.replace(STAGING, "set_weight: 30", "set_weight: 34")
+    assert tree.problems() == [
+        f"{STAGING}:30: models.churn.challengers: set_weight 34 gives each of the 3 versions 34% and "
+        "leaves stable -2%: use set_weight 33 or less"
+    ]
+
+
+def test_an_experiment_with_challengers_takes_no_analysis_step(tree: TemplateTree) -> None:
+    _three_way(tree)
+    tree.replace(STAGING, "    - experiment: 168h\n", "    - analysis: {}\n    - experiment: 168h\n")
+    assert tree.problems() == [
+        f"{STAGING}:13: rollout.steps[1]: an experiment with challengers (churn) takes set_weight, bake and "
+        "experiment steps: analysis and shadow steps judge one candidate against stable"
+    ]
+
+
+@pytest.mark.parametrize("bad", ["[]", "[0]", "[3, 3]", "[1, 2, 3, 4, 5, 6, 7, 8, 9]"])
+def test_the_challengers_list_is_checked_by_the_schema(tree: TemplateTree, bad: str) -> None:
+    _three_way(tree, bad, version="10")
+    [problem] = tree.problems()
+    assert problem.startswith(f"{STAGING}:30: models.churn.challengers")

@@ -10,7 +10,7 @@ STAGING = "environments/staging.yaml"
 
 def test_unknown_key_is_refused_with_the_allowed_keys(problems_after: Edit) -> None:
     assert problems_after(STAGING, "    version: 1\n", "    version: 1\n    versoin: 2\n") == [
-        f"{STAGING}:36: models.churn.versoin: unknown key 'versoin'; allowed keys: serving, version"
+        f"{STAGING}:36: models.churn.versoin: unknown key 'versoin'; allowed keys: challengers, serving, version"
     ]
 
 

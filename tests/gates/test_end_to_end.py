@@ -337,3 +337,83 @@ def test_a_gate_asking_for_shap_without_shap_installed_exits_1_and_writes_no_ver
         "extra (pip install 'modelcd[explain]'), or remove importance.shap from the gate"
     )
     assert not out.exists() or list(out.iterdir()) == []
+
+
+EXPERIMENT = """  strategy: experiment
+  steps:
+    - set_weight: 30
+    - experiment: 168h
+  experiment:
+    metric: retained
+"""
+
+
+def _three_way_pr(repo: GitRepo, stable: int, version: int, challenger: int) -> None:
+    """`main` runs `stable` in staging; branch `pr` makes staging an experiment of `version` and the
+    challenger `challenger` against it."""
+    set_version(repo, "staging", stable)
+    repo.commit(f"staging at v{stable}")
+    repo.git("checkout", "-q", "-b", "pr")
+    text = repo.read("environments/staging.yaml")
+    start, end = text.index("  strategy: canary"), text.index("  analysis:\n    min_requests")
+    text = text[:start] + EXPERIMENT + text[end:]
+    text = text.replace(
+        f"    version: {stable}\n", f"    version: {version}\n    challengers: [{challenger}]\n"
+    )
+    repo.write("environments/staging.yaml", text)
+    repo.commit("staging: an experiment")
+
+
+def test_gate_all_judges_each_challenger_against_the_incumbent_as_its_own_promotion(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry, tmp_path: Path
+) -> None:
+    v = churn_registry.versions
+    _three_way_pr(churn_repo, v["baseline"], v["better"], v["worse_on_premium"])
+    out = tmp_path / "verdicts"
+    result = run_modelcd(
+        *("gate", "--all", "--base", "main", "--head", "pr", "--format", "json", "--out", str(out)),
+        cwd=churn_repo.path,
+        env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri},
+    )
+    assert result.returncode == 1, result.stderr  # the challenger fails on premium: the PR is blocked
+    verdicts = json.loads(result.stdout)
+    assert [(d["candidate"]["version"], d["incumbent"]["version"], d["verdict"]) for d in verdicts] == [
+        (v["better"], v["baseline"], "pass"),
+        (v["worse_on_premium"], v["baseline"], "fail"),
+    ]
+    assert [d.get("challenger", False) for d in verdicts] == [False, True]
+    assert sorted(p.name for p in out.glob("*.json")) == sorted(
+        f"gate-staging-churn-v{n}.json" for n in (v["better"], v["worse_on_premium"])
+    )
+    assert verdicts[1]["summary"].startswith(
+        f"churn v{v['worse_on_premium']} (challenger) vs v{v['baseline']}"
+    )
+
+
+def test_gate_of_a_version_git_does_not_ask_for_is_refused(
+    churn_repo: GitRepo, churn_registry: ChurnRegistry
+) -> None:
+    v = churn_registry.versions
+    _three_way_pr(churn_repo, v["baseline"], v["better"], v["worse_on_premium"])
+    result = run_modelcd(
+        *(
+            "gate",
+            "--env",
+            "staging",
+            "--model",
+            "churn",
+            "--version",
+            "99",
+            "--base",
+            "main",
+            "--head",
+            "pr",
+        ),
+        cwd=churn_repo.path,
+        env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(
+        f"environments/staging.yaml: churn in staging at pr asks for v{v['better']}, v{v['worse_on_premium']}, "
+        "not v99: the gate judges what git asks for"
+    )

@@ -335,3 +335,76 @@ def test_a_direct_push_releases_without_approvals_and_says_so(
     [release] = github_double.repo(REPO).releases.values()
     assert "No pull-request approvals recorded." in (release.body or "")
     assert "overridden" not in (release.body or "")
+
+
+T = "2026-11-21T10:00:00Z"
+
+
+def _challenger_verdict(directory: Path, verdict: str) -> Path:
+    """The gate verdict of v3, a challenger beside v2 in production."""
+    path = write_verdict(
+        directory / "v3", "production", "churn", verdict, "roc_auc on plan=premium below 0.7"
+    )
+    data = json.loads(path.read_text())
+    data["candidate"]["version"], data["challenger"] = 3, True
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_an_override_of_a_challengers_gate_is_recorded_on_that_challengers_verdict_only(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    from tests.github_double.state import Status
+
+    verdicts = tmp_path / "verdicts"
+    version = write_verdict(verdicts, "production", "churn", "pass", "all checks pass")
+    challenger = _challenger_verdict(verdicts, "fail")
+    github_double.repo(REPO).statuses[:] = [
+        Status(1, HEAD, "success", "modelcd/gate churn@production", "pass", None, "modelcd-bot", T, T),
+        Status(2, HEAD, "failure", "modelcd/gate churn v3@production", "fail", None, "modelcd-bot", T, T),
+    ]
+    done = _override(
+        github_double,
+        tmp_path,
+        template_repo,
+        pr,
+        "lee",
+        "/modelcd override premium labels late",
+        "--verdicts",
+        str(verdicts),
+    )
+    assert done.returncode == 0, done.stderr
+    latest = github_double.repo(REPO).statuses[-1]
+    assert (latest.context, latest.state) == ("modelcd/gate churn v3@production", "success")
+    assert json.loads(challenger.read_text())["override"]["reason"] == "premium labels late"
+    assert "override" not in json.loads(version.read_text())
+
+
+def test_the_release_of_a_challenger_reads_its_own_gates_override_and_not_the_versions(
+    github_double: GitHubDouble, pr: int, template_repo: GitRepo, tmp_path: Path
+) -> None:
+    from tests.github_double.state import Status
+
+    github_double.repo(REPO).statuses[:] = [
+        Status(2, HEAD, "failure", "modelcd/gate churn v3@production", "fail", None, "modelcd-bot", T, T)
+    ]
+    overridden = _override(
+        github_double, tmp_path, template_repo, pr, "lee", "/modelcd override premium labels late"
+    )
+    assert overridden.returncode == 0, overridden.stderr
+    github_double.merge_pull(REPO, pr, MERGE)
+    dist = tmp_path / "dist"
+    version = write_verdict(dist, "production", "churn", "pass", "all checks pass")
+    done = _release_of_the_merge(github_double, tmp_path, template_repo, version)  # v2, the version
+    assert done.returncode == 0, done.stderr
+    assert "overridden" not in done.stdout and "override" not in json.loads(version.read_text())
+    challenger = _challenger_verdict(dist, "fail")
+    cli = make_cli(
+        github_double, tmp_path, "push", {"after": MERGE}, template_repo.path, {"GITHUB_SHA": MERGE}
+    )
+    done = cli(
+        "release", "--model", "churn", "--version", "3", "--env", "production", "--no-registry",
+        "--publisher", "github", "--pr", "auto", "--verdict", str(challenger),
+    )  # fmt: skip
+    assert f"gate churn v3@production was overridden by @lee on #{pr}" in done.stdout, done.stderr
+    assert json.loads(challenger.read_text())["override"]["by"] == "lee"

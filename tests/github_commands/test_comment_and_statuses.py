@@ -175,3 +175,39 @@ def test_matrix_parsing_and_its_errors() -> None:
         parse_matrix({"include": [{"env": "staging"}]})
     with pytest.raises(UsageError, match="expected a plan matrix"):
         parse_matrix([1])
+
+
+def test_a_challengers_verdict_is_its_own_result_status_and_comment_section(tmp_path: Path) -> None:
+    for version, verdict, is_challenger in ((2, "pass", False), (3, "fail", True)):
+        (tmp_path / f"gate-production-churn-v{version}.json").write_text(
+            json.dumps(
+                {
+                    "env": "production",
+                    "model": "churn",
+                    "verdict": verdict,
+                    "candidate": {"version": version},
+                    "incumbent": {"version": 1},
+                    **({"challenger": True} if is_challenger else {}),
+                }
+            )
+        )
+    challenger = PlannedChange("production", "churn", "challenger", 1, 3)
+    results = results_for_plan([PROMOTE, challenger], read_verdicts(tmp_path))
+    assert [(r.key, r.outcome) for r in results] == [
+        ("churn@production", "pass"),
+        ("churn v3@production", "fail"),
+    ]
+    assert [status_for(r).context for r in results] == [
+        "modelcd/gate churn@production",
+        "modelcd/gate churn v3@production",
+    ]
+    assert parse_status_context("modelcd/gate churn v3@production") == ("churn v3", "production")
+    body = render_comment([PROMOTE, challenger], list(results))
+    assert "## modelcd: 1 of 2 gates not passed" in body
+    assert "| production | churn | challenger | v1 | v3 | ❌ fail |" in body
+    assert "<summary>churn v3@production: ❌ fail" in body
+
+
+def test_a_challenger_without_a_verdict_is_missing_under_its_own_key() -> None:
+    (result,) = results_for_plan([PlannedChange("production", "churn", "challenger", 1, 3)], {})
+    assert (result.key, result.outcome) == ("churn v3@production", "missing")

@@ -104,3 +104,31 @@ def _with_version(env, version: int):  # type: ignore[no-untyped-def]
     models = dict(env.models)
     models["churn"] = replace(models["churn"], version=version)
     return replace(env, models=models)
+
+
+def test_a_new_version_ends_the_experiment_removing_its_challengers_only() -> None:
+    text = (
+        "name: staging\nmodels:\n  churn:\n    version: 4  # A/B/C\n    challengers: [3, 5]\n"
+        "    serving: {instance_count: 1}\n  fraud:\n    version: 2\n"
+    )
+    assert _diff(text, set_model_version(text, "churn", 3)) == [
+        "-    version: 4  # A/B/C",
+        "-    challengers: [3, 5]",
+        "+    version: 3  # A/B/C",
+    ]
+
+
+def test_challengers_as_a_block_list_are_removed_whole() -> None:
+    text = "models:\n  churn:\n    version: 4\n    challengers:\n      - 3\n      - 5\n  fraud:\n    version: 2\n"
+    assert (
+        set_model_version(text, "churn", 5) == "models:\n  churn:\n    version: 5\n  fraud:\n    version: 2\n"
+    )
+
+
+def test_challengers_in_a_flow_style_entry_are_refused_with_the_line() -> None:
+    text = "models:\n  churn: {version: 4, challengers: [3]}\n"
+    with pytest.raises(ConfigError) as info:
+        set_model_version(text, "churn", 3, "environments/staging.yaml")
+    assert str(info.value).startswith(
+        "environments/staging.yaml:2: models.churn.challengers: the model is written"
+    )

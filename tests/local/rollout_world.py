@@ -46,7 +46,7 @@ POLICY = AnalysisPolicy(
 STEPS = canary_steps(POLICY)
 
 # how each version serves (the fake image's options): v1 and v2 are healthy, v3 fails half its requests
-IMAGES = {1: "fake:ok", 2: "fake:ok", 3: "fake:errors=0.5"}
+IMAGES = {1: "fake:ok", 2: "fake:ok", 3: "fake:errors=0.5", 4: "fake:ok"}
 
 
 def spec(version: int) -> VariantSpec:
@@ -106,6 +106,7 @@ class LocalWorld:
         target: Target | None = None,
         owner: str = "run-1",
         policy: RolloutPolicy = STEPS,
+        challengers: tuple[int, ...] = (),
     ) -> RolloutReport:
         controller = Controller(
             target or self.target,
@@ -114,7 +115,15 @@ class LocalWorld:
             settings=Settings(),
             alias_setter=self.aliases.append,
         )
-        return controller.run(Desired(ENDPOINT, "churn", spec(version), git_sha="abc123", owner=owner))
+        desired = Desired(
+            ENDPOINT,
+            "churn",
+            spec(version),
+            git_sha="abc123",
+            owner=owner,
+            challengers=tuple(spec(c) for c in challengers),
+        )
+        return controller.run(desired)
 
     def live(self) -> dict[str, float]:
         """Variant -> weight the router routes by now."""

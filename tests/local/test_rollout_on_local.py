@@ -201,3 +201,35 @@ def test_killed_after_each_change_then_rerun_ends_consistently_and_never_loses_s
             assert len(w.registered_variant_pids()) == 1, n  # nothing left running beside what serves
         finally:
             worlds.close()
+
+
+def test_a_three_way_experiment_splits_real_traffic_between_stable_and_both_versions(
+    live_v1: LocalWorld,
+) -> None:
+    import http.client
+    import math
+
+    from cd.config.model import Experiment, ExperimentPolicy
+
+    from .rollout_world import ENDPOINT
+
+    split = RolloutPolicy(
+        "experiment",
+        (SetWeight(30), Experiment(7 * 86400)),
+        POLICY,
+        experiment=ExperimentPolicy(metric="kept"),
+    )
+    report = live_v1.deploy(2, policy=split, challengers=(4,))
+    assert report.outcome == "experimenting", report.to_markdown()
+    assert live_v1.live() == {"v1": 40.0, "v2": 30.0, "v4": 30.0}
+    assert live_v1.variant_processes_alive() == {"v1": True, "v2": True, "v4": True}
+    conn = http.client.HTTPConnection("127.0.0.1", live_v1.traffic.port, timeout=10)
+    invoked = []
+    for _ in range(1000):
+        conn.request("POST", f"/endpoints/{ENDPOINT}/invocations", body=b"[{}]")
+        response = conn.getresponse()
+        response.read()
+        invoked.append(response.getheader("x-amzn-invoked-production-variant"))
+    for name, share in (("v1", 0.4), ("v2", 0.3), ("v4", 0.3)):
+        # 5 standard deviations of Binomial(1000, share): the router's seed is fixed
+        assert abs(invoked.count(name) - 1000 * share) <= 5 * math.sqrt(1000 * share * (1 - share)), name

@@ -166,3 +166,82 @@ def test_plan_markdown_flags_gate_changes(template_repo: GitRepo) -> None:
     template_repo.commit("lower the bar")
     done = run_modelcd("plan", "--base", "HEAD~1", "--format", "markdown", cwd=template_repo.path)
     assert "**Gate definitions changed**" in done.stdout
+
+
+EXPERIMENT = """  strategy: experiment
+  steps:
+    - set_weight: 30
+    - experiment: 168h
+  experiment:
+    metric: retained
+"""
+
+
+def _experiment_in_staging(repo: GitRepo) -> None:
+    """Staging turns into an A/B/C experiment: the rollout, then v2 with the challenger v3."""
+    text = repo.read(STAGING)
+    start, end = text.index("  strategy: canary"), text.index("  analysis:\n    min_requests")
+    repo.write(STAGING, text[:start] + EXPERIMENT + text[end:])
+
+
+def test_a_challenger_is_a_change_of_its_own_gated_and_built(template_repo: GitRepo) -> None:
+    from cd.github.matrix import build_matrix, gate_matrix
+
+    _experiment_in_staging(template_repo)
+    bump(template_repo, STAGING, "    version: 1\n", "    version: 2\n    challengers: [3]\n")
+    template_repo.commit("staging: v2 and v3 against v1")
+    plan = plan_between_refs(template_repo.path, "HEAD~1")
+    assert [(c.model, c.kind, c.from_version, c.to_version) for c in plan.changes] == [
+        ("churn", "promoted", 1, 2),
+        ("churn", "challenger", 1, 3),
+    ]
+    assert [(e["to"], e["change"]) for e in gate_matrix(plan)["include"]] == [
+        (2, "promoted"),
+        (3, "challenger"),
+    ]
+    assert [e["version"] for e in build_matrix(plan)["include"]] == [2, 3]
+    assert plan.changes[1].describe() == "churn v3 (challenger)"
+
+
+def test_keeping_a_challenger_builds_it_again_but_does_not_gate_it_again(template_repo: GitRepo) -> None:
+    from cd.github.matrix import build_matrix, gate_matrix
+
+    _experiment_in_staging(template_repo)
+    bump(template_repo, STAGING, "    version: 1\n", "    version: 2\n    challengers: [3]\n")
+    template_repo.commit("staging: v2 and v3 against v1")
+    bump(template_repo, STAGING, "    version: 2\n", "    version: 4\n")
+    template_repo.commit("staging: v4 and v3 against v1")
+    plan = plan_between_refs(template_repo.path, "HEAD~1")
+    assert [(c.kind, c.to_version, c.challengers) for c in plan.changes] == [("promoted", 4, (3,))]
+    assert [e["to"] for e in gate_matrix(plan)["include"]] == [4]
+    assert [e["version"] for e in build_matrix(plan)["include"]] == [3, 4]  # the experiment deploys both
+
+
+def test_removing_the_challengers_reconfigures_the_model(template_repo: GitRepo) -> None:
+    _experiment_in_staging(template_repo)
+    bump(template_repo, STAGING, "    version: 1\n", "    version: 2\n    challengers: [3]\n")
+    template_repo.commit("staging: v2 and v3 against v1")
+    bump(template_repo, STAGING, "    challengers: [3]\n", "")
+    template_repo.commit("staging: v2 alone")
+    (change,) = plan_between_refs(template_repo.path, "HEAD~1").changes
+    assert (change.kind, change.details) == ("reconfigured", ("challengers: [3] -> []",))
+
+
+def test_a_production_challenger_not_live_in_staging_is_a_problem(template_repo: GitRepo) -> None:
+    text = template_repo.read(PRODUCTION)
+    start, end = text.index("  strategy: canary"), text.index("  analysis:\n    min_requests")
+    template_repo.write(PRODUCTION, text[:start] + EXPERIMENT + text[end:])
+    template_repo.commit("production runs experiments")
+    bump(template_repo, STAGING, "    version: 1", "    version: 2")
+    template_repo.commit("staging v2")
+    bump(template_repo, PRODUCTION, "    version: 1\n", "    version: 2\n    challengers: [3]\n")
+    template_repo.commit("production: v2 and v3")
+    (problem,) = plan_between_refs(template_repo.path, "HEAD~1").problems
+    assert str(problem) == (
+        f"{PRODUCTION}:{_line_of(template_repo.read(PRODUCTION), 'challengers:')}: models.churn.challengers: "
+        "v3 is not live in 'staging' (staging runs v2 at the base ref); promote it through staging first"
+    )
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)

@@ -153,6 +153,7 @@ class World:
         policy: RolloutPolicy = STEPS,
         settings: Settings | None = None,
         capture: CaptureReader | None = None,
+        challengers: tuple[int, ...] = (),
     ) -> RolloutReport:
         controller = Controller(
             self.target,
@@ -162,7 +163,15 @@ class World:
             alias_setter=self.aliases.append,
             capture=capture,
         )
-        return controller.run(Desired(ENDPOINT, "churn", spec(version), git_sha="abc123", owner=owner))
+        desired = Desired(
+            ENDPOINT,
+            "churn",
+            spec(version),
+            git_sha="abc123",
+            owner=owner,
+            challengers=tuple(spec(c) for c in challengers),
+        )
+        return controller.run(desired)
 
     def live(self) -> dict[str, float]:
         """Variant -> CurrentWeight, read from moto's state (no API call, so no side effects)."""

@@ -603,3 +603,134 @@ def test_an_experiment_step(observed: ObservedEndpoint, action: type, phase: str
         assert (got.record.phase, got.record.step_started_at) == (phase, NOW)
     if isinstance(got, Hold):
         assert got.experiment
+
+
+# ----------------------------------------------------------------------------- experiments with challengers
+
+THREE_WAY = Desired("ep", "churn", spec(2), git_sha="abc", owner="me", challengers=(spec(3),))
+SPLIT3 = RolloutPolicy(
+    "experiment",
+    (SetWeight(30), Experiment(7 * 86400)),
+    POLICY,
+    experiment=ExperimentPolicy(metric="retained"),
+)
+SPLIT3_STATE = {"steps_hash": SPLIT3.steps_hash(), "challengers": (3,)}
+
+
+def three_way(observed: ObservedEndpoint | None) -> object:
+    return decide(THREE_WAY, observed, SPLIT3, None, NOW, Timing())
+
+
+@pytest.mark.parametrize(
+    ("observed", "kind", "weights"),
+    [
+        # stable alone: the rollout starts, recording the challengers with it
+        (endpoint(variant(1, 100)), RecordState, None),
+        # started: the candidate and every challenger are added at weight 0
+        (
+            endpoint(variant(1, 100), record=state(**SPLIT3_STATE)),
+            AddCandidate,
+            {"v1": 100, "v2": 0, "v3": 0},
+        ),
+        # added: each version beside stable gets the step's weight, stable the rest
+        (
+            endpoint(variant(1, 100), variant(2, 0), variant(3, 0), record=state(**SPLIT3_STATE)),
+            ShiftTraffic,
+            {"v2": 30, "v3": 30, "v1": 40},
+        ),
+        # read back at 40/30/30: the step is done
+        (
+            endpoint(variant(1, 40), variant(2, 30), variant(3, 30), record=state(**SPLIT3_STATE)),
+            RecordState,
+            None,
+        ),
+    ],
+    ids=["starts", "adds-all", "splits", "split-read-back"],
+)
+def test_a_three_way_experiment_splits_traffic_evenly_beside_stable(
+    observed: ObservedEndpoint, kind: type, weights: dict[str, float] | None
+) -> None:
+    action = three_way(observed)
+    assert isinstance(action, kind)
+    if weights is not None:
+        assert dict(action.weights) == weights  # type: ignore[attr-defined]
+    if isinstance(action, RecordState):
+        assert action.record.challengers == (3,)
+
+
+def test_a_three_way_split_read_back_advances_to_the_experiment_step() -> None:
+    action = three_way(endpoint(variant(1, 40), variant(2, 30), variant(3, 30), record=state(**SPLIT3_STATE)))
+    assert isinstance(action, RecordState) and action.record.step_index == 1
+
+
+def test_a_challenger_that_disappeared_rolls_the_experiment_back() -> None:
+    action = three_way(endpoint(variant(1, 40), variant(2, 60), record=state(step_index=1, **SPLIT3_STATE)))
+    assert isinstance(action, RecordState) and action.record.phase == "rolling_back"
+    assert "challenger v3 disappeared" in action.record.reason
+
+
+def test_changing_the_challengers_in_git_supersedes_the_running_experiment() -> None:
+    other = replace(THREE_WAY, challengers=(spec(4),))
+    observed = endpoint(
+        variant(1, 40),
+        variant(2, 30),
+        variant(3, 30),
+        record=state(step_index=1, phase="experimenting", lease_owner="", **SPLIT3_STATE),
+    )
+    action = decide(other, observed, SPLIT3, None, NOW, Timing())
+    assert isinstance(action, RecordState) and action.record.phase == "rolling_back"
+    assert action.record.reason == "superseded: git now asks for v2 with challengers v4"
+
+
+def test_a_running_three_way_experiment_holds() -> None:
+    observed = endpoint(
+        variant(1, 40),
+        variant(2, 30),
+        variant(3, 30),
+        record=state(step_index=1, phase="experimenting", lease_owner="", **SPLIT3_STATE),
+    )
+    action = three_way(observed)
+    assert isinstance(action, Hold) and action.experiment
+    assert action.message.startswith("experiment v2 with challengers v3 vs stable is running")
+
+
+def test_an_experiment_with_challengers_needs_an_endpoint_with_a_stable_version() -> None:
+    action = three_way(None)
+    assert isinstance(action, Refuse)
+    assert "an experiment compares its versions with a stable one" in action.message
+
+
+def test_a_challenger_that_is_stable_already_is_refused() -> None:
+    action = decide(replace(THREE_WAY, challengers=(spec(1),)), endpoint(variant(1, 100)), SPLIT3, None, NOW)
+    assert isinstance(action, Refuse) and "names as a challenger" in action.message
+
+
+def test_after_the_experiment_the_winners_finalize_removes_stable_and_the_other_versions() -> None:
+    won = state(step_index=2, **SPLIT3_STATE)
+    action = three_way(endpoint(variant(1, 40), variant(2, 30), variant(3, 30), record=won))
+    assert isinstance(action, Finalize) and action.variants == (spec(2),)
+
+
+def test_the_version_that_won_over_its_challengers_is_done_while_git_still_names_them() -> None:
+    won = state(step_index=2, phase="succeeded", lease_owner="", **SPLIT3_STATE)
+    action = three_way(endpoint(variant(2, 100), record=won))
+    assert isinstance(action, Done)
+    assert action.message == "ep already serves v2 alone (it won the experiment over v3)"
+
+
+def test_a_challenger_that_won_is_what_git_asks_for_until_git_names_it() -> None:
+    from cd.rollout.decide import as_decided
+
+    won = state(version=3, image=spec(3).image, phase="succeeded", lease_owner="", outvoted=2, **SPLIT3_STATE)
+    won = replace(won, challengers=())
+    observed = endpoint(variant(3, 100), record=won)
+    wanted = as_decided(THREE_WAY, observed)
+    assert (wanted.candidate, wanted.challengers) == (spec(3), ())
+    action = decide(wanted, observed, SPLIT3, None, NOW, Timing())
+    assert isinstance(action, Done)
+    assert action.message == "ep already serves v3 alone (it won the experiment over v2)"
+
+
+def test_a_version_already_alone_cannot_be_an_experiments_new_version() -> None:
+    action = three_way(endpoint(variant(2, 100), record=state(phase="succeeded", lease_owner="")))
+    assert isinstance(action, Refuse) and "an experiment's version must be new" in action.message

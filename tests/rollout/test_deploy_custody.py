@@ -100,3 +100,60 @@ def test_a_sagemaker_image_must_be_pinned_by_digest(tmp_path: Path, home: Path, 
     path = record(tmp_path, home, image_digest="123.dkr.ecr/modelcd:churn-v1")
     with pytest.raises(CustodyError, match="is not pinned by digest"):
         image_from_record(path, wanted_identity(staging, config, "churn"), staging, None)
+
+
+def _with_challenger(env: Environment, version: int = 1, challenger: int = 2) -> Environment:
+    from dataclasses import replace
+
+    churn = replace(env.models["churn"], version=version, challengers=(challenger,))
+    return replace(env, models={**env.models, "churn": churn})
+
+
+def test_each_challenger_is_read_from_its_own_verified_build_record(
+    tmp_path: Path, home: Path, local_env: Environment, config: RepoConfig
+) -> None:
+    from cd.rollout.deploy import challenger_images
+
+    env = _with_challenger(local_env)
+    record(tmp_path, home, version=2)
+    assert challenger_images(tmp_path, env, ["churn"], config, home) == {"churn": {2: TAG}}
+
+
+def test_a_challenger_without_a_build_record_stops_the_deploy_naming_the_file(
+    tmp_path: Path, home: Path, local_env: Environment, config: RepoConfig
+) -> None:
+    from cd.errors import RolloutError
+    from cd.rollout.deploy import challenger_images
+
+    with pytest.raises(RolloutError) as err:
+        challenger_images(tmp_path, _with_challenger(local_env), ["churn"], config, home)
+    assert str(err.value) == (
+        f"environments/staging.yaml: models.churn.challengers names v2, but {tmp_path} has no build record "
+        "churn-v2.build.json: build it (`modelcd build --model churn --version 2`); nothing was changed"
+    )
+
+
+def test_a_challengers_record_of_another_version_is_refused(
+    tmp_path: Path, home: Path, local_env: Environment, config: RepoConfig
+) -> None:
+    from cd.rollout.deploy import challenger_images
+
+    path = record(tmp_path, home, version=2)
+    path.write_text(path.read_text().replace('"version": 2', '"version": 5'))
+    with pytest.raises(CustodyError) as err:
+        challenger_images(tmp_path, _with_challenger(local_env), ["churn"], config, home)
+    assert str(err.value) == f"build record {path}: version is 5, but git wants 2"
+
+
+def test_an_experiment_with_challengers_cannot_be_deployed_from_one_image(
+    local_env: Environment, config: RepoConfig
+) -> None:
+    from cd.errors import UsageError
+    from cd.rollout.deploy import read_images
+
+    with pytest.raises(UsageError) as err:
+        read_images(None, "churn:v1", ["churn"], _with_challenger(local_env), config)
+    assert str(err.value) == (
+        "environments/staging.yaml: models.churn.challengers: an experiment deploys each of its versions; "
+        "pass --build-dir with the build record of every one"
+    )

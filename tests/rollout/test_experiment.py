@@ -16,7 +16,7 @@ from cd.rollout.experiment import Arm, decide_experiment, msprt
 from cd.rollout.experiment_run import arms_from_outcomes, run_experiment
 from cd.workspace import Workspace
 from tests.helpers import GitRepo, make_template_repo
-from tests.rollout.conftest import ENDPOINT, FakeClock, World
+from tests.rollout.conftest import ENDPOINT, FakeClock, Faults, Killed, World
 from tests.rollout.conftest import POLICY as CANARY_POLICY
 
 POLICY = ExperimentPolicy(metric="retained", alpha=0.05, effect_of_interest=0.02, min_samples=200)
@@ -226,3 +226,155 @@ def test_the_scheduled_job_finds_the_experiments_running(live_v1: World, tmp_pat
     assert running_experiments(ws, "staging") == []
     live_v1.deploy(2, policy=SPLIT)
     assert running_experiments(ws, "staging") == ["churn"]
+
+
+# ---------------------------------------------------------------- three versions: stable, git's version, a challenger
+
+SPLIT3 = RolloutPolicy("experiment", (SetWeight(30), Experiment(WEEK)), CANARY_POLICY, experiment=POLICY)
+STAGING3 = STAGING.replace("set_weight: 50", "set_weight: 30").replace(
+    "    version: 2\n", "    version: 2\n    challengers: [3]\n"
+)
+
+
+def _repo3(tmp_path: Path) -> GitRepo:
+    repo = make_template_repo(tmp_path / "repo")
+    (repo.path / "environments" / "staging.yaml").write_text(STAGING3)
+    repo.commit("staging runs an experiment of v2 and v3 against v1")
+    return repo
+
+
+def _three_way(world: World) -> None:
+    report = world.deploy(2, policy=SPLIT3, challengers=(3,))
+    assert report.outcome == "experimenting", report.to_markdown()
+
+
+def test_a_three_way_experiment_holds_each_version_at_its_share_beside_stable(live_v1: World) -> None:
+    _three_way(live_v1)
+    assert live_v1.live() == {"v1": 40.0, "v2": 30.0, "v3": 30.0}
+    tags = live_v1.tags()
+    assert (tags["modelcd:phase"], tags["modelcd:version"], tags["modelcd:challengers"]) == (
+        "experimenting",
+        "2",
+        "3",
+    )
+
+
+def test_a_winning_challenger_serves_alone_and_git_is_proposed_to_follow(
+    live_v1: World, tmp_path: Path
+) -> None:
+    _three_way(live_v1)
+    at = live_v1.clock.now() + 120
+    _retained(live_v1, at, {"v1": (4000, 1200), "v2": (4000, 1240), "v3": (4000, 1480)})  # 30, 31, 37 %
+    repo = _repo3(tmp_path)
+    run = run_experiment(Workspace.find(repo.path), "staging", "churn", clock=later(live_v1))
+    assert (run.decision.outcome, run.decision.winner, run.acted) == ("candidate_wins", "v3", "completed")
+    assert live_v1.live() == {"v3": 100.0}
+    tags = live_v1.tags()
+    assert (tags["modelcd:phase"], tags["modelcd:version"], tags["modelcd:outvoted"]) == (
+        "succeeded",
+        "3",
+        "2",
+    )
+    models = [m["ModelName"] for m in live_v1.sm.list_models()["Models"]]  # type: ignore[attr-defined]
+    assert [m.split("-")[3] for m in models] == ["v3"]  # stable's and the loser's models are removed
+    assert run.proposal is not None and run.proposal.branch == "modelcd/experiment-churn-staging-v3"
+    proposed = repo.git("show", f"{run.proposal.branch}:environments/staging.yaml")
+    assert proposed.endswith("  churn:\n    version: 3") and "challengers" not in proposed
+    assert "merge the PR that sets it to the winner" in run.render()
+
+
+def test_after_a_challenger_won_a_deploy_of_what_git_still_says_changes_nothing(
+    live_v1: World, tmp_path: Path
+) -> None:
+    _three_way(live_v1)
+    _retained(
+        live_v1, live_v1.clock.now() + 120, {"v1": (4000, 1200), "v2": (4000, 1240), "v3": (4000, 1480)}
+    )
+    run_experiment(Workspace.find(_repo3(tmp_path).path), "staging", "churn", clock=later(live_v1))
+    report = live_v1.deploy(2, policy=SPLIT3, challengers=(3,))  # reconcile: git still names the experiment
+    assert (report.outcome, report.message) == (
+        "noop",
+        f"{ENDPOINT} already serves v3 alone (it won the experiment over v2)",
+    )
+    assert live_v1.live() == {"v3": 100.0}
+
+
+def test_gits_version_winning_over_stable_and_the_challenger_goes_to_100(
+    live_v1: World, tmp_path: Path
+) -> None:
+    _three_way(live_v1)
+    _retained(
+        live_v1, live_v1.clock.now() + 120, {"v1": (4000, 1200), "v2": (4000, 1480), "v3": (4000, 1240)}
+    )
+    run = run_experiment(Workspace.find(_repo3(tmp_path).path), "staging", "churn", clock=later(live_v1))
+    assert (run.decision.winner, run.acted) == ("v2", "completed")
+    assert live_v1.live() == {"v2": 100.0}
+    assert live_v1.tags()["modelcd:phase"] == "succeeded"
+    assert run.proposal is not None and run.proposal.branch == "modelcd/promote-churn-v2-to-production"
+
+
+def test_stable_beating_every_challenger_returns_all_traffic_and_git_drops_the_experiment(
+    live_v1: World, tmp_path: Path
+) -> None:
+    _three_way(live_v1)
+    _retained(
+        live_v1, live_v1.clock.now() + 120, {"v1": (4000, 1480), "v2": (4000, 1200), "v3": (4000, 1240)}
+    )
+    repo = _repo3(tmp_path)
+    run = run_experiment(Workspace.find(repo.path), "staging", "churn", clock=later(live_v1))
+    assert (run.decision.outcome, run.acted) == ("stable_wins", "rolled back")
+    assert live_v1.live() == {"v1": 100.0}
+    assert run.proposal is not None
+    proposed = repo.git("show", f"{run.proposal.branch}:environments/staging.yaml")
+    assert proposed.endswith("  churn:\n    version: 1") and "challengers" not in proposed
+
+
+def test_an_undecided_three_way_experiment_keeps_its_split(live_v1: World, tmp_path: Path) -> None:
+    _three_way(live_v1)
+    _retained(live_v1, live_v1.clock.now() + 120, {"v1": (500, 150), "v2": (500, 152), "v3": (500, 149)})
+    run = run_experiment(Workspace.find(_repo3(tmp_path).path), "staging", "churn", clock=later(live_v1))
+    assert (run.decision.outcome, run.acted) == ("undecided", "nothing: the split holds")
+    assert live_v1.live() == {"v1": 40.0, "v2": 30.0, "v3": 30.0}
+    assert "v3 - v1: -0.002" in run.render() and "level 0.025" in run.render()
+
+
+def test_a_three_way_experiment_whose_deploy_died_mid_split_is_resumed_by_reconcile(
+    live_v1: World, faults: Faults, tmp_path: Path
+) -> None:
+    from cd.rollout.reconcile import reconcile_environment
+
+    ws = Workspace.find(_repo3(tmp_path).path)
+    faults.kill_on = "UpdateEndpointWeightsAndCapacities"
+    with pytest.raises(Killed):
+        live_v1.deploy(
+            2, policy=ws.environment("staging").rollout, challengers=(3,), owner="gh:acme/models:7:1"
+        )
+    faults.kill_on = None
+    live_v1.clock.sleep(ws.environment("staging").rollout.lease_seconds + 1)
+    [look] = reconcile_environment(
+        ws, "staging", owner="gh:acme/models:9:1", now=live_v1.clock.now(), clock=live_v1.clock
+    )
+    assert look.verdict == "resume" and look.report is not None, look.message
+    assert look.report.outcome == "experimenting", look.report.to_markdown()
+    assert live_v1.live() == {"v1": 40.0, "v2": 30.0, "v3": 30.0}
+
+
+def test_reconcile_leaves_an_experiment_stopped_before_its_versions_were_added_to_a_deploy(
+    live_v1: World, faults: Faults, tmp_path: Path
+) -> None:
+    from cd.rollout.reconcile import reconcile_environment
+
+    ws = Workspace.find(_repo3(tmp_path).path)
+    faults.kill_on = "CreateEndpointConfig"  # the run dies as it adds v2 and v3 beside stable
+    with pytest.raises(Killed):
+        live_v1.deploy(
+            2, policy=ws.environment("staging").rollout, challengers=(3,), owner="gh:acme/models:7:1"
+        )
+    faults.kill_on = None
+    live_v1.clock.sleep(ws.environment("staging").rollout.lease_seconds + 1)
+    [look] = reconcile_environment(
+        ws, "staging", owner="gh:acme/models:9:1", now=live_v1.clock.now(), clock=live_v1.clock
+    )
+    assert (look.verdict, look.ok) == ("stalled", False)
+    assert "re-run the deploy, which has their build records" in look.message
+    assert live_v1.live() == {"v1": 100.0}

@@ -38,6 +38,26 @@ def test_which_rollouts_reconcile_takes_over(state: RolloutState | None, gone: b
     assert unattended(state, 2, ME, NOW, gone)[0] == verdict
 
 
+@pytest.mark.parametrize(
+    ("state", "challengers", "verdict"),
+    [
+        # the experiment git asks for: v2 with the challenger v3
+        (replace(RUNNING, lease_owner="", challengers=(3,)), (3,), "resume"),
+        # git changed the challengers: the running experiment is not what it asks for
+        (replace(RUNNING, lease_owner="", challengers=(3,)), (4,), "roll_back"),
+        (replace(RUNNING, lease_owner=""), (3,), "roll_back"),
+        # v3 won over git's v2 and is rolling out: what git's experiment asks for, until git names v3
+        (replace(RUNNING, lease_owner="", version=3, outvoted=2), (3,), "resume"),
+        (replace(RUNNING, lease_owner="", version=4, outvoted=2), (3,), "roll_back"),
+    ],
+    ids=["same-experiment", "other-challengers", "challengers-added", "winner", "not-a-challenger"],
+)
+def test_which_experiments_reconcile_takes_over(
+    state: RolloutState, challengers: tuple[int, ...], verdict: str
+) -> None:
+    assert unattended(state, 2, ME, NOW, False, challengers)[0] == verdict
+
+
 @pytest.fixture
 def repo(template_repo: GitRepo) -> GitRepo:
     """The template, staging at v2, its analysis on CloudWatch averages (moto computes no percentiles)."""

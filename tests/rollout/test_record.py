@@ -110,3 +110,22 @@ def test_the_rollout_record_charts_the_candidates_share_over_time() -> None:
         in md
     )
     assert RolloutReport("ep", "churn", 2).timeline() == []
+
+
+def test_an_experiments_challengers_and_the_version_a_challenger_outvoted_round_trip() -> None:
+    from dataclasses import replace
+
+    state = replace(STATE, challengers=(8, 9), outvoted=5)
+    tags = encode(state)
+    assert (tags[PREFIX + "challengers"], tags[PREFIX + "outvoted"]) == ("8 9", "5")
+    assert decode(tags) == state
+
+
+def test_a_record_written_before_challengers_existed_has_none() -> None:
+    old = {k: v for k, v in encode(STATE).items() if k not in (PREFIX + "challengers", PREFIX + "outvoted")}
+    assert (decode(old).challengers, decode(old).outvoted) == ((), None)  # type: ignore[union-attr]
+
+
+def test_a_challengers_tag_that_is_not_versions_is_refused() -> None:
+    with pytest.raises(RolloutError, match=r"tag modelcd:challengers is not a list of versions: 'v8'"):
+        decode({**encode(STATE), PREFIX + "challengers": "v8"})

@@ -78,8 +78,9 @@ class ChurnStore:
         git(repo, "commit", "-q", "-m", "evaluation dataset")
 
 
-def churn_store(directory: Path) -> ChurnStore:
-    """Register churn v1 and a slightly better v2 (more training data) in a sqlite store in `directory`."""
+def churn_store(directory: Path, *, third: bool = False) -> ChurnStore:
+    """Register churn v1 and a slightly better v2 (more training data) in a sqlite store in `directory`;
+    with `third`, a v3 as good as v2 (other training rows), to run beside it as a challenger."""
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
@@ -90,8 +91,8 @@ def churn_store(directory: Path) -> ChurnStore:
     experiment = store.client.create_experiment(
         "churn-training", artifact_location=(directory / "artifacts").resolve().as_uri()
     )
-    for rows, c in ((300, 0.05), (3000, 1.0)):
-        frame, label = churn_frame(rows, seed=rows)
+    for rows, c, seed in ((300, 0.05, 300), (3000, 1.0, 3000), *(((3000, 1.0, 7),) if third else ())):
+        frame, label = churn_frame(rows, seed=seed)
         model = _train(frame, label, c)
         with store.fluent(), mlflow.start_run(experiment_id=experiment):
             mlflow.sklearn.log_model(

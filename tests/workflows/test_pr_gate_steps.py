@@ -161,7 +161,8 @@ def test_a_promotion_is_gated_and_reported_end_to_end(github_double: GitHubDoubl
     assert gate.matrix == {"env": "staging", "model": "churn", "from": 1, "to": 2, "change": "promoted"}
     assert (
         gate.steps[-2].command
-        == 'modelcd gate --env "$GATE_ENV" --model "$GATE_MODEL" --base "$BASE_SHA" --head HEAD --out ../verdicts'
+        == 'modelcd gate --env "$GATE_ENV" --model "$GATE_MODEL" --version "$GATE_VERSION" --base "$BASE_SHA" '
+        "--head HEAD --out ../verdicts"
     )
     assert gate.result == "success", [(s.command, s.stdout, s.stderr) for s in gate.steps]
     (report,) = jobs["report"]
@@ -189,6 +190,46 @@ def test_a_promotion_is_gated_and_reported_end_to_end(github_double: GitHubDoubl
     assert (
         "Gate PASS"
         in (
-            harness.workspace.parent / "artifacts" / "verdict-staging-churn" / "gate-staging-churn-v2.md"
+            harness.workspace.parent / "artifacts" / "verdict-staging-churn-v2" / "gate-staging-churn-v2.md"
         ).read_text()
     )
+
+
+@pytest.mark.slow
+def test_a_challenger_in_an_experiment_gets_its_own_gate_job_status_and_comment_row(
+    github_double: GitHubDouble, tmp_path: Path
+) -> None:
+    from tests.helpers import PROJECT_ROOT
+    from tests.workflows.mlflow_store import churn_store
+
+    store = churn_store(tmp_path / "mlflow", third=True)
+    staging = (PROJECT_ROOT / "environments" / "staging.yaml").read_text()
+    start, end = staging.index("  strategy: canary"), staging.index("  analysis:\n    min_requests")
+    experiment = (
+        staging[:start]
+        + "  strategy: experiment\n  steps:\n    - set_weight: 30\n    - experiment: 168h\n"
+        + "  experiment: {metric: retained}\n"
+        + staging[end:]
+    ).replace("    version: 1\n", "    version: 2\n    challengers: [3]\n")
+    harness = _harness(
+        github_double,
+        tmp_path,
+        {"environments/staging.yaml": (staging, experiment)},
+        vars={"MLFLOW_TRACKING_URI": store.tracking_uri},
+        prepare=store.commit_dataset,
+    )
+    jobs = harness.run()
+    gates = jobs["gate"]
+    assert [(g.matrix["to"], g.matrix["change"]) for g in gates] == [(2, "promoted"), (3, "challenger")]
+    assert all(g.result == "success" for g in gates), [(s.command, s.stderr) for g in gates for s in g.steps]
+    (report,) = jobs["report"]
+    assert report.result == "success", [(s.command, s.stdout, s.stderr) for s in report.steps]
+    (comment,) = github_double.repo(REPO).comments.values()
+    assert comment.body.startswith("<!-- modelcd:sticky -->\n## modelcd: all 2 gates passed\n")
+    assert "| staging | churn | challenger | v1 | v3 | ✅ pass |" in comment.body
+    contexts = [(s.context, s.state) for s in github_double.repo(REPO).statuses]
+    assert contexts == [
+        ("modelcd/gate churn@staging", "success"),
+        ("modelcd/gate churn v3@staging", "success"),
+        ("modelcd/required", "success"),
+    ]
