@@ -465,9 +465,11 @@ def _decide_idle(
         and state.challengers == desired.challenger_versions
     )
     if names == [candidate.name] and desired.challengers and not decided:
+        first = desired.challengers[0].name
         return Refuse(
-            f"{observed.name} serves {candidate.name} alone already: an experiment's version must be new "
-            f"beside stable; make {candidate.name} stable and name the new versions (version: and challengers:)"
+            f"{observed.name} serves {candidate.name} alone already, and an experiment compares new versions "
+            f"with the one that serves: to test {first} against {candidate.name}, set version: "
+            f"{first[1:]} (and challengers: for more)"
         )
     if names == [candidate.name]:
         if state is not None and state.phase == "succeeded" and state.version == candidate.model_version:

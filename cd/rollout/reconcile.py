@@ -13,6 +13,7 @@ minutes. For each endpoint of the environment it looks at the rollout record (`u
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -20,7 +21,7 @@ from cd.humantime import describe_time
 from cd.rollout.controller import Clock, RolloutReport, Settings
 from cd.rollout.owner import holder_is_gone
 from cd.rollout.record import RolloutState, decode
-from cd.rollout.target import Target
+from cd.rollout.target import ObservedEndpoint, Target
 
 if TYPE_CHECKING:
     from cd.workspace import Workspace
@@ -114,10 +115,13 @@ def reconcile_environment(
         gone = state is not None and bool(state.lease_owner) and holder_is_gone(state.lease_owner, owner)
         deployment = env.models[model]
         verdict, message = unattended(state, deployment.version, owner, now, gone, deployment.challengers)
-        if verdict == "resume" and any(
-            c not in _running_images(target, endpoint) for c in deployment.challengers
+        running = _running_images(observed)
+        if (
+            state is not None
+            and verdict == "resume"
+            and any(c not in running for c in deployment.challengers)
         ):
-            verdict, message = _stalled(state, deployment.challengers, target, endpoint)
+            verdict, message = _stalled(state, deployment.challengers, running)
         look = Look(model, endpoint, verdict, message)
         if state is not None and verdict in ("resume", "roll_back"):
             report = _take_over(
@@ -137,19 +141,17 @@ def reconcile_environment(
     return looks
 
 
-def _running_images(target: Target, endpoint: str) -> dict[int | None, str]:
-    observed = target.observe(endpoint)
+def _running_images(observed: ObservedEndpoint | None) -> dict[int | None, str]:
+    """Version -> the image the endpoint runs it with."""
     return {v.model_version: v.image for v in observed.variants} if observed is not None else {}
 
 
 def _stalled(
-    state: RolloutState | None, challengers: tuple[int, ...], target: Target, endpoint: str
+    state: RolloutState, challengers: tuple[int, ...], running: Mapping[int | None, str]
 ) -> tuple[Verdict, str]:
     """A resumable experiment whose challengers are not all on the endpoint. Only their build records
     name their images, and reconcile has none: before anything was added (stable serves all traffic) the
     rollout waits for a deploy; once versions were added, one missing is a rollback."""
-    assert state is not None
-    running = _running_images(target, endpoint)
     if state.version in running:
         return "roll_back", f"v{state.version} {state.phase}, but a challenger is missing: rolling it back"
     names = ", ".join(f"v{c}" for c in challengers)
@@ -178,7 +180,7 @@ def _take_over(
     env = ws.environment(env_name)
     endpoint = env.endpoint_name(state.model)
     deployment = env.models[state.model]
-    running = _running_images(target, endpoint)
+    running = _running_images(target.observe(endpoint))
     if verdict == "roll_back":
         if state.phase != "rolling_back":
             abort(target, endpoint, by=f"reconcile ({owner})", reason=why)

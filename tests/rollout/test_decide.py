@@ -733,4 +733,8 @@ def test_a_challenger_that_won_is_what_git_asks_for_until_git_names_it() -> None
 
 def test_a_version_already_alone_cannot_be_an_experiments_new_version() -> None:
     action = three_way(endpoint(variant(2, 100), record=state(phase="succeeded", lease_owner="")))
-    assert isinstance(action, Refuse) and "an experiment's version must be new" in action.message
+    assert isinstance(action, Refuse)
+    assert action.message == (
+        "ep serves v2 alone already, and an experiment compares new versions with the one that serves: "
+        "to test v3 against v2, set version: 3 (and challengers: for more)"
+    )
