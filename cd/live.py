@@ -14,7 +14,7 @@ from cd.config.model import Environment, RepoConfig
 from cd.drift import live_version
 from cd.errors import Problem
 from cd.rollout.record import decode
-from cd.rollout.target import ObservedEndpoint, Target
+from cd.rollout.target import ObservedEndpoint, Target, variant_name
 
 if TYPE_CHECKING:
     from cd.plan import Plan
@@ -36,10 +36,17 @@ def describe_live(observed: ObservedEndpoint | None) -> str:
 
 
 def upstream_refusal(
-    config: RepoConfig, env: Environment, model: str, version: int, observe: Observe
+    config: RepoConfig,
+    env: Environment,
+    model: str,
+    version: int,
+    observe: Observe,
+    *,
+    challenger: bool = False,
 ) -> str | None:
     """Why `version` of `model` may not enter `env` now, or None. A version already live in `env`, or
-    older than what it serves (a rollback), needs nothing from upstream."""
+    older than what it serves (a rollback), needs nothing from upstream. A `challenger` (of an
+    experiment) may also be live upstream as one of its experiment's versions."""
     upstream_name = env.promote_from
     if upstream_name is None or upstream_name not in config.environments:
         return None
@@ -50,9 +57,12 @@ def upstream_refusal(
     observed = observe(upstream, model)
     if live_version(observed) == version:
         return None
+    if challenger and observed is not None and observed.variant(variant_name(version)) is not None:
+        return None
+    where = " (alone, or in its experiment)" if challenger else ""
     return (
         f"{env.name} wants {model} v{version}, but {upstream_name} ({upstream.endpoint_name(model)}) "
-        f"{describe_live(observed)}: v{version} must be live in {upstream_name} first"
+        f"{describe_live(observed)}: v{version} must be live in {upstream_name}{where} first"
     )
 
 
@@ -67,7 +77,9 @@ def live_plan_problems(plan: Plan, config: RepoConfig, observe: Observe) -> list
         env = config.environments.get(change.env)
         if env is None:
             continue
-        refusal = upstream_refusal(config, env, change.model, change.to_version, observe)
+        refusal = upstream_refusal(
+            config, env, change.model, change.to_version, observe, challenger=change.kind == "challenger"
+        )
         if refusal is not None:
             deployment = env.models.get(change.model)
             problems.append(

@@ -174,8 +174,10 @@ def _promotion_order_problems(changes: list[Change], base: RepoConfig, head: Rep
             continue
         upstream = base.environments.get(upstream_name)
         live = upstream.models.get(change.model) if upstream else None
-        if live is None or live.version != change.to_version:
-            where = f"runs v{live.version}" if live else f"does not run {change.model}"
+        # a challenger may come from the upstream's own experiment (one of its versions there)
+        there = () if live is None else live.versions if change.kind == "challenger" else (live.version,)
+        if change.to_version not in there:
+            where = f"runs {' and '.join(f'v{v}' for v in there)}" if live else f"does not run {change.model}"
             problems.append(
                 Problem(
                     env.path,

@@ -239,7 +239,11 @@ def _refuse_what_upstream_does_not_serve(ws: Workspace, env: Environment, names:
         refusal
         for name in names
         for version in env.models[name].versions
-        if (refusal := upstream_refusal(ws.config, env, name, version, observe))
+        if (
+            refusal := upstream_refusal(
+                ws.config, env, name, version, observe, challenger=version in env.models[name].challengers
+            )
+        )
     ]
     if refusals:
         raise RolloutError("; ".join(refusals) + "; nothing was changed")

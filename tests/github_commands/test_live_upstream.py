@@ -77,3 +77,45 @@ def test_plan_live_flags_a_promotion_of_what_staging_does_not_serve(
     assert live.returncode == 1
     assert "environments/production.yaml:" in live.stderr
     assert f"production wants churn v4, but staging ({STAGING}) serves v2" in live.stderr
+
+
+def _observer(served: dict[str, dict[int, float]]):  # type: ignore[no-untyped-def]
+    """(environment, model) -> an endpoint serving `served[env]` (version -> weight)."""
+    from cd.rollout.target import ObservedEndpoint, ObservedVariant
+
+    def observe(env, model):  # type: ignore[no-untyped-def]
+        variants = tuple(
+            ObservedVariant(f"v{v}", v, image(v), w, w, "ml.m5.large", 1) for v, w in served[env.name].items()
+        )
+        return ObservedEndpoint(env.endpoint_name(model), "InService", "cfg", variants, {})
+
+    return observe
+
+
+def test_a_production_challenger_may_be_live_in_stagings_own_experiment(template_repo: GitRepo) -> None:
+    from cd.config import load_repo
+    from cd.live import upstream_refusal
+
+    config = load_repo(template_repo.path)
+    production = config.environments["production"]
+    observe = _observer({"staging": {1: 40.0, 2: 30.0, 3: 30.0}, "production": {1: 100.0}})
+    assert upstream_refusal(config, production, "churn", 3, observe, challenger=True) is None
+    # the environment's own version still needs staging to serve it alone
+    assert upstream_refusal(config, production, "churn", 3, observe) == (
+        f"production wants churn v3, but staging ({STAGING}) serves no version alone (InService): "
+        "v3 must be live in staging first"
+    )
+
+
+def test_a_production_challenger_that_staging_does_not_serve_is_refused(template_repo: GitRepo) -> None:
+    from cd.config import load_repo
+    from cd.live import upstream_refusal
+
+    config = load_repo(template_repo.path)
+    observe = _observer({"staging": {2: 100.0}, "production": {1: 100.0}})
+    assert upstream_refusal(
+        config, config.environments["production"], "churn", 3, observe, challenger=True
+    ) == (
+        f"production wants churn v3, but staging ({STAGING}) serves v2: v3 must be live in staging "
+        "(alone, or in its experiment) first"
+    )

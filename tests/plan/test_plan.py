@@ -245,3 +245,17 @@ def test_a_production_challenger_not_live_in_staging_is_a_problem(template_repo:
 
 def _line_of(text: str, needle: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_a_production_challenger_from_stagings_own_experiment_is_fine(template_repo: GitRepo) -> None:
+    for path in (STAGING, PRODUCTION):
+        text = template_repo.read(path)
+        start, end = text.index("  strategy: canary"), text.index("  analysis:\n    min_requests")
+        template_repo.write(path, text[:start] + EXPERIMENT + text[end:])
+    bump(template_repo, STAGING, "    version: 1\n", "    version: 2\n    challengers: [3]\n")
+    template_repo.commit("staging: v2 and v3 against v1")
+    bump(template_repo, PRODUCTION, "    version: 1\n", "    version: 2\n    challengers: [3]\n")
+    template_repo.commit("production: the same experiment")
+    plan = plan_between_refs(template_repo.path, "HEAD~1")
+    assert [(c.kind, c.to_version) for c in plan.changes] == [("promoted", 2), ("challenger", 3)]
+    assert plan.problems == ()
