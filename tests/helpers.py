@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -93,3 +94,25 @@ def make_template_repo(path: Path) -> GitRepo:
     repo = GitRepo(path)
     repo.commit("template")
     return repo
+
+
+EXPERIMENT_ROLLOUT = """  strategy: experiment
+  steps:
+    - set_weight: 30
+    - experiment: 168h
+  experiment:
+    metric: retained
+"""
+
+
+def as_experiment(text: str, challengers: tuple[int, ...] = (), version: int | None = None) -> str:
+    """A template environment file (`environments/*.yaml`) whose rollout is an experiment (30 % to each
+    version beside stable, for a week, on `retained`); with `version`, churn is at it with `challengers`."""
+    start, end = text.index("  strategy: canary"), text.index("  analysis:\n    min_requests")
+    text = text[:start] + EXPERIMENT_ROLLOUT + text[end:]
+    if version is None:
+        return text
+    listed = f"    challengers: [{', '.join(map(str, challengers))}]\n" if challengers else ""
+    return re.sub(
+        r"(\n  churn:\n)    version: \d+\n", rf"\g<1>    version: {version}\n{listed}", text, count=1
+    )

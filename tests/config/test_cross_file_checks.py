@@ -363,31 +363,15 @@ def test_an_experiment_step_needs_the_experiment_strategy(problems_after: Edit) 
     assert problem.endswith("an experiment step needs strategy: experiment")
 
 
-EXPERIMENT_STEPS = """  strategy: experiment
-  steps:
-    - set_weight: 30
-    - experiment: 168h
-  experiment:
-    metric: retained
-"""
-CANARY_STEPS = """  strategy: canary
-  steps:
-    - shadow: 5m
-    - set_weight: 10
-    - bake: 5m
-    - analysis: {}
-    - set_weight: 50
-    - bake: 5m
-    - analysis: {}
-    - set_weight: 100
-    - bake: 2m
-    - analysis: {}
-"""
-
-
 def _three_way(tree: TemplateTree, challengers: str = "[3]", version: str = "2") -> None:
-    tree.replace(STAGING, CANARY_STEPS, EXPERIMENT_STEPS)
-    tree.replace(STAGING, "    version: 1\n", f"    version: {version}\n    challengers: {challengers}\n")
+    """Staging runs an experiment of churn `version` with the `challengers` (YAML text) against v1."""
+    from tests.helpers import as_experiment
+
+    path = tree.root / STAGING
+    text = as_experiment(path.read_text(), (), version=int(version))
+    path.write_text(
+        text.replace(f"    version: {version}\n", f"    version: {version}\n    challengers: {challengers}\n")
+    )
 
 
 def test_an_experiment_with_challengers_is_valid(tree: TemplateTree) -> None:

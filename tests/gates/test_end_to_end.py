@@ -17,7 +17,7 @@ from cd.registry import Registry
 from cd.release.inputs import model_card, shap_table
 from cd.release.notes import render_model_card
 from tests.gates.conftest import ChurnRegistry, open_pr, set_version
-from tests.helpers import PROJECT_ROOT, GitRepo, run_modelcd
+from tests.helpers import PROJECT_ROOT, GitRepo, as_experiment, run_modelcd
 
 
 def test_a_better_version_passes(churn_repo: GitRepo, churn_registry: ChurnRegistry) -> None:
@@ -339,28 +339,14 @@ def test_a_gate_asking_for_shap_without_shap_installed_exits_1_and_writes_no_ver
     assert not out.exists() or list(out.iterdir()) == []
 
 
-EXPERIMENT = """  strategy: experiment
-  steps:
-    - set_weight: 30
-    - experiment: 168h
-  experiment:
-    metric: retained
-"""
-
-
 def _three_way_pr(repo: GitRepo, stable: int, version: int, challenger: int) -> None:
     """`main` runs `stable` in staging; branch `pr` makes staging an experiment of `version` and the
     challenger `challenger` against it."""
     set_version(repo, "staging", stable)
     repo.commit(f"staging at v{stable}")
     repo.git("checkout", "-q", "-b", "pr")
-    text = repo.read("environments/staging.yaml")
-    start, end = text.index("  strategy: canary"), text.index("  analysis:\n    min_requests")
-    text = text[:start] + EXPERIMENT + text[end:]
-    text = text.replace(
-        f"    version: {stable}\n", f"    version: {version}\n    challengers: [{challenger}]\n"
-    )
-    repo.write("environments/staging.yaml", text)
+    path = "environments/staging.yaml"
+    repo.write(path, as_experiment(repo.read(path), (challenger,), version=version))
     repo.commit("staging: an experiment")
 
 
@@ -371,10 +357,9 @@ def test_gate_all_judges_each_challenger_against_the_incumbent_as_its_own_promot
     _three_way_pr(churn_repo, v["baseline"], v["better"], v["worse_on_premium"])
     out = tmp_path / "verdicts"
     result = run_modelcd(
-        *("gate", "--all", "--base", "main", "--head", "pr", "--format", "json", "--out", str(out)),
-        cwd=churn_repo.path,
-        env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri},
-    )
+        "gate", "--all", "--base", "main", "--head", "pr", "--format", "json", "--out", str(out),
+        cwd=churn_repo.path, env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri},
+    )  # fmt: skip
     assert result.returncode == 1, result.stderr  # the challenger fails on premium: the PR is blocked
     verdicts = json.loads(result.stdout)
     assert [(d["candidate"]["version"], d["incumbent"]["version"], d["verdict"]) for d in verdicts] == [
@@ -396,22 +381,9 @@ def test_gate_of_a_version_git_does_not_ask_for_is_refused(
     v = churn_registry.versions
     _three_way_pr(churn_repo, v["baseline"], v["better"], v["worse_on_premium"])
     result = run_modelcd(
-        *(
-            "gate",
-            "--env",
-            "staging",
-            "--model",
-            "churn",
-            "--version",
-            "99",
-            "--base",
-            "main",
-            "--head",
-            "pr",
-        ),
-        cwd=churn_repo.path,
-        env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri},
-    )
+        "gate", "--env", "staging", "--model", "churn", "--version", "99", "--base", "main", "--head", "pr",
+        cwd=churn_repo.path, env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri},
+    )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.strip().endswith(
         f"environments/staging.yaml: churn in staging at pr asks for v{v['better']}, v{v['worse_on_premium']}, "

@@ -363,16 +363,8 @@ def test_an_override_of_a_challengers_gate_is_recorded_on_that_challengers_verdi
         Status(1, HEAD, "success", "modelcd/gate churn@production", "pass", None, "modelcd-bot", T, T),
         Status(2, HEAD, "failure", "modelcd/gate churn v3@production", "fail", None, "modelcd-bot", T, T),
     ]
-    done = _override(
-        github_double,
-        tmp_path,
-        template_repo,
-        pr,
-        "lee",
-        "/modelcd override premium labels late",
-        "--verdicts",
-        str(verdicts),
-    )
+    request = "/modelcd override premium labels late"
+    done = _override(github_double, tmp_path, template_repo, pr, "lee", request, "--verdicts", str(verdicts))
     assert done.returncode == 0, done.stderr
     latest = github_double.repo(REPO).statuses[-1]
     assert (latest.context, latest.state) == ("modelcd/gate churn v3@production", "success")

@@ -17,13 +17,12 @@ from pathlib import Path
 
 from cd.config.model import AnalysisPolicy, RolloutPolicy
 from cd.rollout.controller import Controller, RolloutReport, Settings
-from cd.rollout.decide import Desired
 from cd.rollout.local import processes, runtime
 from cd.rollout.local.router import Router, RouterServer, make_server
 from cd.rollout.local.statefile import ProcessRef, StateFile
 from cd.rollout.local.target import LocalEndpoints
 from cd.rollout.target import Target, VariantSpec
-from tests.rollout.conftest import FakeClock, canary_steps
+from tests.rollout.conftest import FakeClock, canary_steps, churn_desired
 
 from .conftest import make_target
 
@@ -115,15 +114,7 @@ class LocalWorld:
             settings=Settings(),
             alias_setter=self.aliases.append,
         )
-        desired = Desired(
-            ENDPOINT,
-            "churn",
-            spec(version),
-            git_sha="abc123",
-            owner=owner,
-            challengers=tuple(spec(c) for c in challengers),
-        )
-        return controller.run(desired)
+        return controller.run(churn_desired(ENDPOINT, spec, version, owner, challengers))
 
     def live(self) -> dict[str, float]:
         """Variant -> weight the router routes by now."""

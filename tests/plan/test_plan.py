@@ -8,7 +8,7 @@ import pytest
 
 from cd.errors import ConfigError, GitError
 from cd.plan import plan_between_refs
-from tests.helpers import GitRepo, run_modelcd
+from tests.helpers import GitRepo, as_experiment, run_modelcd
 
 STAGING = "environments/staging.yaml"
 PRODUCTION = "environments/production.yaml"
@@ -168,28 +168,16 @@ def test_plan_markdown_flags_gate_changes(template_repo: GitRepo) -> None:
     assert "**Gate definitions changed**" in done.stdout
 
 
-EXPERIMENT = """  strategy: experiment
-  steps:
-    - set_weight: 30
-    - experiment: 168h
-  experiment:
-    metric: retained
-"""
-
-
-def _experiment_in_staging(repo: GitRepo) -> None:
-    """Staging turns into an A/B/C experiment: the rollout, then v2 with the challenger v3."""
-    text = repo.read(STAGING)
-    start, end = text.index("  strategy: canary"), text.index("  analysis:\n    min_requests")
-    repo.write(STAGING, text[:start] + EXPERIMENT + text[end:])
+def _experiment_in_staging(repo: GitRepo, *challengers: int) -> None:
+    """Staging turns into an experiment of churn v2 (with `challengers`) against v1; committed."""
+    repo.write(STAGING, as_experiment(repo.read(STAGING), challengers, version=2))
+    repo.commit(f"staging: an experiment of v2 and {challengers} against v1")
 
 
 def test_a_challenger_is_a_change_of_its_own_gated_and_built(template_repo: GitRepo) -> None:
     from cd.github.matrix import build_matrix, gate_matrix
 
-    _experiment_in_staging(template_repo)
-    bump(template_repo, STAGING, "    version: 1\n", "    version: 2\n    challengers: [3]\n")
-    template_repo.commit("staging: v2 and v3 against v1")
+    _experiment_in_staging(template_repo, 3)
     plan = plan_between_refs(template_repo.path, "HEAD~1")
     assert [(c.model, c.kind, c.from_version, c.to_version) for c in plan.changes] == [
         ("churn", "promoted", 1, 2),
@@ -206,9 +194,7 @@ def test_a_challenger_is_a_change_of_its_own_gated_and_built(template_repo: GitR
 def test_keeping_a_challenger_builds_it_again_but_does_not_gate_it_again(template_repo: GitRepo) -> None:
     from cd.github.matrix import build_matrix, gate_matrix
 
-    _experiment_in_staging(template_repo)
-    bump(template_repo, STAGING, "    version: 1\n", "    version: 2\n    challengers: [3]\n")
-    template_repo.commit("staging: v2 and v3 against v1")
+    _experiment_in_staging(template_repo, 3)
     bump(template_repo, STAGING, "    version: 2\n", "    version: 4\n")
     template_repo.commit("staging: v4 and v3 against v1")
     plan = plan_between_refs(template_repo.path, "HEAD~1")
@@ -218,9 +204,7 @@ def test_keeping_a_challenger_builds_it_again_but_does_not_gate_it_again(templat
 
 
 def test_removing_the_challengers_reconfigures_the_model(template_repo: GitRepo) -> None:
-    _experiment_in_staging(template_repo)
-    bump(template_repo, STAGING, "    version: 1\n", "    version: 2\n    challengers: [3]\n")
-    template_repo.commit("staging: v2 and v3 against v1")
+    _experiment_in_staging(template_repo, 3)
     bump(template_repo, STAGING, "    challengers: [3]\n", "")
     template_repo.commit("staging: v2 alone")
     (change,) = plan_between_refs(template_repo.path, "HEAD~1").changes
@@ -228,13 +212,9 @@ def test_removing_the_challengers_reconfigures_the_model(template_repo: GitRepo)
 
 
 def test_a_production_challenger_not_live_in_staging_is_a_problem(template_repo: GitRepo) -> None:
-    text = template_repo.read(PRODUCTION)
-    start, end = text.index("  strategy: canary"), text.index("  analysis:\n    min_requests")
-    template_repo.write(PRODUCTION, text[:start] + EXPERIMENT + text[end:])
-    template_repo.commit("production runs experiments")
     bump(template_repo, STAGING, "    version: 1", "    version: 2")
     template_repo.commit("staging v2")
-    bump(template_repo, PRODUCTION, "    version: 1\n", "    version: 2\n    challengers: [3]\n")
+    template_repo.write(PRODUCTION, as_experiment(template_repo.read(PRODUCTION), (3,), version=2))
     template_repo.commit("production: v2 and v3")
     (problem,) = plan_between_refs(template_repo.path, "HEAD~1").problems
     assert str(problem) == (
@@ -248,13 +228,8 @@ def _line_of(text: str, needle: str) -> int:
 
 
 def test_a_production_challenger_from_stagings_own_experiment_is_fine(template_repo: GitRepo) -> None:
-    for path in (STAGING, PRODUCTION):
-        text = template_repo.read(path)
-        start, end = text.index("  strategy: canary"), text.index("  analysis:\n    min_requests")
-        template_repo.write(path, text[:start] + EXPERIMENT + text[end:])
-    bump(template_repo, STAGING, "    version: 1\n", "    version: 2\n    challengers: [3]\n")
-    template_repo.commit("staging: v2 and v3 against v1")
-    bump(template_repo, PRODUCTION, "    version: 1\n", "    version: 2\n    challengers: [3]\n")
+    _experiment_in_staging(template_repo, 3)
+    template_repo.write(PRODUCTION, as_experiment(template_repo.read(PRODUCTION), (3,), version=2))
     template_repo.commit("production: the same experiment")
     plan = plan_between_refs(template_repo.path, "HEAD~1")
     assert [(c.kind, c.to_version) for c in plan.changes] == [("promoted", 2), ("challenger", 3)]

@@ -64,6 +64,20 @@ def image(version: int) -> str:
     return f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/modelcd@sha256:{digest}"
 
 
+def churn_desired(
+    endpoint: str,
+    spec_of: Callable[[int], VariantSpec],
+    version: int,
+    owner: str,
+    challengers: tuple[int, ...] = (),
+) -> Desired:
+    """What git asks of `endpoint`: churn `version` (with `challengers`), each as `spec_of` builds it."""
+    challenger_specs = tuple(spec_of(c) for c in challengers)
+    return Desired(
+        endpoint, "churn", spec_of(version), git_sha="abc123", owner=owner, challengers=challenger_specs
+    )
+
+
 def spec(version: int) -> VariantSpec:
     return VariantSpec(version, image(version), "ml.m5.large", 1)
 
@@ -163,15 +177,7 @@ class World:
             alias_setter=self.aliases.append,
             capture=capture,
         )
-        desired = Desired(
-            ENDPOINT,
-            "churn",
-            spec(version),
-            git_sha="abc123",
-            owner=owner,
-            challengers=tuple(spec(c) for c in challengers),
-        )
-        return controller.run(desired)
+        return controller.run(churn_desired(ENDPOINT, spec, version, owner, challengers))
 
     def live(self) -> dict[str, float]:
         """Variant -> CurrentWeight, read from moto's state (no API call, so no side effects)."""

@@ -14,6 +14,7 @@ from scipy import integrate, stats
 from cd.config.model import Experiment, ExperimentPolicy, RolloutPolicy, SetWeight
 from cd.rollout.experiment import Arm, decide_experiment, msprt
 from cd.rollout.experiment_run import arms_from_outcomes, run_experiment
+from cd.rollout.reconcile import Look
 from cd.workspace import Workspace
 from tests.helpers import GitRepo, make_template_repo
 from tests.rollout.conftest import ENDPOINT, FakeClock, Faults, Killed, World
@@ -148,9 +149,9 @@ models:
 """
 
 
-def _repo(tmp_path: Path) -> GitRepo:
+def _repo(tmp_path: Path, staging: str = STAGING) -> GitRepo:
     repo = make_template_repo(tmp_path / "repo")
-    (repo.path / "environments" / "staging.yaml").write_text(STAGING)
+    (repo.path / "environments" / "staging.yaml").write_text(staging)
     repo.commit("staging runs an experiment")
     return repo
 
@@ -237,10 +238,7 @@ STAGING3 = STAGING.replace("set_weight: 50", "set_weight: 30").replace(
 
 
 def _repo3(tmp_path: Path) -> GitRepo:
-    repo = make_template_repo(tmp_path / "repo")
-    (repo.path / "environments" / "staging.yaml").write_text(STAGING3)
-    repo.commit("staging runs an experiment of v2 and v3 against v1")
-    return repo
+    return _repo(tmp_path, STAGING3)
 
 
 def _three_way(world: World) -> None:
@@ -338,22 +336,27 @@ def test_an_undecided_three_way_experiment_keeps_its_split(live_v1: World, tmp_p
     assert "v3 - v1: -0.002" in run.render() and "level 0.025" in run.render()
 
 
-def test_a_three_way_experiment_whose_deploy_died_mid_split_is_resumed_by_reconcile(
-    live_v1: World, faults: Faults, tmp_path: Path
-) -> None:
+def _killed_then_reconciled(world: World, faults: Faults, tmp_path: Path, operation: str) -> Look:
+    """The three-way deploy dies at `operation`; once its lease has expired, reconcile looks."""
     from cd.rollout.reconcile import reconcile_environment
 
     ws = Workspace.find(_repo3(tmp_path).path)
-    faults.kill_on = "UpdateEndpointWeightsAndCapacities"
+    rollout = ws.environment("staging").rollout
+    faults.kill_on = operation
     with pytest.raises(Killed):
-        live_v1.deploy(
-            2, policy=ws.environment("staging").rollout, challengers=(3,), owner="gh:acme/models:7:1"
-        )
+        world.deploy(2, policy=rollout, challengers=(3,), owner="gh:acme/models:7:1")
     faults.kill_on = None
-    live_v1.clock.sleep(ws.environment("staging").rollout.lease_seconds + 1)
+    world.clock.sleep(rollout.lease_seconds + 1)
     [look] = reconcile_environment(
-        ws, "staging", owner="gh:acme/models:9:1", now=live_v1.clock.now(), clock=live_v1.clock
+        ws, "staging", owner="gh:acme/models:9:1", now=world.clock.now(), clock=world.clock
     )
+    return look
+
+
+def test_a_three_way_experiment_whose_deploy_died_mid_split_is_resumed_by_reconcile(
+    live_v1: World, faults: Faults, tmp_path: Path
+) -> None:
+    look = _killed_then_reconciled(live_v1, faults, tmp_path, "UpdateEndpointWeightsAndCapacities")
     assert look.verdict == "resume" and look.report is not None, look.message
     assert look.report.outcome == "experimenting", look.report.to_markdown()
     assert live_v1.live() == {"v1": 40.0, "v2": 30.0, "v3": 30.0}
@@ -362,19 +365,8 @@ def test_a_three_way_experiment_whose_deploy_died_mid_split_is_resumed_by_reconc
 def test_reconcile_leaves_an_experiment_stopped_before_its_versions_were_added_to_a_deploy(
     live_v1: World, faults: Faults, tmp_path: Path
 ) -> None:
-    from cd.rollout.reconcile import reconcile_environment
-
-    ws = Workspace.find(_repo3(tmp_path).path)
-    faults.kill_on = "CreateEndpointConfig"  # the run dies as it adds v2 and v3 beside stable
-    with pytest.raises(Killed):
-        live_v1.deploy(
-            2, policy=ws.environment("staging").rollout, challengers=(3,), owner="gh:acme/models:7:1"
-        )
-    faults.kill_on = None
-    live_v1.clock.sleep(ws.environment("staging").rollout.lease_seconds + 1)
-    [look] = reconcile_environment(
-        ws, "staging", owner="gh:acme/models:9:1", now=live_v1.clock.now(), clock=live_v1.clock
-    )
+    # the run dies as it adds v2 and v3 beside stable
+    look = _killed_then_reconciled(live_v1, faults, tmp_path, "CreateEndpointConfig")
     assert (look.verdict, look.ok) == ("stalled", False)
     assert "re-run the deploy, which has their build records" in look.message
     assert live_v1.live() == {"v1": 100.0}

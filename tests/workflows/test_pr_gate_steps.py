@@ -199,18 +199,12 @@ def test_a_promotion_is_gated_and_reported_end_to_end(github_double: GitHubDoubl
 def test_a_challenger_in_an_experiment_gets_its_own_gate_job_status_and_comment_row(
     github_double: GitHubDouble, tmp_path: Path
 ) -> None:
-    from tests.helpers import PROJECT_ROOT
+    from tests.helpers import PROJECT_ROOT, as_experiment
     from tests.workflows.mlflow_store import churn_store
 
     store = churn_store(tmp_path / "mlflow", third=True)
     staging = (PROJECT_ROOT / "environments" / "staging.yaml").read_text()
-    start, end = staging.index("  strategy: canary"), staging.index("  analysis:\n    min_requests")
-    experiment = (
-        staging[:start]
-        + "  strategy: experiment\n  steps:\n    - set_weight: 30\n    - experiment: 168h\n"
-        + "  experiment: {metric: retained}\n"
-        + staging[end:]
-    ).replace("    version: 1\n", "    version: 2\n    challengers: [3]\n")
+    experiment = as_experiment(staging, (3,), version=2)
     harness = _harness(
         github_double,
         tmp_path,
