@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from cd.github.gate_results import GateResult, PlannedChange
+from cd.github.gate_results import GateResult, PlannedChange, result_key
 
 STICKY_MARKER = "<!-- modelcd:sticky -->"
 STATUS_CONTEXT_PREFIX = "modelcd/gate "
@@ -33,8 +33,8 @@ class CommitStatus:
     target_url: str | None = None
 
 
-def status_context(model: str, env: str) -> str:
-    return f"{STATUS_CONTEXT_PREFIX}{model}@{env}"
+def status_context(model: str, env: str, challenger: int | None = None) -> str:
+    return STATUS_CONTEXT_PREFIX + result_key(model, env, challenger)
 
 
 def parse_status_context(context: str) -> tuple[str, str] | None:

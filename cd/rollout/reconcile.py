@@ -131,6 +131,7 @@ def reconcile_environment(
                 replace(state, model=model),
                 verdict,
                 message,
+                running,
                 owner,
                 tracking_uri,
                 clock,
@@ -168,6 +169,7 @@ def _take_over(
     state: RolloutState,
     verdict: Verdict,
     why: str,
+    running: Mapping[int | None, str],
     owner: str,
     tracking_uri: str | None,
     clock: Clock | None,
@@ -180,7 +182,6 @@ def _take_over(
     env = ws.environment(env_name)
     endpoint = env.endpoint_name(state.model)
     deployment = env.models[state.model]
-    running = _running_images(target.observe(endpoint))
     if verdict == "roll_back":
         if state.phase != "rolling_back":
             abort(target, endpoint, by=f"reconcile ({owner})", reason=why)
