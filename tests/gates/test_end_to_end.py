@@ -376,14 +376,17 @@ def test_gate_all_judges_each_challenger_against_the_incumbent_as_its_own_promot
 
 
 def test_gate_of_a_version_git_does_not_ask_for_is_refused(
-    churn_repo: GitRepo, churn_registry: ChurnRegistry
+    churn_repo: GitRepo, churn_registry: ChurnRegistry, tmp_path: Path
 ) -> None:
     v = churn_registry.versions
     _three_way_pr(churn_repo, v["baseline"], v["better"], v["worse_on_premium"])
+    out = tmp_path / "verdicts"
     result = run_modelcd(
         "gate", "--env", "staging", "--model", "churn", "--version", "99", "--base", "main", "--head", "pr",
+        "--out", str(out),
         cwd=churn_repo.path, env={"MLFLOW_TRACKING_URI": churn_registry.tracking_uri},
     )  # fmt: skip
+    assert not out.exists()  # no verdict is written
     assert result.returncode == 1
     assert result.stderr.strip().endswith(
         f"environments/staging.yaml: churn in staging at pr asks for v{v['better']}, v{v['worse_on_premium']}, "
